@@ -1,0 +1,43 @@
+"""virtaudit: find the running libvirt guests that a libvirtd restart or upgrade would break.
+
+The heavy modules (polars, the native core, the rules) are imported on first use, so that
+``virtaudit --version`` and ``import virtaudit`` stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+SCHEMA_VERSION = 1
+
+# public name -> module that defines it
+_LAZY = {
+    "scan": "virtaudit.scanning",
+    "scan_batches": "virtaudit.scanning",
+    "Scan": "virtaudit.scanning",
+    "root_bus": "virtaudit.busnames",
+    "buses": "virtaudit.busnames",
+    "audit": "virtaudit.audit",
+    "rules": "virtaudit.catalog",
+    "summary": "virtaudit.reports",
+}
+
+__all__ = ["SCHEMA_VERSION", "__version__", *sorted(_LAZY)]
+
+if TYPE_CHECKING:
+    from virtaudit.audit import audit
+    from virtaudit.busnames import buses, root_bus
+    from virtaudit.catalog import rules
+    from virtaudit.reports import summary
+    from virtaudit.scanning import Scan, scan, scan_batches
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'virtaudit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,201 @@
+//! virtaudit-core: streams libvirt status and domain XML into Arrow tables.
+//!
+//! Pure Rust, no Python: the `virtaudit-python` crate binds it. The entry points are [`scan`] (all inputs
+//! at once, as a list of batches in path order) and [`Scanner`] (batch by batch, bounded memory).
+//! Every input ends up as exactly one row in `domains` or in `errors`.
+
+pub mod error;
+pub mod parse;
+pub mod read;
+pub mod rows;
+pub mod tables;
+pub mod walk;
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use rows::Document;
+use regex::Regex;
+
+pub use error::{ErrorKind, InputError};
+pub use parse::{Limits, parse_document};
+pub use tables::{Batch, SCHEMA_VERSION, TABLE_NAMES, TableBuilder, schema_of};
+pub use walk::{Input, expand};
+
+/// How the `host` column is derived from a file's path.
+#[derive(Debug, Clone, Default)]
+pub enum HostFrom {
+    /// Name of the directory holding the file (`fleet/HOST/guest.xml`).
+    #[default]
+    Parent,
+    /// Name of the directory above that (`fleet/HOST/qemu/guest.xml`).
+    Grandparent,
+    /// The same name for every file (a single host's `/run/libvirt/qemu`).
+    Fixed(String),
+    /// First capture group of a regex applied to the path; the parent directory where it does not match.
+    Regex(Regex),
+}
+
+impl HostFrom {
+    pub fn host_of(&self, path: &Path) -> String {
+        let nth_parent = |n: usize| -> String {
+            let absolute;
+            let mut p = path;
+            if !path.is_absolute() {
+                absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+                p = &absolute;
+                return nth_name(p, n);
+            }
+            nth_name(p, n)
+        };
+        match self {
+            HostFrom::Parent => nth_parent(1),
+            HostFrom::Grandparent => nth_parent(2),
+            HostFrom::Fixed(name) => name.clone(),
+            HostFrom::Regex(re) => re
+                .captures(&path.to_string_lossy())
+                .and_then(|c| c.get(1).map(|m| m.as_str().to_string()))
+                .unwrap_or_else(|| nth_parent(1)),
+        }
+    }
+}
+
+fn nth_name(path: &Path, n: usize) -> String {
+    path.ancestors().nth(n).and_then(|p| p.file_name()).map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// Worker threads; `None` uses one per core.
+    pub jobs: Option<usize>,
+    pub host_from: HostFrom,
+    pub limits: Limits,
+}
+
+#[derive(Debug)]
+pub enum ScanError {
+    ThreadPool(String),
+    Arrow(arrow_schema::ArrowError),
+}
+
+impl std::fmt::Display for ScanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScanError::ThreadPool(e) => write!(f, "cannot start worker threads: {e}"),
+            ScanError::Arrow(e) => write!(f, "cannot build tables: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ScanError {}
+
+impl From<arrow_schema::ArrowError> for ScanError {
+    fn from(e: arrow_schema::ArrowError) -> Self {
+        ScanError::Arrow(e)
+    }
+}
+
+/// Reads and parses a run of inputs into one batch, reusing one read buffer.
+fn scan_inputs(inputs: &[Input], options: &ScanOptions) -> Result<Batch, ScanError> {
+    let mut builder = TableBuilder::new();
+    let mut buf = Vec::new();
+    for input in inputs {
+        let host = options.host_from.host_of(&input.path);
+        if let Some(error) = &input.error {
+            builder.push_error(&input.display, &host, error);
+            continue;
+        }
+        let outcome = read::read_file(&input.path, options.limits.max_file_size, &mut buf)
+            .and_then(|size| parse_document(&buf, &options.limits).map(|doc| (size, doc)));
+        match outcome {
+            Ok((size, doc)) => builder.push_document(&input.display, &host, size, &doc),
+            Err(error) => builder.push_error(&input.display, &host, &error),
+        }
+    }
+    Ok(builder.finish()?)
+}
+
+fn pool(jobs: Option<usize>) -> Result<rayon::ThreadPool, ScanError> {
+    let mut pool = rayon::ThreadPoolBuilder::new().thread_name(|i| format!("virtaudit-{i}"));
+    if let Some(jobs) = jobs {
+        pool = pool.num_threads(jobs.max(1));
+    }
+    pool.build().map_err(|e| ScanError::ThreadPool(e.to_string()))
+}
+
+/// Parses `inputs` in parallel into batches that keep the inputs' order.
+fn scan_parallel(pool: &rayon::ThreadPool, inputs: &[Input], options: &ScanOptions) -> Result<Vec<Batch>, ScanError> {
+    if inputs.is_empty() {
+        return Ok(vec![TableBuilder::new().finish()?]);
+    }
+    // Enough chunks for the pool to balance uneven files, few enough to keep batches large.
+    let threads = pool.current_num_threads().max(1);
+    let chunk = (inputs.len() / (threads * 8)).clamp(16, 2048);
+    pool.install(|| inputs.par_chunks(chunk).map(|c| scan_inputs(c, options)).collect())
+}
+
+/// Scans everything named by `args` (files, directories, glob patterns).
+pub fn scan(args: &[PathBuf], options: &ScanOptions) -> Result<Vec<Batch>, ScanError> {
+    let inputs = expand(args);
+    let pool = pool(options.jobs)?;
+    scan_parallel(&pool, &inputs, options)
+}
+
+/// Scans in-memory documents (archive members): `(path, host, bytes)`.
+pub fn scan_buffers(items: &[(String, String, Vec<u8>)], options: &ScanOptions) -> Result<Batch, ScanError> {
+    let pool = pool(options.jobs)?;
+    let limits = &options.limits;
+    let docs: Vec<Result<Document, InputError>> = pool.install(|| {
+        items
+            .par_iter()
+            .map(|(_, _, data)| {
+                if data.len() as u64 > limits.max_file_size {
+                    return Err(InputError::new(
+                        ErrorKind::TooLarge,
+                        format!("{} bytes is above the {}-byte limit; not read", data.len(), limits.max_file_size),
+                    ));
+                }
+                parse_document(data, limits)
+            })
+            .collect()
+    });
+    let mut builder = TableBuilder::new();
+    for ((path, host, data), result) in items.iter().zip(&docs) {
+        match result {
+            Ok(doc) => builder.push_document(path, host, data.len() as u64, doc),
+            Err(error) => builder.push_error(path, host, error),
+        }
+    }
+    Ok(builder.finish()?)
+}
+
+/// Batch-by-batch scanning: the list of inputs is kept, their tables are produced `batch_files` at a
+/// time, so memory stays bounded by the batch size whatever the number of files.
+pub struct Scanner {
+    inputs: Vec<Input>,
+    next: usize,
+    options: ScanOptions,
+    pool: rayon::ThreadPool,
+}
+
+impl Scanner {
+    pub fn new(args: &[PathBuf], options: ScanOptions) -> Result<Self, ScanError> {
+        let pool = pool(options.jobs)?;
+        Ok(Scanner { inputs: expand(args), next: 0, options, pool })
+    }
+
+    pub fn input_count(&self) -> usize {
+        self.inputs.len()
+    }
+
+    /// The next batch of tables, or `None` when every input has been scanned.
+    pub fn next_batch(&mut self, batch_files: usize) -> Result<Option<Vec<Batch>>, ScanError> {
+        if self.next >= self.inputs.len() {
+            return Ok(None);
+        }
+        let end = (self.next + batch_files.max(1)).min(self.inputs.len());
+        let batches = scan_parallel(&self.pool, &self.inputs[self.next..end], &self.options)?;
+        self.next = end;
+        Ok(Some(batches))
+    }
+}

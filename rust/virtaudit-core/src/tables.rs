@@ -1,0 +1,389 @@
+//! Arrow column builders for the five scan tables (docs/schema.md is the contract).
+//!
+//! Strings are built as Utf8View, which polars imports without copying.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+
+use arrow_array::builder::{BooleanBuilder, Int64Builder, StringViewBuilder, UInt32Builder, UInt64Builder};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
+
+use crate::error::InputError;
+use crate::rows::Document;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Table names, in the order the scan returns them.
+pub const TABLE_NAMES: [&str; 5] = ["domains", "devices", "caps", "live_aliases", "errors"];
+
+fn schema(fields: &[(&str, DataType, bool)]) -> SchemaRef {
+    let fields: Vec<Field> = fields.iter().map(|(name, ty, nullable)| Field::new(*name, ty.clone(), *nullable)).collect();
+    let metadata = HashMap::from([("virtaudit.schema_version".to_string(), SCHEMA_VERSION.to_string())]);
+    Arc::new(Schema::new_with_metadata(fields, metadata))
+}
+
+use DataType::{Boolean as B, Int64 as I64, UInt32 as U32, UInt64 as U64, Utf8View as S};
+
+pub static DOMAINS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    schema(&[
+        ("path", S, false),
+        ("host", S, false),
+        ("kind", S, false),
+        ("name", S, true),
+        ("uuid", S, true),
+        ("id", I64, true),
+        ("virt_type", S, true),
+        ("state", S, true),
+        ("reason", S, true),
+        ("pid", I64, true),
+        ("arch", S, true),
+        ("machine", S, true),
+        ("emulator", S, true),
+        ("has_qemu_caps", B, false),
+        ("caps_count", U32, false),
+        ("has_live_devices", B, false),
+        ("live_alias_count", U32, false),
+        ("blockjobs_active", S, true),
+        ("device_count", U32, false),
+        ("file_size", U64, false),
+    ])
+});
+
+pub static DEVICES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    schema(&[
+        ("path", S, false),
+        ("host", S, false),
+        ("ordinal", U32, false),
+        ("element", S, false),
+        ("type", S, true),
+        ("model", S, true),
+        ("model_name", S, true),
+        ("index", U32, true),
+        ("alias", S, true),
+        ("user_alias", B, false),
+        ("address_type", S, true),
+        ("pci_domain", U32, true),
+        ("pci_bus", U32, true),
+        ("pci_slot", U32, true),
+        ("pci_function", U32, true),
+        ("multifunction", B, true),
+        ("dimm_slot", U32, true),
+        ("target_index", U32, true),
+        ("target_chassis", U32, true),
+        ("target_port", U32, true),
+        ("target_hotplug", S, true),
+        ("video_device", S, true),
+        ("managed", S, true),
+        ("has_auth", B, false),
+        ("has_encryption", B, false),
+        ("has_tls", B, false),
+        ("has_private_objects", B, false),
+        ("has_origstates", B, false),
+        ("has_actual", B, false),
+    ])
+});
+
+pub static CAPS_SCHEMA: LazyLock<SchemaRef> =
+    LazyLock::new(|| schema(&[("path", S, false), ("host", S, false), ("flag", S, false)]));
+
+pub static LIVE_ALIASES_SCHEMA: LazyLock<SchemaRef> =
+    LazyLock::new(|| schema(&[("path", S, false), ("host", S, false), ("alias", S, false)]));
+
+pub static ERRORS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    schema(&[
+        ("path", S, false),
+        ("host", S, false),
+        ("kind", S, false),
+        ("message", S, false),
+        ("line", U32, true),
+        ("column", U32, true),
+    ])
+});
+
+pub fn schema_of(table: &str) -> Option<SchemaRef> {
+    match table {
+        "domains" => Some(DOMAINS_SCHEMA.clone()),
+        "devices" => Some(DEVICES_SCHEMA.clone()),
+        "caps" => Some(CAPS_SCHEMA.clone()),
+        "live_aliases" => Some(LIVE_ALIASES_SCHEMA.clone()),
+        "errors" => Some(ERRORS_SCHEMA.clone()),
+        _ => None,
+    }
+}
+
+/// One batch of each table, for a contiguous run of inputs.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub domains: RecordBatch,
+    pub devices: RecordBatch,
+    pub caps: RecordBatch,
+    pub live_aliases: RecordBatch,
+    pub errors: RecordBatch,
+}
+
+impl Batch {
+    pub fn table(&self, name: &str) -> Option<&RecordBatch> {
+        match name {
+            "domains" => Some(&self.domains),
+            "devices" => Some(&self.devices),
+            "caps" => Some(&self.caps),
+            "live_aliases" => Some(&self.live_aliases),
+            "errors" => Some(&self.errors),
+            _ => None,
+        }
+    }
+}
+
+fn opt(builder: &mut StringViewBuilder, value: Option<&str>) {
+    builder.append_option(value);
+}
+
+#[derive(Default)]
+struct DomainColumns {
+    path: StringViewBuilder,
+    host: StringViewBuilder,
+    kind: StringViewBuilder,
+    name: StringViewBuilder,
+    uuid: StringViewBuilder,
+    id: Int64Builder,
+    virt_type: StringViewBuilder,
+    state: StringViewBuilder,
+    reason: StringViewBuilder,
+    pid: Int64Builder,
+    arch: StringViewBuilder,
+    machine: StringViewBuilder,
+    emulator: StringViewBuilder,
+    has_qemu_caps: BooleanBuilder,
+    caps_count: UInt32Builder,
+    has_live_devices: BooleanBuilder,
+    live_alias_count: UInt32Builder,
+    blockjobs_active: StringViewBuilder,
+    device_count: UInt32Builder,
+    file_size: UInt64Builder,
+}
+
+#[derive(Default)]
+struct DeviceColumns {
+    path: StringViewBuilder,
+    host: StringViewBuilder,
+    ordinal: UInt32Builder,
+    element: StringViewBuilder,
+    type_: StringViewBuilder,
+    model: StringViewBuilder,
+    model_name: StringViewBuilder,
+    index: UInt32Builder,
+    alias: StringViewBuilder,
+    user_alias: BooleanBuilder,
+    address_type: StringViewBuilder,
+    pci_domain: UInt32Builder,
+    pci_bus: UInt32Builder,
+    pci_slot: UInt32Builder,
+    pci_function: UInt32Builder,
+    multifunction: BooleanBuilder,
+    dimm_slot: UInt32Builder,
+    target_index: UInt32Builder,
+    target_chassis: UInt32Builder,
+    target_port: UInt32Builder,
+    target_hotplug: StringViewBuilder,
+    video_device: StringViewBuilder,
+    managed: StringViewBuilder,
+    has_auth: BooleanBuilder,
+    has_encryption: BooleanBuilder,
+    has_tls: BooleanBuilder,
+    has_private_objects: BooleanBuilder,
+    has_origstates: BooleanBuilder,
+    has_actual: BooleanBuilder,
+}
+
+#[derive(Default)]
+struct PairColumns {
+    path: StringViewBuilder,
+    host: StringViewBuilder,
+    value: StringViewBuilder,
+}
+
+#[derive(Default)]
+struct ErrorColumns {
+    path: StringViewBuilder,
+    host: StringViewBuilder,
+    kind: StringViewBuilder,
+    message: StringViewBuilder,
+    line: UInt32Builder,
+    column: UInt32Builder,
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Accumulates rows of all five tables for a run of inputs, then finishes them into a [`Batch`].
+#[derive(Default)]
+pub struct TableBuilder {
+    domains: DomainColumns,
+    devices: DeviceColumns,
+    caps: PairColumns,
+    live_aliases: PairColumns,
+    errors: ErrorColumns,
+}
+
+impl TableBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push_document(&mut self, path: &str, host: &str, file_size: u64, doc: &Document<'_>) {
+        let d = &mut self.domains;
+        let row = &doc.domain;
+        d.path.append_value(path);
+        d.host.append_value(host);
+        d.kind.append_value(row.kind.as_str());
+        opt(&mut d.name, row.name.as_deref());
+        opt(&mut d.uuid, row.uuid.as_deref());
+        d.id.append_option(row.id);
+        opt(&mut d.virt_type, row.virt_type.as_deref());
+        opt(&mut d.state, row.state.as_deref());
+        opt(&mut d.reason, row.reason.as_deref());
+        d.pid.append_option(row.pid);
+        opt(&mut d.arch, row.arch.as_deref());
+        opt(&mut d.machine, row.machine.as_deref());
+        opt(&mut d.emulator, row.emulator.as_deref());
+        d.has_qemu_caps.append_value(row.has_qemu_caps);
+        d.caps_count.append_value(count(doc.caps.len()));
+        d.has_live_devices.append_value(row.has_live_devices);
+        d.live_alias_count.append_value(count(doc.live_aliases.len()));
+        opt(&mut d.blockjobs_active, row.blockjobs_active.as_deref());
+        d.device_count.append_value(count(doc.devices.len()));
+        d.file_size.append_value(file_size);
+
+        let v = &mut self.devices;
+        for (ordinal, dev) in doc.devices.iter().enumerate() {
+            v.path.append_value(path);
+            v.host.append_value(host);
+            v.ordinal.append_value(count(ordinal));
+            v.element.append_value(&dev.element);
+            opt(&mut v.type_, dev.type_.as_deref());
+            opt(&mut v.model, dev.model.as_deref());
+            opt(&mut v.model_name, dev.model_name.as_deref());
+            v.index.append_option(dev.index);
+            opt(&mut v.alias, dev.alias.as_deref());
+            v.user_alias.append_value(dev.alias.as_deref().is_some_and(|a| a.starts_with("ua-")));
+            opt(&mut v.address_type, dev.address_type.as_deref());
+            v.pci_domain.append_option(dev.pci_domain);
+            v.pci_bus.append_option(dev.pci_bus);
+            v.pci_slot.append_option(dev.pci_slot);
+            v.pci_function.append_option(dev.pci_function);
+            v.multifunction.append_option(dev.multifunction);
+            v.dimm_slot.append_option(dev.dimm_slot);
+            v.target_index.append_option(dev.target_index);
+            v.target_chassis.append_option(dev.target_chassis);
+            v.target_port.append_option(dev.target_port);
+            opt(&mut v.target_hotplug, dev.target_hotplug.as_deref());
+            opt(&mut v.video_device, dev.video_device.as_deref());
+            opt(&mut v.managed, dev.managed.as_deref());
+            v.has_auth.append_value(dev.has_auth);
+            v.has_encryption.append_value(dev.has_encryption);
+            v.has_tls.append_value(dev.has_tls);
+            v.has_private_objects.append_value(dev.has_private_objects);
+            v.has_origstates.append_value(dev.has_origstates);
+            v.has_actual.append_value(dev.has_actual);
+        }
+        for flag in &doc.caps {
+            self.caps.path.append_value(path);
+            self.caps.host.append_value(host);
+            self.caps.value.append_value(flag);
+        }
+        for alias in &doc.live_aliases {
+            self.live_aliases.path.append_value(path);
+            self.live_aliases.host.append_value(host);
+            self.live_aliases.value.append_value(alias);
+        }
+    }
+
+    pub fn push_error(&mut self, path: &str, host: &str, error: &InputError) {
+        let e = &mut self.errors;
+        e.path.append_value(path);
+        e.host.append_value(host);
+        e.kind.append_value(error.kind.as_str());
+        e.message.append_value(&error.message);
+        e.line.append_option(error.position.map(|p| p.0));
+        e.column.append_option(error.position.map(|p| p.1));
+    }
+
+    pub fn finish(mut self) -> Result<Batch, ArrowError> {
+        let d = &mut self.domains;
+        let domains: Vec<ArrayRef> = vec![
+            Arc::new(d.path.finish()),
+            Arc::new(d.host.finish()),
+            Arc::new(d.kind.finish()),
+            Arc::new(d.name.finish()),
+            Arc::new(d.uuid.finish()),
+            Arc::new(d.id.finish()),
+            Arc::new(d.virt_type.finish()),
+            Arc::new(d.state.finish()),
+            Arc::new(d.reason.finish()),
+            Arc::new(d.pid.finish()),
+            Arc::new(d.arch.finish()),
+            Arc::new(d.machine.finish()),
+            Arc::new(d.emulator.finish()),
+            Arc::new(d.has_qemu_caps.finish()),
+            Arc::new(d.caps_count.finish()),
+            Arc::new(d.has_live_devices.finish()),
+            Arc::new(d.live_alias_count.finish()),
+            Arc::new(d.blockjobs_active.finish()),
+            Arc::new(d.device_count.finish()),
+            Arc::new(d.file_size.finish()),
+        ];
+        let v = &mut self.devices;
+        let devices: Vec<ArrayRef> = vec![
+            Arc::new(v.path.finish()),
+            Arc::new(v.host.finish()),
+            Arc::new(v.ordinal.finish()),
+            Arc::new(v.element.finish()),
+            Arc::new(v.type_.finish()),
+            Arc::new(v.model.finish()),
+            Arc::new(v.model_name.finish()),
+            Arc::new(v.index.finish()),
+            Arc::new(v.alias.finish()),
+            Arc::new(v.user_alias.finish()),
+            Arc::new(v.address_type.finish()),
+            Arc::new(v.pci_domain.finish()),
+            Arc::new(v.pci_bus.finish()),
+            Arc::new(v.pci_slot.finish()),
+            Arc::new(v.pci_function.finish()),
+            Arc::new(v.multifunction.finish()),
+            Arc::new(v.dimm_slot.finish()),
+            Arc::new(v.target_index.finish()),
+            Arc::new(v.target_chassis.finish()),
+            Arc::new(v.target_port.finish()),
+            Arc::new(v.target_hotplug.finish()),
+            Arc::new(v.video_device.finish()),
+            Arc::new(v.managed.finish()),
+            Arc::new(v.has_auth.finish()),
+            Arc::new(v.has_encryption.finish()),
+            Arc::new(v.has_tls.finish()),
+            Arc::new(v.has_private_objects.finish()),
+            Arc::new(v.has_origstates.finish()),
+            Arc::new(v.has_actual.finish()),
+        ];
+        let pair = |p: &mut PairColumns| -> Vec<ArrayRef> {
+            vec![Arc::new(p.path.finish()), Arc::new(p.host.finish()), Arc::new(p.value.finish())]
+        };
+        let e = &mut self.errors;
+        let errors: Vec<ArrayRef> = vec![
+            Arc::new(e.path.finish()),
+            Arc::new(e.host.finish()),
+            Arc::new(e.kind.finish()),
+            Arc::new(e.message.finish()),
+            Arc::new(e.line.finish()),
+            Arc::new(e.column.finish()),
+        ];
+        Ok(Batch {
+            domains: RecordBatch::try_new(DOMAINS_SCHEMA.clone(), domains)?,
+            devices: RecordBatch::try_new(DEVICES_SCHEMA.clone(), devices)?,
+            caps: RecordBatch::try_new(CAPS_SCHEMA.clone(), pair(&mut self.caps))?,
+            live_aliases: RecordBatch::try_new(LIVE_ALIASES_SCHEMA.clone(), pair(&mut self.live_aliases))?,
+            errors: RecordBatch::try_new(ERRORS_SCHEMA.clone(), errors)?,
+        })
+    }
+}
