@@ -19,19 +19,22 @@ _LAZY = {
     "Scan": "virtaudit.scanning",
     "root_bus": "virtaudit.busnames",
     "buses": "virtaudit.busnames",
-    "audit": "virtaudit.audit",
+    "audit": "virtaudit.auditing",
     "rules": "virtaudit.catalog",
     "summary": "virtaudit.reports",
 }
 
 __all__ = ["SCHEMA_VERSION", "__version__", *sorted(_LAZY)]
 
-if TYPE_CHECKING:
-    from virtaudit.audit import audit
-    from virtaudit.busnames import buses, root_bus
-    from virtaudit.catalog import rules
-    from virtaudit.reports import summary
-    from virtaudit.scanning import Scan, scan, scan_batches
+if TYPE_CHECKING:  # the names exist at run time through __getattr__ below
+    from virtaudit.auditing import audit as audit
+    from virtaudit.busnames import buses as buses
+    from virtaudit.busnames import root_bus as root_bus
+    from virtaudit.catalog import rules as rules
+    from virtaudit.reports import summary as summary
+    from virtaudit.scanning import Scan as Scan
+    from virtaudit.scanning import scan as scan
+    from virtaudit.scanning import scan_batches as scan_batches
 
 
 def __getattr__(name: str) -> Any:

@@ -1,22 +1,108 @@
 """Inputs other than plain XML files: archives (sosreports, tarballs, zips) and Parquet datasets.
 
-Archive members are read in memory, never unpacked to disk, and parsed by the same Rust core as files.
+Archive members are streamed into memory, never unpacked to disk, and parsed by the same Rust core as
+files (``_core.scan_buffers``). A member is reported as ``ARCHIVE!MEMBER``.
+
+* **sosreport layout**: an archive with members ``*/run/libvirt/qemu/*.xml`` or
+  ``*/var/run/libvirt/qemu/*.xml``, or with sos's own directories (``sos_commands/``, ``sos_reports/``,
+  ``sos_logs/``). Only the status files under ``run/libvirt/qemu`` are read; the host is named from the
+  archive's ``sos_commands/host/hostname`` (else ``etc/hostname``, else the archive's name without its
+  suffix), unless ``host_from`` is a fixed name or a pattern. When the archive lists its installed packages
+  (``installed-rpms``, ``installed-debs``, ``sos_commands/rpm/*-qa*``, ``sos_commands/dpkg/dpkg_-l``), the
+  libvirt and QEMU versions found there become that host's facts.
+* **any other archive**: every ``*.xml`` member, the host taken from the member's path like a file's
+  (``host_from``; the parent directory by default, the archive's name for members at its top).
+
+A member above ``max_file_size`` is never read (its size is checked first). A corrupt or truncated
+archive or member becomes an error row of kind ``archive`` naming it; the members read before it are kept.
+
+A **dataset** is a directory written by ``virtaudit scan --out DIR``: one sub-directory per table, each
+partitioned by host in the hive layout (``DIR/TABLE/host=NAME/part-0.parquet``), readable with
+``pl.scan_parquet(DIR/TABLE, hive_partitioning=True)``, DuckDB or Spark. A directory whose
+sub-directories are datasets (one per host, as fetched from a fleet) is read as all of them.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import tarfile
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote
 
 if TYPE_CHECKING:
-    from virtaudit.scanning import Scan
+    import polars as pl
 
-ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".zip")
+    from virtaudit.scanning import HostFrom, Scan
+
+__all__ = [
+    "ARCHIVE_SUFFIXES",
+    "DATASET_META",
+    "FACTS_COLUMNS",
+    "Source",
+    "archive_name",
+    "dataset_dirs",
+    "empty_facts",
+    "empty_tables",
+    "error_frame",
+    "is_archive",
+    "is_dataset",
+    "is_special",
+    "package_versions",
+    "read_archive",
+    "read_dataset",
+    "read_special",
+    "scan_special",
+    "write_dataset",
+]
+
+ARCHIVE_SUFFIXES: Final = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".zip")
+DATASET_META: Final = "_virtaudit.json"
+"""Written at the top of a dataset: schema version, tool version, when, and the hosts written."""
+FACTS_COLUMNS: Final = ("host", "libvirt_version", "qemu_version")
+
+# Members of a sosreport (or of a tarball of a host's file system) that are libvirt status files.
+STATUS_MEMBER: Final = re.compile(r"(?:^|/)(?:var/)?run/libvirt/qemu/[^/]+\.xml$")
+SOS_MARKER: Final = re.compile(r"(?:^|/)sos_(?:commands|reports|logs)(?:/|$)")
+HOSTNAME_MEMBERS: Final = (
+    re.compile(r"(?:^|/)sos_commands/host/hostname$"),
+    re.compile(r"(?:^|/)etc/hostname$"),
+)
+PACKAGE_MEMBER: Final = re.compile(
+    r"(?:^|/)(?:installed-rpms|installed-debs|sos_commands/dpkg/dpkg_-l[^/]*|sos_commands/rpm/[^/]*-qa[^/]*)$"
+)
+SMALL_FILE: Final = 4096
+PACKAGE_LIST_LIMIT: Final = 64 * 1024 * 1024
+# Parse archive members in chunks so that a large archive never holds all its members at once.
+CHUNK_ITEMS: Final = 2000
+CHUNK_BYTES: Final = 256 * 1024 * 1024
+
+# Package names that carry the libvirt daemon's QEMU driver / the QEMU system emulator, best first.
+LIBVIRT_PACKAGES: Final = (
+    "libvirt-daemon-driver-qemu",
+    "libvirt-daemon-kvm",
+    "libvirt-daemon",
+    "libvirt-daemon-system",
+    "libvirt-libs",
+    "libvirt0",
+    "libvirt",
+)
+QEMU_PACKAGES: Final = re.compile(
+    r"^(?:qemu-kvm-core|qemu-kvm|qemu-kvm-rhev|qemu-kvm-ev|qemu-system-x86-core|qemu-system-x86|"
+    r"qemu-system-ppc-core|qemu-system-ppc|qemu-system-aarch64-core|qemu-system-aarch64|qemu-system-arm|"
+    r"qemu-system-s390x-core|qemu-system-s390x|qemu-system-misc|qemu-system-common|qemu)$"
+)
 
 
 def is_archive(path: Path) -> bool:
-    name = path.name.lower()
-    return path.is_file() and name.endswith(ARCHIVE_SUFFIXES)
+    return path.name.lower().endswith(ARCHIVE_SUFFIXES) and path.is_file()
 
 
 def is_dataset(path: Path) -> bool:
@@ -24,9 +110,549 @@ def is_dataset(path: Path) -> bool:
     return path.is_dir() and (path / "domains").is_dir() and (path / "errors").is_dir()
 
 
+def dataset_dirs(path: Path) -> list[Path]:
+    """``[path]`` for a dataset; its sub-directories that are datasets for a directory of them."""
+    if not path.is_dir():
+        return []
+    if is_dataset(path):
+        return [path]
+    try:
+        children = sorted(p for p in path.iterdir() if p.is_dir() and not p.is_symlink())
+    except OSError:
+        return []
+    return [p for p in children if is_dataset(p)]
+
+
 def is_special(path: Path) -> bool:
-    return is_archive(path) or is_dataset(path)
+    return is_archive(path) or bool(dataset_dirs(path))
+
+
+def archive_name(path: Path | str) -> str:
+    """The archive's file name without its archive suffix (``sosreport-web01-2024.tar.xz`` ->
+    ``sosreport-web01-2024``)."""
+    name = Path(path).name
+    lower = name.lower()
+    for suffix in sorted(ARCHIVE_SUFFIXES, key=len, reverse=True):
+        if lower.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+# --------------------------------------------------------------------------------------------------
+# tables
+
+
+@cache
+def _empty_schemas() -> dict[str, Any]:
+    import polars as pl
+
+    from virtaudit import _core
+
+    tables = _core.scan_buffers(items=[], jobs=1, max_file_size=1, max_depth=1, max_elements=1)
+    return {name: pl.DataFrame(tables[name]).schema for name in _core.TABLE_NAMES}
+
+
+def empty_tables() -> dict[str, pl.DataFrame]:
+    """Each scan table with no rows, in the core's exact schema."""
+    import polars as pl
+
+    return {name: pl.DataFrame(schema=schema) for name, schema in _empty_schemas().items()}
+
+
+def empty_facts() -> pl.DataFrame:
+    import polars as pl
+
+    return pl.DataFrame(schema={c: pl.String for c in FACTS_COLUMNS})
+
+
+def error_frame(path: str, host: str, kind: str, message: str) -> pl.DataFrame:
+    """One row of the ``errors`` table, with its exact schema."""
+    import polars as pl
+
+    schema = _empty_schemas()["errors"]
+    row = {
+        "path": [path],
+        "host": [host],
+        "kind": [kind],
+        "message": [message],
+        "line": [None],
+        "column": [None],
+    }
+    return pl.DataFrame(row, schema=schema)
+
+
+def _scan_from(tables: dict[str, pl.DataFrame], sources: tuple[str, ...]) -> Scan:
+    from virtaudit.scanning import Scan
+
+    return Scan.from_tables(tables, sources)
+
+
+def _concat_tables(parts: list[dict[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
+    import polars as pl
+
+    out = empty_tables()
+    for name in out:
+        frames = [out[name], *(p[name] for p in parts if name in p)]
+        df = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+        keys = ["path", "ordinal"] if name == "devices" else ["path"]
+        out[name] = df.select(list(out[name].columns)).sort(keys, maintain_order=True)
+    return out
+
+
+def _utf8(name: str) -> str:
+    # tarfile/zipfile decode undecodable names with surrogates, which Arrow strings cannot hold.
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+# --------------------------------------------------------------------------------------------------
+# archives
+
+
+@dataclass
+class _Member:
+    name: str
+    size: int
+    read: Callable[[int], bytes]  # read(at_most) -> bytes
+
+
+class _ArchiveFault(Exception):
+    """The archive cannot be read past this point (corrupt, truncated)."""
+
+    def __init__(self, member: str | None, message: str) -> None:
+        super().__init__(message)
+        self.member = member
+
+
+_READ_ERRORS: Final = (
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    EOFError,
+    OSError,
+    ValueError,
+    RuntimeError,
+    NotImplementedError,
+)
+
+
+def _lzma_zlib_errors() -> tuple[type[BaseException], ...]:
+    import lzma
+    import zlib
+
+    return (lzma.LZMAError, zlib.error)
+
+
+def _tar_members(path: Path) -> Iterator[_Member]:
+    faults = _READ_ERRORS + _lzma_zlib_errors()
+    last: str | None = None
+    try:
+        # "r|*": a pure stream, read once front to back whatever the compression (gzip, xz, bzip2).
+        with tarfile.open(path, mode="r|*") as tf:
+            while True:
+                try:
+                    info = tf.next()
+                except faults as exc:
+                    where = f"after member {last}" if last else "at its start"
+                    raise _ArchiveFault(None, f"corrupt or truncated archive {where}: {exc}") from exc
+                if info is None:
+                    return
+                name = _utf8(info.name).lstrip("/")
+                while name.startswith("./"):
+                    name = name[2:]
+                last = name
+                if not info.isreg():
+                    continue
+                holder = {"info": info}
+
+                def read(limit: int, holder: dict[str, tarfile.TarInfo] = holder) -> bytes:
+                    f = tf.extractfile(holder["info"])
+                    if f is None:
+                        return b""
+                    return f.read(limit)
+
+                yield _Member(name, info.size, read)
+    except _ArchiveFault:
+        raise
+    except faults as exc:
+        raise _ArchiveFault(None, f"not a readable tar archive: {exc}") from exc
+
+
+def _zip_members(path: Path) -> Iterator[_Member]:
+    faults = _READ_ERRORS + _lzma_zlib_errors()
+    try:
+        zf = zipfile.ZipFile(path)
+    except faults as exc:
+        raise _ArchiveFault(None, f"not a readable zip archive: {exc}") from exc
+    with zf:
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            name = _utf8(info.filename).lstrip("/")
+
+            def read(limit: int, info: zipfile.ZipInfo = info) -> bytes:
+                with zf.open(info) as f:
+                    return f.read(limit)
+
+            yield _Member(name, info.file_size, read)
+
+
+def _host_of(name: str, full: str, host_from: HostFrom, fallback: str) -> str:
+    from virtaudit.scanning import host_mode
+
+    mode, value = host_mode(host_from)
+    parts = name.split("/")[:-1]
+    if mode == "fixed":
+        return value or ""
+    if mode == "regex" and value is not None:
+        match = re.search(value, full)
+        if match and match.group(1) is not None:
+            return match.group(1)
+        mode = "parent"
+    depth = 2 if mode == "grandparent" else 1
+    return parts[-depth] if len(parts) >= depth else fallback
+
+
+def _clean_hostname(data: bytes) -> str | None:
+    text = data.decode("utf-8", "replace").strip().splitlines()
+    if not text:
+        return None
+    name = text[0].strip()
+    if not name or len(name) > 253 or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        return None
+    return name
+
+
+def _upstream(version: str) -> str:
+    """``1:7.2+dfsg-7+deb12u6`` -> ``7.2``; ``8.0.0`` -> ``8.0.0``: the upstream release number."""
+    version = re.sub(r"^\d+:", "", version)
+    match = re.match(r"\d+(?:\.\d+)*", version)
+    return match.group(0) if match else version
+
+
+def package_versions(text: str) -> tuple[str | None, str | None]:
+    """(libvirt version, QEMU version) from an ``rpm -qa`` list (``NAME-VERSION-RELEASE.ARCH``, one per
+    line, optionally followed by a date) or ``dpkg -l`` output; None where no package is found."""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) >= 3 and fields[0] in ("ii", "hi", "iU", "iF", "iH", "it"):  # dpkg -l
+            name, version = fields[1].split(":")[0], _upstream(fields[2])
+        else:  # rpm: NAME-VERSION-RELEASE.ARCH
+            nevra = fields[0]
+            match = re.match(r"^(?P<name>.+)-(?P<ver>[^-]+)-(?P<rel>[^-]+?)(?:\.(?P<arch>[^.]+))?$", nevra)
+            if not match:
+                continue
+            name, version = match["name"], _upstream(match["ver"])
+        if name not in found and (name in LIBVIRT_PACKAGES or QEMU_PACKAGES.match(name)):
+            found[name] = version
+    libvirt = next((found[n] for n in LIBVIRT_PACKAGES if n in found), None)
+    qemu = next((v for n, v in found.items() if QEMU_PACKAGES.match(n)), None)
+    # Prefer the emulator packages over the umbrella "qemu"/"qemu-system-common".
+    for n, v in found.items():
+        if QEMU_PACKAGES.match(n) and n not in ("qemu", "qemu-system-common"):
+            qemu = v
+            break
+    return libvirt, qemu
+
+
+@dataclass(frozen=True)
+class Source:
+    """What one archive or dataset held: its scan tables and the host facts it recorded."""
+
+    scan: Scan
+    facts: pl.DataFrame
+    """host, libvirt_version, qemu_version (strings; empty when the source records none)."""
+
+
+def read_archive(
+    path: Path,
+    *,
+    jobs: int | None = None,
+    host_from: HostFrom = None,
+    max_file_size: int | None = None,
+    max_depth: int | None = None,
+    max_elements: int | None = None,
+) -> Source:
+    """Read the status files of one archive in place (see the module docstring)."""
+    import polars as pl
+
+    from virtaudit import _core
+    from virtaudit.scanning import host_mode
+
+    limits = {
+        "max_file_size": _core.DEFAULT_MAX_FILE_SIZE if max_file_size is None else max_file_size,
+        "max_depth": _core.DEFAULT_MAX_DEPTH if max_depth is None else max_depth,
+        "max_elements": _core.DEFAULT_MAX_ELEMENTS if max_elements is None else max_elements,
+    }
+    cap = limits["max_file_size"]
+    archive = str(path)
+    fallback = archive_name(path)
+    explicit_host = host_mode(host_from)[0] in ("fixed", "regex")
+
+    parts: list[dict[str, pl.DataFrame]] = []
+    errors: list[pl.DataFrame] = []
+    status_items: list[tuple[str, str, bytes]] = []  # always read
+    other_items: list[tuple[str, str, bytes]] = []  # read only if the archive is not a sosreport
+    pending_bytes = 0
+    sos = False
+    hostnames: dict[int, str] = {}
+    package_lists: list[bytes] = []
+
+    def flush(items: list[tuple[str, str, bytes]]) -> None:
+        if not items:
+            return
+        tables = _core.scan_buffers(items=items, jobs=jobs, **limits)
+        parts.append({name: pl.DataFrame(tables[name]) for name in _core.TABLE_NAMES})
+        items.clear()
+
+    def member_error(name: str, kind: str, message: str, host: str) -> None:
+        errors.append(error_frame(f"{archive}!{name}", host, kind, message))
+
+    members = _zip_members(path) if path.name.lower().endswith(".zip") else _tar_members(path)
+    try:
+        for member in members:
+            name = member.name
+            if SOS_MARKER.search(name):
+                sos = True
+            status = bool(STATUS_MEMBER.search(name))
+            if status:
+                sos = True
+            hostname_rank = next((i for i, rx in enumerate(HOSTNAME_MEMBERS) if rx.search(name)), None)
+            if hostname_rank is not None and hostname_rank not in hostnames and member.size <= SMALL_FILE:
+                try:
+                    host = _clean_hostname(member.read(SMALL_FILE))
+                except _READ_ERRORS + _lzma_zlib_errors() as exc:
+                    raise _ArchiveFault(name, f"corrupt or truncated member {name}: {exc}") from exc
+                if host:
+                    hostnames[hostname_rank] = host
+                continue
+            if PACKAGE_MEMBER.search(name) and member.size <= PACKAGE_LIST_LIMIT:
+                try:
+                    package_lists.append(member.read(PACKAGE_LIST_LIMIT))
+                except _READ_ERRORS + _lzma_zlib_errors() as exc:
+                    raise _ArchiveFault(name, f"corrupt or truncated member {name}: {exc}") from exc
+                continue
+            if not name.lower().endswith(".xml"):
+                continue
+            if not status and sos:
+                continue
+            full = f"{archive}!{name}"
+            # "": named at the end, after the hostname file (which may come later in the stream).
+            host = "" if status and not explicit_host else _host_of(name, full, host_from, fallback)
+            if member.size > cap:
+                # Never read: the same row the core writes for a file above the cap.
+                member_error(
+                    name, "too_large", f"{member.size} bytes is above the {cap}-byte limit; not read", host
+                )
+                continue
+            try:
+                data = member.read(cap + 1)
+            except _READ_ERRORS + _lzma_zlib_errors() as exc:
+                raise _ArchiveFault(name, f"corrupt or truncated member {name}: {exc}") from exc
+            target = status_items if status else other_items
+            target.append((full, host, data))
+            if status:
+                pending_bytes += len(data)
+                if len(status_items) >= CHUNK_ITEMS or pending_bytes >= CHUNK_BYTES:
+                    flush(status_items)
+                    pending_bytes = 0
+            if sos and other_items:
+                other_items.clear()
+    except _ArchiveFault as fault:
+        where = f"{archive}!{fault.member}" if fault.member else archive
+        errors.append(error_frame(where, "", "archive", str(fault)))
+
+    flush(status_items)
+    if not sos:
+        for start in range(0, len(other_items), CHUNK_ITEMS):
+            flush(other_items[start : start + CHUNK_ITEMS])
+    other_items.clear()
+
+    tables = _concat_tables(parts)
+    sos_host = hostnames.get(0) or hostnames.get(1) or fallback
+    host_expr = pl.when(pl.col("host") == "").then(pl.lit(sos_host if sos else fallback))
+    if errors:
+        tables["errors"] = pl.concat([tables["errors"], *errors], how="vertical_relaxed")
+    for name, df in tables.items():
+        tables[name] = df.with_columns(host_expr.otherwise(pl.col("host")).alias("host"))
+
+    facts = empty_facts()
+    if sos:
+        libvirt = qemu = None
+        for data in package_lists:
+            lv, qv = package_versions(data.decode("utf-8", "replace"))
+            libvirt, qemu = libvirt or lv, qemu or qv
+        if libvirt or qemu:
+            hosts = set(tables["domains"]["host"].to_list()) or {sos_host}
+            facts = pl.DataFrame(
+                {"host": sorted(hosts), "libvirt_version": libvirt, "qemu_version": qemu},
+                schema={c: pl.String for c in FACTS_COLUMNS},
+            )
+    return Source(_scan_from(tables, (archive,)), facts)
+
+
+# --------------------------------------------------------------------------------------------------
+# Parquet datasets
+
+DATASET_TABLES: Final = ("domains", "devices", "caps", "live_aliases", "errors", "findings", "facts")
+
+
+def _partition(host: str) -> str:
+    # Hive layout: the value percent-encoded (what polars, DuckDB and Spark decode).
+    return "host=" + quote(host, safe="")
+
+
+def _read_table(directory: Path, schema: Any) -> pl.DataFrame:
+    import polars as pl
+
+    empty = pl.DataFrame(schema=schema)
+    if not directory.is_dir() or not any(directory.rglob("*.parquet")):
+        return empty
+    df = pl.scan_parquet(directory, hive_partitioning=True, hive_schema={"host": pl.String}).collect()
+    df = pl.concat([empty, df], how="diagonal_relaxed")
+    return df.select(pl.col(c).cast(t) for c, t in schema.items())
+
+
+def _findings_schema() -> dict[str, Any]:
+    import polars as pl
+
+    from virtaudit.reports import FINDINGS_COLUMNS
+
+    return {c: pl.String for c in FINDINGS_COLUMNS}
+
+
+def read_dataset(path: Path) -> tuple[Source, pl.DataFrame]:
+    """The scan tables, host facts and stored findings of one dataset or a directory of them."""
+    import polars as pl
+
+    from virtaudit import SCHEMA_VERSION
+
+    dirs = dataset_dirs(path)
+    if not dirs:
+        raise ValueError(f"{path} is not a virtaudit dataset (no domains/ and errors/ directories)")
+    schemas = dict(_empty_schemas())
+    parts: list[dict[str, pl.DataFrame]] = []
+    facts = [empty_facts()]
+    findings = [pl.DataFrame(schema=_findings_schema())]
+    for d in dirs:
+        meta = d / DATASET_META
+        if meta.is_file():
+            try:
+                version = json.loads(meta.read_text()).get("schema_version", SCHEMA_VERSION)
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"{meta}: unreadable dataset metadata: {exc}") from exc
+            if version != SCHEMA_VERSION:
+                raise ValueError(
+                    f"{d}: dataset schema version {version}, this virtaudit reads version {SCHEMA_VERSION}"
+                )
+        parts.append({name: _read_table(d / name, schema) for name, schema in schemas.items()})
+        facts.append(_read_table(d / "facts", empty_facts().schema))
+        findings.append(_read_table(d / "findings", _findings_schema()))
+    tables = _concat_tables(parts)
+    all_facts = pl.concat(facts, how="vertical_relaxed").unique(
+        subset=["host"], keep="last", maintain_order=True
+    )
+    all_findings = pl.concat(findings, how="vertical_relaxed")
+    return Source(_scan_from(tables, tuple(str(d) for d in dirs)), all_facts), all_findings
+
+
+def read_special(
+    path: Path,
+    *,
+    jobs: int | None = None,
+    host_from: HostFrom = None,
+    max_file_size: int | None = None,
+    max_depth: int | None = None,
+    max_elements: int | None = None,
+) -> Source:
+    """An archive or a dataset (or a directory of datasets) as a :class:`Source`."""
+    if is_archive(path):
+        return read_archive(
+            path,
+            jobs=jobs,
+            host_from=host_from,
+            max_file_size=max_file_size,
+            max_depth=max_depth,
+            max_elements=max_elements,
+        )
+    return read_dataset(path)[0]
 
 
 def scan_special(path: Path, **options: Any) -> Scan:
-    raise NotImplementedError(f"archives and datasets are not supported yet: {path}")
+    """The scan of an archive or dataset (what :func:`virtaudit.scan` calls for them)."""
+    return read_special(path, **options).scan
+
+
+def write_dataset(
+    out: Path,
+    scan: Scan,
+    *,
+    findings: pl.DataFrame | None = None,
+    facts: pl.DataFrame | None = None,
+    part: int = 0,
+    fresh_hosts: set[str] | None = None,
+) -> list[str]:
+    """Write ``scan`` (and ``findings``, ``facts``) under ``out`` as ``TABLE/host=NAME/part-N.parquet``.
+
+    Every table gets a file for every host of the scan, even an empty one, so that each host's
+    partition is complete and self-describing. A host's partition directories are emptied the first time
+    it is written (``fresh_hosts`` tracks which hosts were already written by this run, for callers that
+    write batch by batch with increasing ``part``); other hosts' partitions are left alone, so that
+    per-host datasets can be merged into one directory. Returns the hosts written.
+    """
+
+    from virtaudit import SCHEMA_VERSION, __version__
+
+    tables: dict[str, pl.DataFrame] = dict(scan.tables())
+    if findings is not None:
+        tables["findings"] = findings
+    if facts is not None:
+        tables["facts"] = facts
+    hosts = sorted(
+        set(scan.domains["host"].to_list())
+        | set(scan.errors["host"].to_list())
+        | (set(findings["host"].to_list()) if findings is not None else set())
+    )
+    if fresh_hosts is None:
+        fresh_hosts = set()
+    out.mkdir(parents=True, exist_ok=True)
+    by_host = {
+        name: df.partition_by("host", as_dict=True, include_key=False) if df.height else {}
+        for name, df in tables.items()
+    }
+    for host in hosts:
+        first = host not in fresh_hosts
+        fresh_hosts.add(host)
+        for name, df in tables.items():
+            directory = out / name / _partition(host)
+            if first and directory.is_dir():
+                for old in directory.glob("*.parquet"):
+                    old.unlink()
+            directory.mkdir(parents=True, exist_ok=True)
+            chunk = by_host[name].get((host,))
+            if chunk is None:
+                chunk = df.head(0).drop("host")
+            tmp = directory / f".part-{part}.parquet.tmp"
+            chunk.write_parquet(tmp)
+            os.replace(tmp, directory / f"part-{part}.parquet")
+    meta = {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "virtaudit", "version": __version__},
+        "written": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "tables": list(tables),
+        "hosts": sorted(set(hosts) | _meta_hosts(out)),
+        "layout": "TABLE/host=NAME/part-N.parquet (hive partitioning; host values percent-encoded)",
+    }
+    tmp_meta = out / f".{DATASET_META}.tmp"
+    tmp_meta.write_text(json.dumps(meta, indent=2) + "\n")
+    os.replace(tmp_meta, out / DATASET_META)
+    return hosts
+
+
+def _meta_hosts(out: Path) -> set[str]:
+    try:
+        hosts = json.loads((out / DATASET_META).read_text()).get("hosts", [])
+    except (OSError, ValueError):
+        return set()
+    return {h for h in hosts if isinstance(h, str)}

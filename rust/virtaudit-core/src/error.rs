@@ -70,7 +70,11 @@ pub struct InputError {
 
 impl InputError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        InputError { kind, message: message.into(), position: None }
+        InputError {
+            kind,
+            message: message.into(),
+            position: None,
+        }
     }
 
     pub fn at(kind: ErrorKind, message: impl Into<String>, data: &[u8], offset: usize) -> Self {

@@ -14,8 +14,8 @@ pub mod walk;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use rows::Document;
 use regex::Regex;
+use rows::Document;
 
 pub use error::{ErrorKind, InputError};
 pub use parse::{Limits, parse_document};
@@ -61,7 +61,11 @@ impl HostFrom {
 }
 
 fn nth_name(path: &Path, n: usize) -> String {
-    path.ancestors().nth(n).and_then(|p| p.file_name()).map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    path.ancestors()
+        .nth(n)
+        .and_then(|p| p.file_name())
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Clone, Default)]
@@ -120,18 +124,28 @@ fn pool(jobs: Option<usize>) -> Result<rayon::ThreadPool, ScanError> {
     if let Some(jobs) = jobs {
         pool = pool.num_threads(jobs.max(1));
     }
-    pool.build().map_err(|e| ScanError::ThreadPool(e.to_string()))
+    pool.build()
+        .map_err(|e| ScanError::ThreadPool(e.to_string()))
 }
 
 /// Parses `inputs` in parallel into batches that keep the inputs' order.
-fn scan_parallel(pool: &rayon::ThreadPool, inputs: &[Input], options: &ScanOptions) -> Result<Vec<Batch>, ScanError> {
+fn scan_parallel(
+    pool: &rayon::ThreadPool,
+    inputs: &[Input],
+    options: &ScanOptions,
+) -> Result<Vec<Batch>, ScanError> {
     if inputs.is_empty() {
         return Ok(vec![TableBuilder::new().finish()?]);
     }
     // Enough chunks for the pool to balance uneven files, few enough to keep batches large.
     let threads = pool.current_num_threads().max(1);
     let chunk = (inputs.len() / (threads * 8)).clamp(16, 2048);
-    pool.install(|| inputs.par_chunks(chunk).map(|c| scan_inputs(c, options)).collect())
+    pool.install(|| {
+        inputs
+            .par_chunks(chunk)
+            .map(|c| scan_inputs(c, options))
+            .collect()
+    })
 }
 
 /// Scans everything named by `args` (files, directories, glob patterns).
@@ -142,7 +156,10 @@ pub fn scan(args: &[PathBuf], options: &ScanOptions) -> Result<Vec<Batch>, ScanE
 }
 
 /// Scans in-memory documents (archive members): `(path, host, bytes)`.
-pub fn scan_buffers(items: &[(String, String, Vec<u8>)], options: &ScanOptions) -> Result<Batch, ScanError> {
+pub fn scan_buffers(
+    items: &[(String, String, Vec<u8>)],
+    options: &ScanOptions,
+) -> Result<Batch, ScanError> {
     let pool = pool(options.jobs)?;
     let limits = &options.limits;
     let docs: Vec<Result<Document, InputError>> = pool.install(|| {
@@ -152,7 +169,11 @@ pub fn scan_buffers(items: &[(String, String, Vec<u8>)], options: &ScanOptions) 
                 if data.len() as u64 > limits.max_file_size {
                     return Err(InputError::new(
                         ErrorKind::TooLarge,
-                        format!("{} bytes is above the {}-byte limit; not read", data.len(), limits.max_file_size),
+                        format!(
+                            "{} bytes is above the {}-byte limit; not read",
+                            data.len(),
+                            limits.max_file_size
+                        ),
                     ));
                 }
                 parse_document(data, limits)
@@ -181,7 +202,12 @@ pub struct Scanner {
 impl Scanner {
     pub fn new(args: &[PathBuf], options: ScanOptions) -> Result<Self, ScanError> {
         let pool = pool(options.jobs)?;
-        Ok(Scanner { inputs: expand(args), next: 0, options, pool })
+        Ok(Scanner {
+            inputs: expand(args),
+            next: 0,
+            options,
+            pool,
+        })
     }
 
     pub fn input_count(&self) -> usize {

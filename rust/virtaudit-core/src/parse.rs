@@ -29,7 +29,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_file_size: 64 * 1024 * 1024, max_depth: 256, max_elements: 1_000_000 }
+        Limits {
+            max_file_size: 64 * 1024 * 1024,
+            max_depth: 256,
+            max_elements: 1_000_000,
+        }
     }
 }
 
@@ -37,13 +41,21 @@ impl Default for Limits {
 pub fn parse_document<'a>(data: &'a [u8], limits: &Limits) -> Result<Document<'a>, InputError> {
     let text = decode(data)?;
     let mut parser = Parser {
-        reader: Reader::from_str(text),
+        reader: reader(text),
         text,
         data,
         limits: *limits,
         elements: 0,
+        jumped: 0,
     };
     parser.document()
+}
+
+fn reader(text: &str) -> Reader<&[u8]> {
+    let mut reader = Reader::from_str(text);
+    // `--` inside comments is refused by libxml2, so by libvirt.
+    reader.config_mut().check_comments = true;
+    reader
 }
 
 /// Checks the encoding: libvirt writes UTF-8 only.
@@ -63,20 +75,69 @@ fn decode(data: &[u8]) -> Result<&str, InputError> {
         ));
     }
     let body = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
-    let text = std::str::from_utf8(body).map_err(|e| {
-        let offset = e.valid_up_to() + (data.len() - body.len());
-        InputError::at(ErrorKind::NotUtf8, "invalid UTF-8", data, offset)
-    })?;
-    if let Some(offset) = memchr::memchr(0, body) {
+    // Status XML is almost always pure ASCII, which is far cheaper to check than full UTF-8.
+    let text = if body.is_ascii() {
+        std::str::from_utf8(body).ok()
+    } else {
+        None
+    };
+    let text = text
+        .map_or_else(|| std::str::from_utf8(body), Ok)
+        .map_err(|e| {
+            let offset = e.valid_up_to() + (data.len() - body.len());
+            InputError::at(ErrorKind::NotUtf8, "invalid UTF-8", data, offset)
+        })?;
+    // XML 1.0 allows no control characters but tab, line feed and carriage return (libxml2 refuses them).
+    if let Some(offset) = find_control_char(body) {
+        let what = if body[offset] == 0 {
+            "NUL byte".to_string()
+        } else {
+            format!("control character 0x{:02x}", body[offset])
+        };
         let offset = offset + (data.len() - body.len());
-        return Err(InputError::at(ErrorKind::MalformedXml, "NUL byte in XML", data, offset));
+        return Err(InputError::at(
+            ErrorKind::MalformedXml,
+            format!("{what} in XML"),
+            data,
+            offset,
+        ));
     }
     Ok(text)
 }
 
+fn is_control(b: u8) -> bool {
+    b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')
+}
+
+/// First byte that XML 1.0 forbids as a character (C0 controls other than tab, LF and CR). Eight bytes
+/// at a time: a word with no byte below 0x20 needs no closer look, and most words of XML have none.
+fn find_control_char(data: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = data.chunks_exact(8);
+    for (i, chunk) in chunks.by_ref().enumerate() {
+        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        // High bit set in a lane whose byte is below 0x20 (bytes >= 0x80 are UTF-8 and allowed:
+        // `!word` clears their lane).
+        if word.wrapping_sub(ONES * 0x20) & !word & HIGH != 0
+            && let Some(p) = chunk.iter().position(|&b| is_control(b))
+        {
+            return Some(i * 8 + p);
+        }
+    }
+    let tail = chunks.remainder();
+    let start = data.len() - tail.len();
+    tail.iter().position(|&b| is_control(b)).map(|p| start + p)
+}
+
 /// Parses a number as libvirt's `virStrToLong_ui(..., 0, ...)` does: `0x` hex, leading `0` octal.
 pub fn parse_u32(value: &str) -> Option<u32> {
-    let (digits, radix) = if let Some(hex) = value.strip_prefix("0x").or_else(|| value.strip_prefix("0X")) {
+    let value = value.trim_start_matches(|c: char| c.is_ascii_whitespace());
+    let value = value.strip_prefix('+').unwrap_or(value);
+    let (digits, radix) = if let Some(hex) = value
+        .strip_prefix("0x")
+        .or_else(|| value.strip_prefix("0X"))
+    {
         (hex, 16)
     } else if value.len() > 1 && value.starts_with('0') {
         (&value[1..], 8)
@@ -90,8 +151,12 @@ pub fn parse_u32(value: &str) -> Option<u32> {
     u32::from_str_radix(digits, radix).ok()
 }
 
+/// `id` and `pid` are signed decimal numbers for libvirt (`virStrToLong_i` / `_ll` with base 10).
 fn parse_i64(value: &str) -> Option<i64> {
-    value.parse().ok()
+    value
+        .trim_start_matches(|c: char| c.is_ascii_whitespace())
+        .parse()
+        .ok()
 }
 
 struct Parser<'a> {
@@ -100,6 +165,8 @@ struct Parser<'a> {
     data: &'a [u8],
     limits: Limits,
     elements: u64,
+    /// Bytes passed over by [`Parser::jump`], which quick-xml's own offsets do not count.
+    jumped: usize,
 }
 
 /// The attributes of a start tag, with values borrowed from the input where possible.
@@ -109,12 +176,37 @@ struct Tag<'a> {
 }
 
 impl<'a> Parser<'a> {
+    /// Offset in the text of the reader's next byte (exact across [`Parser::jump`]s).
     fn position(&self) -> usize {
-        usize::try_from(self.reader.buffer_position()).unwrap_or(usize::MAX)
+        self.text.len() - self.reader.get_ref().len()
+    }
+
+    /// The input not read yet, as text (the reader only ever stops at ASCII markup).
+    fn remaining_text(&self) -> &'a str {
+        &self.text[self.position()..]
+    }
+
+    /// The input not read yet.
+    fn remaining(&self) -> &'a [u8] {
+        self.reader.get_ref()
+    }
+
+    /// Moves the reader `n` bytes forward over content the fast paths have already dealt with. It
+    /// always lands on the `<` of the end tag of the element being read, so quick-xml still sees that
+    /// end tag and its check of end names stays intact.
+    fn jump(&mut self, n: usize) {
+        let rest = self.reader.get_mut();
+        *rest = &rest[n..];
+        self.jumped += n;
     }
 
     fn malformed(&self, message: impl Into<String>, offset: usize) -> InputError {
-        InputError::at(ErrorKind::MalformedXml, message, self.data, self.offset_in_data(offset))
+        InputError::at(
+            ErrorKind::MalformedXml,
+            message,
+            self.data,
+            self.offset_in_data(offset),
+        )
     }
 
     /// Offsets from the reader count from the start of the text, which excludes a UTF-8 BOM.
@@ -123,13 +215,18 @@ impl<'a> Parser<'a> {
     }
 
     fn truncated(&self, inside: &str) -> InputError {
-        self.malformed(format!("unexpected end of file inside <{inside}> (truncated?)"), self.text.len())
+        self.malformed(
+            format!("unexpected end of file inside <{inside}> (truncated?)"),
+            self.text.len(),
+        )
     }
 
     /// The next event, with the limits and the entity policy applied.
     fn next(&mut self) -> Result<Event<'a>, InputError> {
         let event = self.reader.read_event().map_err(|e| {
-            let offset = usize::try_from(self.reader.error_position()).unwrap_or(usize::MAX);
+            let offset = usize::try_from(self.reader.error_position())
+                .unwrap_or(usize::MAX)
+                .saturating_add(self.jumped);
             self.malformed(describe_xml_error(&e), offset)
         })?;
         match &event {
@@ -153,6 +250,10 @@ impl<'a> Parser<'a> {
             Event::GeneralRef(r) => {
                 self.resolve_ref(r)?;
             }
+            // `<?xml …?>` is only allowed as the very first thing of the file.
+            Event::Decl(_) if self.elements > 0 => {
+                return Err(self.malformed("XML declaration inside the document", self.position()));
+            }
             _ => {}
         }
         Ok(event)
@@ -175,7 +276,10 @@ impl<'a> Parser<'a> {
         if depth > self.limits.max_depth {
             return Err(InputError::at(
                 ErrorKind::TooDeep,
-                format!("elements nested more than {} levels deep", self.limits.max_depth),
+                format!(
+                    "elements nested more than {} levels deep",
+                    self.limits.max_depth
+                ),
                 self.data,
                 self.offset_in_data(self.position()),
             ));
@@ -190,22 +294,85 @@ impl<'a> Parser<'a> {
         let at = content.as_ptr() as usize;
         // Events of a slice reader always borrow from the input; the fallback only guards the arithmetic.
         let content = match at.checked_sub(base) {
-            Some(offset) if offset + content.len() <= self.text.len() => &self.text[offset..offset + content.len()],
+            Some(offset) if offset + content.len() <= self.text.len() => {
+                &self.text[offset..offset + content.len()]
+            }
             _ => "",
         };
         let name_len = start.name().as_ref().len().min(content.len());
-        Tag { name: &content[..name_len], attrs: &content[name_len..] }
+        Tag {
+            name: &content[..name_len],
+            attrs: &content[name_len..],
+        }
+    }
+
+    /// Checks what the tables do not read of a tag: a valid name and well-formed attributes.
+    fn check_tag(&self, tag: &Tag<'a>) -> Result<(), InputError> {
+        let starts_well = tag
+            .name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_' || c == ':');
+        if !starts_well {
+            return Err(self.malformed(
+                format!("invalid element name <{}>", truncate_name(tag.name)),
+                self.position(),
+            ));
+        }
+        self.attributes(tag, |_, _| {})
     }
 
     /// Calls `f` with each attribute name and (unescaped) value of a tag.
-    fn attributes(&self, tag: &Tag<'a>, mut f: impl FnMut(&[u8], Cow<'a, str>)) -> Result<(), InputError> {
+    fn attributes(
+        &self,
+        tag: &Tag<'a>,
+        mut f: impl FnMut(&[u8], Cow<'a, str>),
+    ) -> Result<(), InputError> {
+        if !attributes_separated(tag.attrs) {
+            return Err(self.malformed(
+                format!(
+                    "attributes without white space between them in <{}>",
+                    tag.name
+                ),
+                self.position(),
+            ));
+        }
+        // With checks: duplicate attributes and missing quotes are errors, as for libxml2.
         let mut attrs = Attributes::new(tag.attrs, 0);
-        attrs.with_checks(false);
+        attrs.with_checks(true);
         for attr in attrs {
-            let attr = attr.map_err(|e| self.malformed(format!("bad attribute in <{}>: {e}", tag.name), self.position()))?;
+            let attr = attr.map_err(|e| {
+                self.malformed(
+                    format!("bad attribute in <{}>: {e}", tag.name),
+                    self.position(),
+                )
+            })?;
+            // Values without references or whitespace to normalise are borrowed as they are.
+            if memchr::memchr(b'<', attr.value.as_bytes()).is_some() {
+                return Err(self.malformed(
+                    format!("'<' in an attribute value of <{}>", tag.name),
+                    self.position(),
+                ));
+            }
+            if let Cow::Borrowed(raw) = attr.value
+                && memchr::memchr3(b'&', b'\n', b'\t', raw.as_bytes()).is_none()
+                && memchr::memchr(b'\r', raw.as_bytes()).is_none()
+            {
+                f(attr.key.as_ref().as_bytes(), Cow::Borrowed(raw));
+                continue;
+            }
             let value = attr
                 .normalized_value(XmlVersion::Implicit1_0)
-                .map_err(|e| self.malformed(format!("bad attribute value in <{}>: {}", tag.name, describe_xml_error(&e)), self.position()))?;
+                .map_err(|e| {
+                    self.malformed(
+                        format!(
+                            "bad attribute value in <{}>: {}",
+                            tag.name,
+                            describe_xml_error(&e)
+                        ),
+                        self.position(),
+                    )
+                })?;
             f(attr.key.as_ref().as_bytes(), value);
         }
         Ok(())
@@ -213,11 +380,14 @@ impl<'a> Parser<'a> {
 
     fn document(&mut self) -> Result<Document<'a>, InputError> {
         let mut document: Option<Document<'a>> = None;
+        let mut seen_markup = false;
         loop {
             match self.next()? {
                 Event::Start(start) | Event::Empty(start) if document.is_some() => {
                     let name = self.tag(&start).name;
-                    return Err(self.malformed(format!("second root element <{name}>"), self.position()));
+                    return Err(
+                        self.malformed(format!("second root element <{name}>"), self.position())
+                    );
                 }
                 Event::Start(start) => {
                     document = Some(self.root(&start, false)?);
@@ -231,8 +401,15 @@ impl<'a> Parser<'a> {
                 }
                 Event::End(_) => return Err(self.malformed("unexpected end tag", self.position())),
                 Event::Eof => break,
+                Event::Decl(_) if seen_markup => {
+                    return Err(self.malformed(
+                        "XML declaration not at the start of the file",
+                        self.position(),
+                    ));
+                }
                 Event::Decl(_) | Event::PI(_) | Event::Comment(_) | Event::DocType(_) => {}
             }
+            seen_markup = true;
         }
         document.ok_or_else(|| self.malformed("no root element", self.text.len()))
     }
@@ -259,11 +436,25 @@ impl<'a> Parser<'a> {
                             }
                             "qemuCaps" => {
                                 doc.domain.has_qemu_caps = true;
-                                p.named_list(child_empty, 2, "qemuCaps", "flag", b"name", &mut doc.caps)
+                                p.named_list(
+                                    child_empty,
+                                    2,
+                                    "qemuCaps",
+                                    "flag",
+                                    b"name",
+                                    &mut doc.caps,
+                                )
                             }
                             "devices" => {
                                 doc.domain.has_live_devices = true;
-                                p.named_list(child_empty, 2, "devices", "device", b"alias", &mut doc.live_aliases)
+                                p.named_list(
+                                    child_empty,
+                                    2,
+                                    "devices",
+                                    "device",
+                                    b"alias",
+                                    &mut doc.live_aliases,
+                                )
                             }
                             "blockjobs" => {
                                 p.attributes(&child_tag, |key, value| {
@@ -273,7 +464,10 @@ impl<'a> Parser<'a> {
                                 })?;
                                 p.skip(child_empty, 2, "blockjobs")
                             }
-                            name => p.skip(child_empty, 2, name),
+                            _ => {
+                                p.check_tag(&child_tag)?;
+                                p.skip(child_empty, 2, child_tag.name)
+                            }
                         }
                     })?;
                 }
@@ -292,7 +486,10 @@ impl<'a> Parser<'a> {
             }
             other => Err(InputError::new(
                 ErrorKind::NotLibvirt,
-                format!("root element is <{}>, not <domstatus> or <domain>", truncate_name(other)),
+                format!(
+                    "root element is <{}>, not <domstatus> or <domain>",
+                    truncate_name(other)
+                ),
             )),
         }
     }
@@ -317,12 +514,50 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Walks over an element's content without looking at it.
+    /// Walks over an element's content without looking at it: finds the matching end tag with memchr,
+    /// counting only nested elements of the same name, and lets quick-xml read that end tag.
     fn skip(&mut self, empty: bool, depth: u32, name: &str) -> Result<(), InputError> {
         if empty {
             return Ok(());
         }
         self.check_depth(depth)?;
+        let max_nesting = self.limits.max_depth.saturating_sub(depth);
+        match skip_content(self.remaining(), max_nesting) {
+            Skipped::End { at, elements } => {
+                self.elements += elements;
+                if self.elements > self.limits.max_elements {
+                    return Err(InputError::at(
+                        ErrorKind::TooManyElements,
+                        format!("more than {} elements", self.limits.max_elements),
+                        self.data,
+                        self.offset_in_data(self.position() + at),
+                    ));
+                }
+                self.jump(at);
+                // quick-xml reads the end tag itself and checks it closes `name`.
+                match self.next()? {
+                    Event::End(_) => Ok(()),
+                    _ => Err(self.malformed(
+                        format!("malformed end tag of <{}>", truncate_name(name)),
+                        self.position(),
+                    )),
+                }
+            }
+            Skipped::TooDeep { at } => Err(InputError::at(
+                ErrorKind::TooDeep,
+                format!(
+                    "elements nested more than {} levels deep",
+                    self.limits.max_depth
+                ),
+                self.data,
+                self.offset_in_data(self.position() + at),
+            )),
+            Skipped::Unclosed => self.skip_slow(depth, name),
+        }
+    }
+
+    /// Event-by-event skipping, for content the fast path cannot vouch for (it reports the error).
+    fn skip_slow(&mut self, depth: u32, name: &str) -> Result<(), InputError> {
         let mut level: u32 = 1;
         loop {
             match self.next()? {
@@ -355,6 +590,21 @@ impl<'a> Parser<'a> {
         if empty {
             return Ok(());
         }
+        if let Some((values, end)) = fast_named_list(
+            self.remaining_text(),
+            parent.as_bytes(),
+            item.as_bytes(),
+            key,
+        ) {
+            out.extend(values.into_iter().map(Cow::Borrowed));
+            self.jump(end);
+            return match self.next()? {
+                Event::End(_) => Ok(()),
+                _ => {
+                    Err(self.malformed(format!("malformed end tag of <{parent}>"), self.position()))
+                }
+            };
+        }
         self.children(depth, parent, |p, child, child_empty| {
             let tag = p.tag(child);
             if tag.name == item {
@@ -371,7 +621,12 @@ impl<'a> Parser<'a> {
     }
 
     /// Text content of a simple element (`<name>`, `<uuid>`, `<emulator>`); child elements are skipped.
-    fn text_content(&mut self, empty: bool, depth: u32, name: &str) -> Result<Cow<'a, str>, InputError> {
+    fn text_content(
+        &mut self,
+        empty: bool,
+        depth: u32,
+        name: &str,
+    ) -> Result<Cow<'a, str>, InputError> {
         if empty {
             return Ok(Cow::Borrowed(""));
         }
@@ -381,6 +636,9 @@ impl<'a> Parser<'a> {
             let piece: Cow<'a, str> = match self.next()? {
                 Event::Text(t) => {
                     let s = self.tag_text(&t);
+                    if s.contains("]]>") {
+                        return Err(self.malformed("']]>' in text", self.position()));
+                    }
                     Cow::Borrowed(s)
                 }
                 Event::CData(c) => {
@@ -393,7 +651,7 @@ impl<'a> Parser<'a> {
                     self.skip(false, depth + 1, child)?;
                     continue;
                 }
-                Event::End(_) => return Ok(out),
+                Event::End(_) => return Ok(normalize_line_ends(out)),
                 Event::Eof => return Err(self.truncated(name)),
                 _ => continue,
             };
@@ -410,12 +668,20 @@ impl<'a> Parser<'a> {
         let content: &str = text;
         let base = self.text.as_ptr() as usize;
         match (content.as_ptr() as usize).checked_sub(base) {
-            Some(offset) if offset + content.len() <= self.text.len() => &self.text[offset..offset + content.len()],
+            Some(offset) if offset + content.len() <= self.text.len() => {
+                &self.text[offset..offset + content.len()]
+            }
             _ => "",
         }
     }
 
-    fn domain(&mut self, tag: &Tag<'a>, empty: bool, depth: u32, doc: &mut Document<'a>) -> Result<(), InputError> {
+    fn domain(
+        &mut self,
+        tag: &Tag<'a>,
+        empty: bool,
+        depth: u32,
+        doc: &mut Document<'a>,
+    ) -> Result<(), InputError> {
         self.attributes(tag, |key, value| match key {
             b"type" => doc.domain.virt_type = Some(value),
             b"id" => doc.domain.id = parse_i64(&value),
@@ -424,21 +690,27 @@ impl<'a> Parser<'a> {
         if empty {
             return Ok(());
         }
-        let mut seen_devices = false;
+        // libvirt reads the first of each of these elements.
+        let (mut seen_os, mut seen_os_type) = (false, false);
+        let (mut seen_name, mut seen_uuid, mut seen_emulator) = (false, false, false);
         self.children(depth, "domain", |p, child, child_empty| {
             let child_tag = p.tag(child);
             match child_tag.name {
-                "name" if doc.domain.name.is_none() => {
-                    doc.domain.name = Some(p.text_content(child_empty, depth + 1, "name")?);
+                "name" if !seen_name => {
+                    seen_name = true;
+                    doc.domain.name = non_empty(p.text_content(child_empty, depth + 1, "name")?);
                 }
-                "uuid" if doc.domain.uuid.is_none() => {
-                    doc.domain.uuid = Some(p.text_content(child_empty, depth + 1, "uuid")?);
+                "uuid" if !seen_uuid => {
+                    seen_uuid = true;
+                    doc.domain.uuid = non_empty(p.text_content(child_empty, depth + 1, "uuid")?);
                 }
-                "os" => {
+                "os" if !seen_os => {
+                    seen_os = true;
                     if !child_empty {
                         p.children(depth + 1, "os", |p, os_child, os_empty| {
                             let os_tag = p.tag(os_child);
-                            if os_tag.name == "type" {
+                            if os_tag.name == "type" && !seen_os_type {
+                                seen_os_type = true;
                                 p.attributes(&os_tag, |key, value| match key {
                                     b"arch" => doc.domain.arch = Some(value),
                                     b"machine" => doc.domain.machine = Some(value),
@@ -449,18 +721,27 @@ impl<'a> Parser<'a> {
                         })?;
                     }
                 }
-                "devices" if !seen_devices => {
-                    seen_devices = true;
+                // Every <devices> section counts, as libvirt's `./devices/…` queries match them all.
+                "devices" => {
                     if !child_empty {
                         p.children(depth + 1, "devices", |p, device, device_empty| {
                             let device_tag = p.tag(device);
                             if device_tag.name == "emulator" {
-                                if doc.domain.emulator.is_none() {
-                                    doc.domain.emulator = Some(p.text_content(device_empty, depth + 2, "emulator")?);
+                                if !seen_emulator {
+                                    seen_emulator = true;
+                                    doc.domain.emulator = non_empty(p.text_content(
+                                        device_empty,
+                                        depth + 2,
+                                        "emulator",
+                                    )?);
                                 } else {
                                     p.skip(device_empty, depth + 2, "emulator")?;
                                 }
                                 return Ok(());
+                            }
+                            // Elements in a namespace are not libvirt devices (its XPath queries ignore them).
+                            if device_tag.name.contains(':') {
+                                return p.skip(device_empty, depth + 2, device_tag.name);
                             }
                             let row = p.device(&device_tag, device_empty, depth + 2)?;
                             doc.devices.push(row);
@@ -468,15 +749,26 @@ impl<'a> Parser<'a> {
                         })?;
                     }
                 }
-                name => p.skip(child_empty, depth + 1, name)?,
+                _ => {
+                    p.check_tag(&child_tag)?;
+                    p.skip(child_empty, depth + 1, child_tag.name)?;
+                }
             }
             Ok(())
         })
     }
 
     /// One device element under `<domain><devices>`.
-    fn device(&mut self, tag: &Tag<'a>, empty: bool, depth: u32) -> Result<DeviceRow<'a>, InputError> {
-        let mut row = DeviceRow { element: Cow::Borrowed(tag.name), ..DeviceRow::default() };
+    fn device(
+        &mut self,
+        tag: &Tag<'a>,
+        empty: bool,
+        depth: u32,
+    ) -> Result<DeviceRow<'a>, InputError> {
+        let mut row = DeviceRow {
+            element: Cow::Borrowed(tag.name),
+            ..DeviceRow::default()
+        };
         let mut model_attr: Text<'a> = None;
         self.attributes(tag, |key, value| match key {
             b"type" => row.type_ = Some(value),
@@ -488,8 +780,9 @@ impl<'a> Parser<'a> {
         let is_controller = tag.name == "controller";
         let is_video = tag.name == "video";
         let mut model_child: Text<'a> = None;
-        let mut seen_alias = false;
-        let mut seen_address = false;
+        // The first of each child counts, as for libvirt.
+        let (mut seen_alias, mut seen_address, mut seen_model, mut seen_target) =
+            (false, false, false, false);
         if !empty {
             self.check_depth(depth)?;
             // level 1 = direct children of the device element.
@@ -529,15 +822,17 @@ impl<'a> Parser<'a> {
                         seen_address = true;
                         self.address(&child, &mut row)?;
                     }
-                    "model" if child_level == 1 => {
+                    "model" if child_level == 1 && !seen_model => {
+                        seen_model = true;
                         self.attributes(&child, |key, value| match key {
-                            b"type" if model_child.is_none() => model_child = Some(value),
-                            b"name" if row.model_name.is_none() => row.model_name = Some(value),
-                            b"device" if is_video && row.video_device.is_none() => row.video_device = Some(value),
+                            b"type" => model_child = Some(value),
+                            b"name" => row.model_name = Some(value),
+                            b"device" if is_video => row.video_device = Some(value),
                             _ => {}
                         })?;
                     }
-                    "target" if child_level == 1 && is_controller => {
+                    "target" if child_level == 1 && is_controller && !seen_target => {
+                        seen_target = true;
                         self.attributes(&child, |key, value| match key {
                             b"index" => row.target_index = parse_u32(&value),
                             b"chassis" => row.target_chassis = parse_u32(&value),
@@ -551,7 +846,9 @@ impl<'a> Parser<'a> {
                     "origstates" => row.has_origstates = true,
                     "actual" => row.has_actual = true,
                     "privateData" if !child_empty => private_data_level = Some(child_level),
-                    "objects" if private_data_level == Some(level) => row.has_private_objects = true,
+                    "objects" if private_data_level == Some(level) => {
+                        row.has_private_objects = true
+                    }
                     "source" => self.attributes(&child, |key, value| {
                         if key == b"tls" && value == "yes" {
                             row.has_tls = true;
@@ -601,8 +898,219 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// After each quoted value in a tag, XML requires white space, `/` or the end before anything else.
+fn attributes_separated(attrs: &str) -> bool {
+    let bytes = attrs.as_bytes();
+    let mut quote: Option<u8> = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        match quote {
+            Some(q) if b == q => {
+                quote = None;
+                if bytes
+                    .get(i + 1)
+                    .is_some_and(|&n| !n.is_ascii_whitespace() && n != b'/')
+                {
+                    return false;
+                }
+            }
+            Some(_) => {}
+            None if b == b'\'' || b == b'"' => quote = Some(b),
+            None => {}
+        }
+    }
+    true
+}
+
+fn non_empty(text: Cow<'_, str>) -> Option<Cow<'_, str>> {
+    (!text.is_empty()).then_some(text)
+}
+
+/// XML parsers hand text over with `\r\n` and lone `\r` read as `\n`.
+fn normalize_line_ends(text: Cow<'_, str>) -> Cow<'_, str> {
+    if !text.contains('\r') {
+        return text;
+    }
+    Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
+}
+
+fn is_name_end(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'>' | b'/')
+}
+
+enum Skipped {
+    /// `at`: offset of the `<` of the element's own end tag; `elements`: elements passed over.
+    End {
+        at: usize,
+        elements: u64,
+    },
+    TooDeep {
+        at: usize,
+    },
+    /// No end tag: truncated or malformed, left to the event-based path to report precisely.
+    Unclosed,
+}
+
+/// Passes over the content of an element that starts at `rest[0]`, up to its end tag, tracking nesting
+/// with memchr over `<` and `>` only: no names, attributes or text are decoded. Comments, CDATA and
+/// processing instructions are passed over whole.
+fn skip_content(rest: &[u8], max_nesting: u32) -> Skipped {
+    let mut nesting: u32 = 0;
+    let mut elements: u64 = 0;
+    let mut i = 0;
+    let find =
+        |needle: &[u8], from: usize| memchr::memmem::find(&rest[from..], needle).map(|p| from + p);
+    while let Some(p) = memchr::memchr(b'<', &rest[i..]) {
+        let at = i + p;
+        let after = &rest[at + 1..];
+        i = match after.first() {
+            Some(b'/') => {
+                if nesting == 0 {
+                    return Skipped::End { at, elements };
+                }
+                nesting -= 1;
+                at + 2
+            }
+            Some(b'!') if after.starts_with(b"!--") => match find(b"-->", at + 4) {
+                Some(end) => end + 3,
+                None => return Skipped::Unclosed,
+            },
+            Some(b'!') if after.starts_with(b"![CDATA[") => match find(b"]]>", at + 9) {
+                Some(end) => end + 3,
+                None => return Skipped::Unclosed,
+            },
+            Some(b'?') => match find(b"?>", at + 2) {
+                Some(end) => end + 2,
+                None => return Skipped::Unclosed,
+            },
+            Some(_) => {
+                let Some(gt) = memchr::memchr(b'>', after) else {
+                    return Skipped::Unclosed;
+                };
+                let gt = at + 1 + gt;
+                elements += 1;
+                if rest[gt - 1] != b'/' {
+                    nesting += 1;
+                    if nesting > max_nesting {
+                        return Skipped::TooDeep { at };
+                    }
+                }
+                gt + 1
+            }
+            None => return Skipped::Unclosed,
+        };
+    }
+    Skipped::Unclosed
+}
+
+fn skip_ws(s: &[u8], mut i: usize) -> usize {
+    while i < s.len() && s[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    i
+}
+
+/// Position of `needle` in a short run; a plain loop beats memchr's set-up cost over a few bytes.
+fn find_near(haystack: &[u8], needle: u8) -> Option<usize> {
+    haystack.iter().position(|&b| b == needle)
+}
+
+/// Fast path for `<qemuCaps><flag name='…'/>…</qemuCaps>` and `<devices><device alias='…'/>…`: reads
+/// the `key` attribute of each self-closing `item` child, up to the `<` of `</parent>`. Anything
+/// unusual (another element, content inside an item, references in values) returns `None`, and the
+/// general event-based path reads the element instead.
+fn fast_named_list<'a>(
+    rest: &'a str,
+    parent: &[u8],
+    item: &[u8],
+    key: &[u8],
+) -> Option<(Vec<&'a str>, usize)> {
+    let bytes = rest.as_bytes();
+    let mut values = Vec::new();
+    let mut i = 0;
+    loop {
+        let at = i + find_near(&bytes[i..], b'<')?;
+        if !bytes[i..at].iter().all(u8::is_ascii_whitespace) {
+            return None;
+        }
+        let after = &bytes[at + 1..];
+        if let Some(close) = after.strip_prefix(b"/") {
+            let ok = close.starts_with(parent)
+                && close
+                    .get(parent.len())
+                    .is_some_and(|&b| is_name_end(b) && b != b'/');
+            return ok.then_some((values, at));
+        }
+        if after.starts_with(b"!--") {
+            i = at + 4 + memchr::memmem::find(&after[3..], b"-->")? + 3;
+            continue;
+        }
+        if !(after.starts_with(item) && after.get(item.len()).is_some_and(|&b| is_name_end(b))) {
+            return None;
+        }
+        // Attributes of this item, up to its `/>`.
+        let mut j = at + 1 + item.len();
+        let mut value = None;
+        loop {
+            j = skip_ws(bytes, j);
+            match bytes.get(j)? {
+                b'/' => {
+                    if bytes.get(j + 1) != Some(&b'>') {
+                        return None;
+                    }
+                    j += 2;
+                    break;
+                }
+                b'>' => return None,
+                _ => {}
+            }
+            let name_start = j;
+            while j < bytes.len()
+                && !matches!(bytes[j], b'=' | b' ' | b'\t' | b'\n' | b'\r' | b'/' | b'>')
+            {
+                j += 1;
+            }
+            let attr_name = &bytes[name_start..j];
+            j = skip_ws(bytes, j);
+            if bytes.get(j)? != &b'=' {
+                return None;
+            }
+            j = skip_ws(bytes, j + 1);
+            let quote = *bytes.get(j)?;
+            if quote != b'\'' && quote != b'"' {
+                return None;
+            }
+            let end = j + 1 + find_near(&bytes[j + 1..], quote)?;
+            if attr_name == key {
+                let raw = &bytes[j + 1..end];
+                if raw
+                    .iter()
+                    .any(|&b| matches!(b, b'&' | b'<' | b'\n' | b'\t' | b'\r'))
+                {
+                    return None;
+                }
+                // The bounds are ASCII quote characters, so they are char boundaries of `rest`.
+                value = Some(rest.get(j + 1..end)?);
+            }
+            j = end + 1;
+            if !bytes
+                .get(j)
+                .is_some_and(|b| b.is_ascii_whitespace() || *b == b'/' || *b == b'>')
+            {
+                return None;
+            }
+        }
+        values.extend(value);
+        i = j;
+    }
+}
+
 fn new_document<'a>(kind: DocKind) -> Document<'a> {
-    Document { domain: DomainRow::new(kind), devices: Vec::new(), caps: Vec::new(), live_aliases: Vec::new() }
+    Document {
+        domain: DomainRow::new(kind),
+        devices: Vec::new(),
+        caps: Vec::new(),
+        live_aliases: Vec::new(),
+    }
 }
 
 /// Element names in messages are cut short: a hostile file must not put megabytes into a message.
@@ -637,6 +1145,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn control_characters_are_found_anywhere() {
+        assert_eq!(find_control_char(b"<a>\n\t\r text</a>"), None);
+        assert_eq!(find_control_char("<a>é</a>".as_bytes()), None);
+        for at in 0..20 {
+            let mut data = vec![b'x'; 20];
+            data[at] = 0x01;
+            assert_eq!(find_control_char(&data), Some(at));
+            data[at] = 0;
+            assert_eq!(find_control_char(&data), Some(at));
+        }
+    }
+
+    #[test]
     fn numbers_follow_strtoul_base_zero() {
         assert_eq!(parse_u32("0x1f"), Some(31));
         assert_eq!(parse_u32("0X10"), Some(16));
@@ -649,5 +1170,49 @@ mod tests {
         assert_eq!(parse_u32("0x100000000"), None);
         assert_eq!(parse_u32("09"), None);
         assert_eq!(parse_u32("zz"), None);
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+
+    #[test]
+    fn named_list_fast_path_reads_flags() {
+        let region =
+            "\n    <flag name='kvm'/>\n    <!-- c -->\n    <flag name=\"a-b\" />\n  </qemuCaps>";
+        let (values, end) =
+            fast_named_list(region, b"qemuCaps", b"flag", b"name").expect("fast path");
+        assert_eq!(values, vec!["kvm", "a-b"]);
+        assert_eq!(&region[end..end + 2], "</");
+        // Unusual content falls back to the general path.
+        assert!(
+            fast_named_list(
+                "<flag name='a&amp;b'/></qemuCaps>",
+                b"qemuCaps",
+                b"flag",
+                b"name"
+            )
+            .is_none()
+        );
+        assert!(fast_named_list("<other/></qemuCaps>", b"qemuCaps", b"flag", b"name").is_none());
+    }
+
+    #[test]
+    fn skipping_tracks_nesting_and_limits() {
+        let rest =
+            "<cpu/><cpu a='1'><x/></cpu><!-- </cpu> --><![CDATA[</x>]]><?pi </a>?></cpu>tail";
+        match skip_content(rest.as_bytes(), 10) {
+            Skipped::End { at, elements } => {
+                assert_eq!(&rest[at..], "</cpu>tail");
+                assert_eq!(elements, 3);
+            }
+            _ => panic!("end tag not found"),
+        }
+        assert!(matches!(skip_content(b"<cpu>", 10), Skipped::Unclosed));
+        assert!(matches!(
+            skip_content(b"<a><b><c></c></b></a></x>", 2),
+            Skipped::TooDeep { .. }
+        ));
     }
 }

@@ -14,20 +14,33 @@ const O_NOCTTY: i32 = 0o400;
 const O_NOATIME: i32 = 0o1000000;
 
 fn not_regular(kind: &fs::FileType) -> InputError {
-    let what = if kind.is_dir() { "a directory" } else { "not a regular file (FIFO, socket or device)" };
+    let what = if kind.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file (FIFO, socket or device)"
+    };
     InputError::new(ErrorKind::NotRegular, format!("{what}: never opened"))
 }
 
 fn too_large(size: u64, cap: u64) -> InputError {
-    InputError::new(ErrorKind::TooLarge, format!("{size} bytes is above the {cap}-byte limit; not read"))
+    InputError::new(
+        ErrorKind::TooLarge,
+        format!("{size} bytes is above the {cap}-byte limit; not read"),
+    )
 }
 
 fn open(path: &Path) -> std::io::Result<File> {
     let mut options = OpenOptions::new();
     options.read(true);
     // O_NOATIME needs ownership of the file (or CAP_FOWNER); retry without it.
-    match options.clone().custom_flags(O_NONBLOCK | O_NOCTTY | O_NOATIME).open(path) {
-        Err(err) if err.raw_os_error() == Some(1) => options.custom_flags(O_NONBLOCK | O_NOCTTY).open(path),
+    match options
+        .clone()
+        .custom_flags(O_NONBLOCK | O_NOCTTY | O_NOATIME)
+        .open(path)
+    {
+        Err(err) if err.raw_os_error() == Some(1) => {
+            options.custom_flags(O_NONBLOCK | O_NOCTTY).open(path)
+        }
         result => result,
     }
 }
@@ -45,7 +58,9 @@ pub fn read_file(path: &Path, max_file_size: u64, buf: &mut Vec<u8>) -> Result<u
     }
     let file = open(path).map_err(|e| InputError::from_io(&e, "open"))?;
     // The path may have been replaced between the look and the open: check what was opened.
-    let meta = file.metadata().map_err(|e| InputError::from_io(&e, "stat"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| InputError::from_io(&e, "stat"))?;
     if !meta.is_file() {
         return Err(not_regular(&meta.file_type()));
     }

@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
-use arrow_array::builder::{BooleanBuilder, Int64Builder, StringViewBuilder, UInt32Builder, UInt64Builder};
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::builder::{BooleanBuilder, Int64Builder, UInt32Builder, UInt64Builder, make_view};
+use arrow_array::{ArrayRef, RecordBatch, StringViewArray};
+use arrow_buffer::{Buffer, NullBufferBuilder, ScalarBuffer};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 
 use crate::error::InputError;
@@ -18,8 +19,14 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const TABLE_NAMES: [&str; 5] = ["domains", "devices", "caps", "live_aliases", "errors"];
 
 fn schema(fields: &[(&str, DataType, bool)]) -> SchemaRef {
-    let fields: Vec<Field> = fields.iter().map(|(name, ty, nullable)| Field::new(*name, ty.clone(), *nullable)).collect();
-    let metadata = HashMap::from([("virtaudit.schema_version".to_string(), SCHEMA_VERSION.to_string())]);
+    let fields: Vec<Field> = fields
+        .iter()
+        .map(|(name, ty, nullable)| Field::new(*name, ty.clone(), *nullable))
+        .collect();
+    let metadata = HashMap::from([(
+        "virtaudit.schema_version".to_string(),
+        SCHEMA_VERSION.to_string(),
+    )]);
     Arc::new(Schema::new_with_metadata(fields, metadata))
 }
 
@@ -135,6 +142,72 @@ impl Batch {
     }
 }
 
+/// A Utf8View column built in one data block. Unlike arrow's builder it can repeat the previous value
+/// by copying its 16-byte view, so a document's path and host are stored once, not once per row.
+struct StringViewBuilder {
+    views: Vec<u128>,
+    data: Vec<u8>,
+    nulls: NullBufferBuilder,
+}
+
+impl Default for StringViewBuilder {
+    fn default() -> Self {
+        StringViewBuilder {
+            views: Vec::new(),
+            data: Vec::new(),
+            nulls: NullBufferBuilder::new(0),
+        }
+    }
+}
+
+impl StringViewBuilder {
+    fn view_of(&mut self, value: &str) -> u128 {
+        let bytes = value.as_bytes();
+        if bytes.len() <= 12 {
+            return make_view(bytes, 0, 0);
+        }
+        let offset = u32::try_from(self.data.len()).expect("batch strings stay below 4 GiB");
+        self.data.extend_from_slice(bytes);
+        make_view(bytes, 0, offset)
+    }
+
+    fn append_value(&mut self, value: &str) {
+        let view = self.view_of(value);
+        self.views.push(view);
+        self.nulls.append_non_null();
+    }
+
+    /// Appends `value` `n` times, storing its bytes once.
+    fn append_repeated(&mut self, value: &str, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let view = self.view_of(value);
+        self.views.extend(std::iter::repeat_n(view, n));
+        self.nulls.append_n_non_nulls(n);
+    }
+
+    fn append_option(&mut self, value: Option<&str>) {
+        match value {
+            Some(v) => self.append_value(v),
+            None => {
+                self.views.push(0);
+                self.nulls.append_null();
+            }
+        }
+    }
+
+    fn finish(&mut self) -> StringViewArray {
+        let views = ScalarBuffer::from(std::mem::take(&mut self.views));
+        let data = Buffer::from_vec(std::mem::take(&mut self.data));
+        let nulls = self.nulls.finish();
+        // SAFETY: every view was made by `make_view` from a `&str` (valid UTF-8) whose bytes, when longer
+        // than 12, were appended to `data` (block 0) at the offset recorded in the view; null slots hold
+        // the zero view. That is exactly what `try_new` would check, byte by byte, at a cost per row.
+        unsafe { StringViewArray::new_unchecked(views, Arc::from([data]), nulls) }
+    }
+}
+
 fn opt(builder: &mut StringViewBuilder, value: Option<&str>) {
     builder.append_option(value);
 }
@@ -203,6 +276,16 @@ struct PairColumns {
     value: StringViewBuilder,
 }
 
+impl PairColumns {
+    fn push(&mut self, path: &str, host: &str, values: &[std::borrow::Cow<'_, str>]) {
+        self.path.append_repeated(path, values.len());
+        self.host.append_repeated(host, values.len());
+        for value in values {
+            self.value.append_value(value);
+        }
+    }
+}
+
 #[derive(Default)]
 struct ErrorColumns {
     path: StringViewBuilder,
@@ -251,15 +334,16 @@ impl TableBuilder {
         d.has_qemu_caps.append_value(row.has_qemu_caps);
         d.caps_count.append_value(count(doc.caps.len()));
         d.has_live_devices.append_value(row.has_live_devices);
-        d.live_alias_count.append_value(count(doc.live_aliases.len()));
+        d.live_alias_count
+            .append_value(count(doc.live_aliases.len()));
         opt(&mut d.blockjobs_active, row.blockjobs_active.as_deref());
         d.device_count.append_value(count(doc.devices.len()));
         d.file_size.append_value(file_size);
 
         let v = &mut self.devices;
+        v.path.append_repeated(path, doc.devices.len());
+        v.host.append_repeated(host, doc.devices.len());
         for (ordinal, dev) in doc.devices.iter().enumerate() {
-            v.path.append_value(path);
-            v.host.append_value(host);
             v.ordinal.append_value(count(ordinal));
             v.element.append_value(&dev.element);
             opt(&mut v.type_, dev.type_.as_deref());
@@ -267,7 +351,8 @@ impl TableBuilder {
             opt(&mut v.model_name, dev.model_name.as_deref());
             v.index.append_option(dev.index);
             opt(&mut v.alias, dev.alias.as_deref());
-            v.user_alias.append_value(dev.alias.as_deref().is_some_and(|a| a.starts_with("ua-")));
+            v.user_alias
+                .append_value(dev.alias.as_deref().is_some_and(|a| a.starts_with("ua-")));
             opt(&mut v.address_type, dev.address_type.as_deref());
             v.pci_domain.append_option(dev.pci_domain);
             v.pci_bus.append_option(dev.pci_bus);
@@ -288,16 +373,8 @@ impl TableBuilder {
             v.has_origstates.append_value(dev.has_origstates);
             v.has_actual.append_value(dev.has_actual);
         }
-        for flag in &doc.caps {
-            self.caps.path.append_value(path);
-            self.caps.host.append_value(host);
-            self.caps.value.append_value(flag);
-        }
-        for alias in &doc.live_aliases {
-            self.live_aliases.path.append_value(path);
-            self.live_aliases.host.append_value(host);
-            self.live_aliases.value.append_value(alias);
-        }
+        self.caps.push(path, host, &doc.caps);
+        self.live_aliases.push(path, host, &doc.live_aliases);
     }
 
     pub fn push_error(&mut self, path: &str, host: &str, error: &InputError) {
@@ -367,7 +444,11 @@ impl TableBuilder {
             Arc::new(v.has_actual.finish()),
         ];
         let pair = |p: &mut PairColumns| -> Vec<ArrayRef> {
-            vec![Arc::new(p.path.finish()), Arc::new(p.host.finish()), Arc::new(p.value.finish())]
+            vec![
+                Arc::new(p.path.finish()),
+                Arc::new(p.host.finish()),
+                Arc::new(p.value.finish()),
+            ]
         };
         let e = &mut self.errors;
         let errors: Vec<ArrayRef> = vec![
@@ -382,7 +463,10 @@ impl TableBuilder {
             domains: RecordBatch::try_new(DOMAINS_SCHEMA.clone(), domains)?,
             devices: RecordBatch::try_new(DEVICES_SCHEMA.clone(), devices)?,
             caps: RecordBatch::try_new(CAPS_SCHEMA.clone(), pair(&mut self.caps))?,
-            live_aliases: RecordBatch::try_new(LIVE_ALIASES_SCHEMA.clone(), pair(&mut self.live_aliases))?,
+            live_aliases: RecordBatch::try_new(
+                LIVE_ALIASES_SCHEMA.clone(),
+                pair(&mut self.live_aliases),
+            )?,
             errors: RecordBatch::try_new(ERRORS_SCHEMA.clone(), errors)?,
         })
     }

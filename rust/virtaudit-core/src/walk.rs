@@ -26,12 +26,20 @@ pub struct Input {
 impl Input {
     fn file(path: PathBuf) -> Self {
         let display = path.to_string_lossy().into_owned();
-        Input { path, display, error: None }
+        Input {
+            path,
+            display,
+            error: None,
+        }
     }
 
     fn failed(path: PathBuf, error: InputError) -> Self {
         let display = path.to_string_lossy().into_owned();
-        Input { path, display, error: Some(error) }
+        Input {
+            path,
+            display,
+            error: Some(error),
+        }
     }
 }
 
@@ -41,7 +49,10 @@ fn has_glob_chars(s: &str) -> bool {
 
 /// Expands the arguments into inputs sorted by path, each file once.
 pub fn expand(args: &[PathBuf]) -> Vec<Input> {
-    let mut walker = Walker { out: Vec::new(), visited_dirs: HashSet::new() };
+    let mut walker = Walker {
+        out: Vec::new(),
+        visited_dirs: HashSet::new(),
+    };
     for arg in args {
         let as_text = arg.to_string_lossy();
         if !arg.exists() && has_glob_chars(&as_text) {
@@ -52,7 +63,10 @@ pub fn expand(args: &[PathBuf]) -> Vec<Input> {
             Ok(meta) if meta.is_dir() => walker.dir(arg, &mut Vec::new(), None),
             // Files named explicitly are read whatever their extension; FIFOs and devices are reported.
             Ok(_) => walker.out.push(Input::file(arg.clone())),
-            Err(err) => walker.out.push(Input::failed(arg.clone(), InputError::from_io(&err, "open"))),
+            Err(err) => walker.out.push(Input::failed(
+                arg.clone(),
+                InputError::from_io(&err, "open"),
+            )),
         }
     }
     let mut out = walker.out;
@@ -75,7 +89,10 @@ impl Walker {
         let meta = match fs::metadata(dir) {
             Ok(meta) => meta,
             Err(err) => {
-                self.out.push(Input::failed(dir.to_path_buf(), InputError::from_io(&err, "open directory")));
+                self.out.push(Input::failed(
+                    dir.to_path_buf(),
+                    InputError::from_io(&err, "open directory"),
+                ));
                 return;
             }
         };
@@ -96,7 +113,10 @@ impl Walker {
         let entries = match fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(err) => {
-                self.out.push(Input::failed(dir.to_path_buf(), InputError::from_io(&err, "list directory")));
+                self.out.push(Input::failed(
+                    dir.to_path_buf(),
+                    InputError::from_io(&err, "list directory"),
+                ));
                 return;
             }
         };
@@ -105,7 +125,10 @@ impl Walker {
             match entry {
                 Ok(entry) => names.push(entry.path()),
                 Err(err) => {
-                    self.out.push(Input::failed(dir.to_path_buf(), InputError::from_io(&err, "list directory")));
+                    self.out.push(Input::failed(
+                        dir.to_path_buf(),
+                        InputError::from_io(&err, "list directory"),
+                    ));
                 }
             }
         }
@@ -118,7 +141,8 @@ impl Walker {
             if is_dir {
                 // A directory that matches a pattern is taken whole, like a directory argument.
                 self.dir(&path, ancestors, if matches { None } else { pattern });
-            } else if matches && (pattern.is_some() || path.extension().is_some_and(|e| e == "xml")) {
+            } else if matches && (pattern.is_some() || path.extension().is_some_and(|e| e == "xml"))
+            {
                 self.out.push(Input::file(path));
             }
         }
@@ -129,7 +153,10 @@ impl Walker {
         let regex = match glob_to_regex(pattern) {
             Ok(regex) => regex,
             Err(message) => {
-                self.out.push(Input::failed(arg.to_path_buf(), InputError::new(ErrorKind::Glob, message)));
+                self.out.push(Input::failed(
+                    arg.to_path_buf(),
+                    InputError::new(ErrorKind::Glob, message),
+                ));
                 return;
             }
         };
@@ -142,13 +169,18 @@ impl Walker {
             }
             base.push(component);
         }
-        let start = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+        let start = if base.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            base
+        };
         let before = self.out.len();
         if start.is_dir() {
             let relative_dot = start == Path::new(".") && !pattern.starts_with("./");
             if relative_dot {
                 // Patterns like `*.xml` are matched against `./x.xml` paths: allow the prefix.
-                let regex = Regex::new(&format!(r"^(?:\./)?{}", &regex.as_str()[1..])).expect("valid regex");
+                let regex = Regex::new(&format!(r"^(?:\./)?{}", &regex.as_str()[1..]))
+                    .expect("valid regex");
                 self.dir(&start, &mut Vec::new(), Some(&regex));
                 for input in &mut self.out[before..] {
                     if let Ok(stripped) = input.path.strip_prefix(".") {
@@ -190,7 +222,10 @@ pub fn glob_to_regex(pattern: &str) -> Result<Regex, String> {
             '*' => out.push_str("[^/]*"),
             '?' => out.push_str("[^/]"),
             '[' => {
-                let close = chars[i + 1..].iter().position(|&c| c == ']').map(|p| p + i + 1);
+                let close = chars[i + 1..]
+                    .iter()
+                    .position(|&c| c == ']')
+                    .map(|p| p + i + 1);
                 let Some(close) = close else {
                     return Err(format!("invalid pattern {pattern:?}: unclosed '['"));
                 };

@@ -13,7 +13,12 @@ use pyo3::types::{PyCapsule, PyDict};
 use regex::Regex;
 use virtaudit_core::{Batch, HostFrom, Limits, ScanError, ScanOptions, Scanner, TABLE_NAMES};
 
-create_exception!(_core, VirtauditError, PyException, "A scan could not run at all (per-file problems are error rows).");
+create_exception!(
+    _core,
+    VirtauditError,
+    PyException,
+    "A scan could not run at all (per-file problems are error rows)."
+);
 
 fn map_error(err: ScanError) -> PyErr {
     VirtauditError::new_err(err.to_string())
@@ -36,7 +41,10 @@ impl ArrowTable {
     ) -> PyResult<Bound<'py, PyCapsule>> {
         // The interface allows ignoring a requested schema we cannot cast to; our schema is fixed.
         let _ = requested_schema;
-        let reader = RecordBatchIterator::new(self.batches.clone().into_iter().map(Ok), self.schema.clone());
+        let reader = RecordBatchIterator::new(
+            self.batches.clone().into_iter().map(Ok),
+            self.schema.clone(),
+        );
         let stream = FFI_ArrowArrayStream::new(Box::new(reader));
         // polars takes the stream out of the capsule; dropping an unconsumed one releases it.
         PyCapsule::new_with_value(py, stream, c"arrow_array_stream")
@@ -52,7 +60,11 @@ impl ArrowTable {
     }
 
     fn __repr__(&self) -> String {
-        format!("<ArrowTable rows={} batches={}>", self.num_rows(), self.batches.len())
+        format!(
+            "<ArrowTable rows={} batches={}>",
+            self.num_rows(),
+            self.batches.len()
+        )
     }
 }
 
@@ -61,8 +73,17 @@ fn tables<'py>(py: Python<'py>, batches: &[Batch]) -> PyResult<Bound<'py, PyDict
     let dict = PyDict::new(py);
     for name in TABLE_NAMES {
         let schema = virtaudit_core::schema_of(name).expect("known table");
-        let table_batches = batches.iter().filter_map(|b| b.table(name).cloned()).collect();
-        dict.set_item(name, ArrowTable { schema, batches: table_batches })?;
+        let table_batches = batches
+            .iter()
+            .filter_map(|b| b.table(name).cloned())
+            .collect();
+        dict.set_item(
+            name,
+            ArrowTable {
+                schema,
+                batches: table_batches,
+            },
+        )?;
     }
     Ok(dict)
 }
@@ -80,9 +101,12 @@ fn options(
         ("grandparent", _) => HostFrom::Grandparent,
         ("fixed", Some(name)) => HostFrom::Fixed(name),
         ("regex", Some(pattern)) => {
-            let re = Regex::new(&pattern).map_err(|e| PyValueError::new_err(format!("host_from regex: {e}")))?;
+            let re = Regex::new(&pattern)
+                .map_err(|e| PyValueError::new_err(format!("host_from regex: {e}")))?;
             if re.captures_len() < 2 {
-                return Err(PyValueError::new_err("host_from regex needs one capture group"));
+                return Err(PyValueError::new_err(
+                    "host_from regex needs one capture group",
+                ));
             }
             HostFrom::Regex(re)
         }
@@ -91,7 +115,15 @@ fn options(
     if jobs == Some(0) {
         return Err(PyValueError::new_err("jobs must be at least 1"));
     }
-    Ok(ScanOptions { jobs, host_from, limits: Limits { max_file_size, max_depth, max_elements } })
+    Ok(ScanOptions {
+        jobs,
+        host_from,
+        limits: Limits {
+            max_file_size,
+            max_depth,
+            max_elements,
+        },
+    })
 }
 
 /// Scans files, directories and glob patterns; returns `{table: ArrowTable}`.
@@ -108,8 +140,17 @@ fn scan<'py>(
     max_depth: u32,
     max_elements: u64,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let options = options(jobs, host_mode, host_value, max_file_size, max_depth, max_elements)?;
-    let batches = py.detach(|| virtaudit_core::scan(&paths, &options)).map_err(map_error)?;
+    let options = options(
+        jobs,
+        host_mode,
+        host_value,
+        max_file_size,
+        max_depth,
+        max_elements,
+    )?;
+    let batches = py
+        .detach(|| virtaudit_core::scan(&paths, &options))
+        .map_err(map_error)?;
     tables(py, &batches)
 }
 
@@ -125,7 +166,9 @@ fn scan_buffers<'py>(
     max_elements: u64,
 ) -> PyResult<Bound<'py, PyDict>> {
     let options = options(jobs, "parent", None, max_file_size, max_depth, max_elements)?;
-    let batch = py.detach(|| virtaudit_core::scan_buffers(&items, &options)).map_err(map_error)?;
+    let batch = py
+        .detach(|| virtaudit_core::scan_buffers(&items, &options))
+        .map_err(map_error)?;
     tables(py, &[batch])
 }
 
@@ -150,8 +193,17 @@ impl PyScanner {
         max_depth: u32,
         max_elements: u64,
     ) -> PyResult<Self> {
-        let options = options(jobs, host_mode, host_value, max_file_size, max_depth, max_elements)?;
-        let inner = py.detach(|| Scanner::new(&paths, options)).map_err(map_error)?;
+        let options = options(
+            jobs,
+            host_mode,
+            host_value,
+            max_file_size,
+            max_depth,
+            max_elements,
+        )?;
+        let inner = py
+            .detach(|| Scanner::new(&paths, options))
+            .map_err(map_error)?;
         Ok(PyScanner { inner })
     }
 
@@ -161,9 +213,16 @@ impl PyScanner {
     }
 
     /// The next `batch_files` inputs as `{table: ArrowTable}`, or None at the end.
-    fn next_batch<'py>(&mut self, py: Python<'py>, batch_files: usize) -> PyResult<Option<Bound<'py, PyDict>>> {
+    fn next_batch<'py>(
+        &mut self,
+        py: Python<'py>,
+        batch_files: usize,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
         let inner = &mut self.inner;
-        match py.detach(|| inner.next_batch(batch_files)).map_err(map_error)? {
+        match py
+            .detach(|| inner.next_batch(batch_files))
+            .map_err(map_error)?
+        {
             Some(batches) => Ok(Some(tables(py, &batches)?)),
             None => Ok(None),
         }

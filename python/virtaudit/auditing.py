@@ -1,0 +1,248 @@
+"""``audit()``: run the rule catalog over scan tables, for a target libvirt release and host facts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from os import PathLike
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias, cast
+
+import polars as pl
+
+from virtaudit.catalog import CATALOG, FAMILIES, SEVERITIES
+from virtaudit.versions import LibvirtVersion, libvirt_key, libvirt_label, qemu_label, qemu_number
+
+if TYPE_CHECKING:
+    from virtaudit.scanning import Scan
+
+__all__ = [
+    "AUDIT_COLUMNS",
+    "AUDIT_SCHEMA",
+    "HostFacts",
+    "audit",
+    "document_targets",
+    "load_host_facts",
+    "select_codes",
+]
+
+AUDIT_SCHEMA: Final[Mapping[str, pl.DataType]] = {
+    "host": pl.String(),
+    "path": pl.String(),
+    "guest": pl.String(),
+    "uuid": pl.String(),
+    "code": pl.String(),
+    "rule": pl.String(),
+    "severity": pl.String(),
+    "message": pl.String(),
+    "element": pl.String(),
+    "alias": pl.String(),
+    "recorded_bus": pl.String(),
+    "expected_bus": pl.String(),
+    "libvirt_version": pl.String(),
+    "qemu_version": pl.String(),
+}
+AUDIT_COLUMNS: Final = tuple(AUDIT_SCHEMA)
+"""The output columns of :func:`audit`, in order (a contract for the CLI)."""
+
+PathInput: TypeAlias = "str | PathLike[str]"
+HostFacts: TypeAlias = "pl.DataFrame | str | PathLike[str] | Sequence[Mapping[str, Any]] | None"
+
+
+class ScanTables(Protocol):
+    """What :func:`audit` needs of a scan (``virtaudit.Scan``)."""
+
+    @property
+    def domains(self) -> pl.DataFrame: ...
+    @property
+    def devices(self) -> pl.DataFrame: ...
+    @property
+    def caps(self) -> pl.DataFrame: ...
+    @property
+    def live_aliases(self) -> pl.DataFrame: ...
+
+
+# ---------------------------------------------------------------------------------------------------
+# host facts
+
+
+def _read_host_facts_file(path: Path) -> pl.DataFrame:
+    if path.suffix.lower() == ".json":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and "hosts" in data:
+            data = data["hosts"]
+        if isinstance(data, dict):  # {"host": {"libvirt_version": ..., "qemu_version": ...}}
+            data = [{"host": host, **facts} for host, facts in data.items()]
+        if not isinstance(data, list):
+            raise ValueError(f"{path}: expected a list of host records or a mapping of host to facts")
+        return pl.DataFrame(data, infer_schema_length=None)
+    return pl.read_csv(path, infer_schema_length=0)
+
+
+def load_host_facts(host_facts: HostFacts) -> pl.DataFrame:
+    """Host facts as (host, libvirt_key, libvirt_version, qemu_key, qemu_version), one row per host.
+
+    Accepts a DataFrame, a CSV or JSON file, or a sequence of mappings, with the columns host,
+    libvirt_version and qemu_version (either version column may be absent or null).
+    """
+    schema = {
+        "host": pl.String,
+        "libvirt_key": pl.Int64,
+        "libvirt_version": pl.String,
+        "qemu_key": pl.Int64,
+        "qemu_version": pl.String,
+    }
+    if host_facts is None:
+        return pl.DataFrame(schema=schema)
+    if isinstance(host_facts, pl.DataFrame):
+        raw = host_facts
+    elif isinstance(host_facts, (str, PathLike)):
+        raw = _read_host_facts_file(Path(host_facts))
+    else:
+        raw = pl.DataFrame(list(host_facts), infer_schema_length=None)
+    if "host" not in raw.columns:
+        raise ValueError("host facts need a 'host' column")
+    for column in ("libvirt_version", "qemu_version"):
+        if column not in raw.columns:
+            raw = raw.with_columns(pl.lit(None, pl.String).alias(column))
+    raw = raw.select(
+        pl.col("host").cast(pl.String),
+        pl.col("libvirt_version").cast(pl.String).str.strip_chars(),
+        pl.col("qemu_version").cast(pl.String).str.strip_chars(),
+    ).unique(subset="host", keep="last", maintain_order=True)
+    # A few hosts: parse each distinct version once.
+    rows = []
+    for host, libvirt, qemu in raw.iter_rows():
+        lkey = None if libvirt in (None, "") else libvirt_key(libvirt)
+        qkey = qemu_number(qemu)
+        rows.append((host, lkey, None if lkey is None else libvirt_label(lkey), qkey, qemu_label(qkey)))
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def document_targets(
+    scan: ScanTables | Scan,
+    *,
+    target_libvirt: str | LibvirtVersion | None = None,
+    host_facts: HostFacts = None,
+) -> pl.DataFrame:
+    """Per document (path, host): the libvirt key judged for (the host's own version, else
+    ``target_libvirt``, else the newest), the host's QEMU key (null: unknown) and their labels."""
+    default_key = libvirt_key(target_libvirt)
+    facts = load_host_facts(host_facts)
+    docs = scan.domains.select("path", "host").join(
+        facts.select("host", pl.col("libvirt_key").alias("_lkey"), "qemu_key"), on="host", how="left"
+    )
+    docs = docs.with_columns(pl.col("_lkey").fill_null(default_key).alias("target_key")).drop("_lkey")
+    keys = docs.select("target_key").unique()
+    labels = keys.with_columns(
+        pl.Series("libvirt_version", [libvirt_label(int(k)) for k in keys["target_key"]], dtype=pl.String)
+    )
+    qkeys = docs.select("qemu_key").unique().drop_nulls()
+    qlabels = qkeys.with_columns(
+        pl.Series("qemu_version", [qemu_label(int(k)) for k in qkeys["qemu_key"]], dtype=pl.String)
+    )
+    return (
+        docs.join(labels, on="target_key", how="left")
+        .join(qlabels, on="qemu_key", how="left")
+        .with_columns(
+            pl.when(pl.col("libvirt_version") == "newest")
+            .then(pl.lit("the newest libvirt"))
+            .otherwise(pl.concat_str(pl.lit("libvirt "), pl.col("libvirt_version")))
+            .alias("target_text")
+        )
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# selection
+
+
+def select_codes(
+    select: Iterable[str] | str | None = None, ignore: Iterable[str] | str | None = None
+) -> list[str]:
+    """Rule codes chosen by ``select`` and ``ignore`` (codes like ``PCI001`` or families like ``PCI``)."""
+
+    def expand(items: Iterable[str] | str | None) -> set[str]:
+        if items is None:
+            return set()
+        if isinstance(items, str):
+            items = [part for part in items.replace(",", " ").split() if part]
+        chosen: set[str] = set()
+        for item in items:
+            token = item.strip().upper()
+            if token in CATALOG:
+                chosen.add(token)
+            elif token in FAMILIES:
+                chosen.update(code for code in CATALOG if code.startswith(token))
+            elif token == "ALL":
+                chosen.update(CATALOG)
+            else:
+                raise ValueError(f"unknown rule code or family: {item!r}")
+        return chosen
+
+    chosen = expand(select) if select is not None else set(CATALOG)
+    chosen -= expand(ignore)
+    return [code for code in CATALOG if code in chosen]
+
+
+# ---------------------------------------------------------------------------------------------------
+# audit
+
+
+def _as_scan(scan_or_paths: ScanTables | Scan | PathInput | Sequence[PathInput]) -> ScanTables:
+    if isinstance(scan_or_paths, (str, PathLike)):
+        from virtaudit.scanning import scan
+
+        return scan(scan_or_paths)
+    if isinstance(scan_or_paths, (list, tuple)):
+        from virtaudit.scanning import scan
+
+        return scan(*scan_or_paths)
+    return cast(ScanTables, scan_or_paths)
+
+
+def empty_findings() -> pl.DataFrame:
+    return pl.DataFrame(schema=AUDIT_SCHEMA)
+
+
+def audit(
+    scan_or_paths: ScanTables | Scan | PathInput | Sequence[PathInput],
+    *,
+    target_libvirt: str | LibvirtVersion | None = None,
+    host_facts: HostFacts = None,
+    select: Iterable[str] | str | None = None,
+    ignore: Iterable[str] | str | None = None,
+) -> pl.DataFrame:
+    """Findings of the rule catalog, one row per finding, columns :data:`AUDIT_COLUMNS`.
+
+    ``scan_or_paths``: a :class:`virtaudit.Scan`, or paths to scan. ``target_libvirt``: the libvirt
+    release that will read the files (None: the newest behaviour). ``host_facts``: per-host
+    ``libvirt_version``/``qemu_version`` (DataFrame, CSV/JSON file or records); a host's own libvirt
+    version overrides ``target_libvirt``, and its QEMU version lets QEMU-dependent rules decide.
+    ``select``/``ignore``: rule codes or families. Sorted by severity (critical first), host, path, code.
+    """
+    from virtaudit.ruleset import Context, run
+
+    codes = select_codes(select, ignore)
+    scan = _as_scan(scan_or_paths)
+    targets = document_targets(scan, target_libvirt=target_libvirt, host_facts=host_facts)
+    domains = scan.domains.join(targets, on=["path", "host"], how="left")
+    ctx = Context.build(domains, scan.devices, scan.caps, scan.live_aliases)
+    found = run(ctx, codes)
+    if found.is_empty():
+        return empty_findings()
+
+    names = pl.DataFrame({"code": list(CATALOG), "rule": [rule.name for rule in CATALOG.values()]})
+    rank = pl.col("severity").replace_strict(
+        list(SEVERITIES), list(range(len(SEVERITIES))), return_dtype=pl.Int8
+    )
+    docs = domains.select(
+        "path", "host", pl.col("name").alias("guest"), "uuid", "libvirt_version", "qemu_version"
+    )
+    out = (
+        found.join(docs, on=["path", "host"], how="left")
+        .join(names, on="code", how="left")
+        .with_columns(rank.alias("_rank"))
+        .sort("_rank", "host", "path", "code", maintain_order=True)
+    )
+    return out.select([pl.col(name).cast(dtype) for name, dtype in AUDIT_SCHEMA.items()])

@@ -1,0 +1,86 @@
+"""The ``virtaudit`` command line (Typer).
+
+Start-up stays quick: this module imports nothing heavy. ``virtaudit --version`` answers before Typer is
+loaded; the commands (:mod:`virtaudit._cli_app`) are registered on first use of :func:`get_app`
+(``virtaudit.cli.app`` for Typer's test runner), and each command imports what it needs.
+
+Exit codes: 0 nothing at or above ``--fail-on``; 1 findings at or above it; 2 usage error; 3 some inputs
+could not be read (takes precedence over 0 and 1; the findings are still all reported).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    import typer
+
+__all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_UNREADABLE", "EXIT_USAGE", "get_app", "main"]
+
+EXIT_OK: Final = 0
+EXIT_FINDINGS: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_UNREADABLE: Final = 3
+
+EXIT_CODES_HELP: Final = """\
+**Exit codes**: 0 nothing at or above --fail-on; 1 findings at or above --fail-on; 2 usage error;
+3 some inputs could not be read (takes precedence over 0 and 1; the findings are still all reported)."""
+
+# --------------------------------------------------------------------------------------------------
+# the app
+
+_APP: typer.Typer | None = None
+
+
+def get_app() -> typer.Typer:
+    """The Typer application (built on first use: importing Typer costs more than --version may)."""
+    global _APP
+    if _APP is not None:
+        return _APP
+    import typer
+
+    from virtaudit import _cli_app as c
+
+    c.bind()
+    app = typer.Typer(
+        name="virtaudit",
+        help=c.root.__doc__,
+        epilog=EXIT_CODES_HELP,
+        no_args_is_help=True,
+        add_completion=False,
+        rich_markup_mode="markdown",
+        context_settings={"help_option_names": ["-h", "--help"]},
+        pretty_exceptions_enable=False,
+    )
+    app.callback()(c.root)
+    app.command("audit", epilog=EXIT_CODES_HELP)(c.audit_command)
+    app.command("scan")(c.scan_command)
+    app.command("show")(c.show_command)
+    app.command("rules")(c.rules_command)
+    app.command("explain")(c.explain_command)
+    app.command("diff")(c.diff_command)
+    _APP = app
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        return get_app()
+    raise AttributeError(f"module 'virtaudit.cli' has no attribute {name!r}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``virtaudit`` script."""
+    args = sys.argv[1:] if argv is None else argv
+    if args in (["--version"], ["-V"]):
+        from virtaudit import __version__
+
+        sys.stdout.write(f"virtaudit {__version__}\n")
+        return EXIT_OK
+    get_app()(args=args, prog_name="virtaudit")
+    return EXIT_OK  # pragma: no cover - Typer exits
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

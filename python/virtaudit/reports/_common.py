@@ -1,0 +1,71 @@
+"""Pieces shared by the report formats."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from virtaudit.reports import AuditReport
+
+FINDINGS_SCHEMA_VERSION: Final = 1
+"""Version of docs/findings.schema.json (JSON, JSONL); fields are only added within a version."""
+
+INPUT_CODE: Final = "INPUT"
+"""The code under which unreadable inputs appear in formats that have only finding rows (CSV, Parquet)."""
+
+
+def header(report: AuditReport) -> dict[str, Any]:
+    """Run metadata common to the JSON formats."""
+    return {
+        "schema_version": FINDINGS_SCHEMA_VERSION,
+        "tool": {"name": "virtaudit", "version": report.version},
+        "generated": report.generated,
+        "target_libvirt": report.target_libvirt,
+        "fail_on": report.fail_on,
+        "min_severity": report.min_severity,
+        "exit_code": report.exit_code,
+        "summary": report.counts(),
+    }
+
+
+def ndjson_rows(df: pl.DataFrame, kind: str | None = None) -> list[str]:
+    """Rows as compact JSON objects (polars' writer: fast, and escapes control characters)."""
+    import polars as pl
+
+    if df.height == 0:
+        return []
+    if kind is not None:
+        df = df.select(pl.lit(kind).alias("type"), pl.all())
+    return df.write_ndjson().splitlines()
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def findings_with_errors(report: AuditReport) -> pl.DataFrame:
+    """Findings, then one row per unreadable input (code ``INPUT``, severity ``error``, rule = the
+    error kind), for the formats that hold rows of one shape only."""
+    import polars as pl
+
+    from virtaudit.reports import FINDINGS_COLUMNS
+
+    if report.errors.height == 0:
+        return report.findings
+    errors = report.errors.select(
+        pl.col("host").cast(pl.String),
+        pl.col("path").cast(pl.String),
+        pl.lit(None, pl.String).alias("guest"),
+        pl.lit(None, pl.String).alias("uuid"),
+        pl.lit(INPUT_CODE).alias("code"),
+        pl.col("kind").cast(pl.String).alias("rule"),
+        pl.lit("error").alias("severity"),
+        pl.col("message").cast(pl.String),
+        *[pl.lit(None, pl.String).alias(c) for c in FINDINGS_COLUMNS[8:12]],
+        pl.lit(report.target_libvirt or "newest").alias("libvirt_version"),
+        pl.lit(None, pl.String).alias("qemu_version"),
+    )
+    return pl.concat([report.findings, errors], how="vertical_relaxed")

@@ -1,0 +1,183 @@
+"""``--output-format sarif``: SARIF 2.1.0 for code-scanning and CI systems.
+
+The rules come from the catalog (help text: why it breaks, what to do, affected versions, evidence).
+Each finding is a result with a physical location (the status file) and logical locations for the host,
+the guest and the device. Inputs that could not be read are tool execution notifications at level
+``error``, and ``executionSuccessful`` is false when there are any.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import IO, TYPE_CHECKING, Any, Final
+from urllib.parse import quote
+
+from virtaudit.reports import SEVERITIES, severity_rank
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from virtaudit.reports import AuditReport
+
+SARIF_SCHEMA: Final = "https://json.schemastore.org/sarif-2.1.0.json"
+LEVELS: Final = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
+# GitHub code scanning's numeric severity (0-10) for a ranked display.
+SECURITY_SEVERITY: Final = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
+
+
+def artifact_uri(path: str) -> str:
+    """A URI reference for a path as scanned (absolute paths become ``file://`` URIs)."""
+    quoted = quote(path, safe="/!:@+,;=-._~")
+    if path.startswith("/"):
+        return "file://" + quoted
+    return quoted
+
+
+def _first_sentence(text: str) -> str:
+    match = re.match(r"(.+?[.!?])(\s|$)", text.strip(), re.DOTALL)
+    return (match.group(1) if match else text.strip())[:1000]
+
+
+def _rules(report: AuditReport) -> list[dict[str, Any]]:
+    import polars as pl
+
+    codes: dict[str, dict[str, Any]] = {}
+    catalog = report.catalog
+    if catalog is not None:
+        for row in catalog.iter_rows(named=True):
+            severities = [s for s in (row.get("severities") or []) if s in SEVERITIES]
+            top = min(severities, key=severity_rank) if severities else "medium"
+            why = row.get("why") or ""
+            remediation = row.get("remediation") or ""
+            affected = row.get("affected") or ""
+            evidence = row.get("evidence") or ""
+            logic = row.get("severity_logic") or ""
+            text = (
+                f"{why}\n\nWhat to do: {remediation}\n\nAffected: {affected}\n\nSeverity: {logic}"
+                f"\n\nEvidence: {evidence}"
+            )
+            markdown = (
+                f"## Why it breaks\n\n{why}\n\n## What to do\n\n{remediation}\n\n"
+                f"## Affected versions\n\n{affected}\n\n## Severity\n\n{logic}\n\n## Evidence\n\n{evidence}"
+            )
+            codes[row["code"]] = {
+                "id": row["code"],
+                "name": row.get("name") or row["code"],
+                "shortDescription": {"text": _first_sentence(why) or row["code"]},
+                "fullDescription": {"text": why or row["code"]},
+                "help": {"text": text, "markdown": markdown},
+                "defaultConfiguration": {"level": LEVELS.get(top, "warning")},
+                "properties": {
+                    "tags": [row["code"][:3], "libvirt", "restart-safety"],
+                    "severities": severities,
+                    "security-severity": SECURITY_SEVERITY.get(top, "5.5"),
+                },
+            }
+    seen = report.findings.group_by("code").agg(pl.col("rule").first()).sort("code")
+    for code, rule in seen.iter_rows():
+        if code not in codes:
+            codes[code] = {
+                "id": code,
+                "name": rule or code,
+                "shortDescription": {"text": rule or code},
+            }
+    return [codes[c] for c in sorted(codes)]
+
+
+def _fingerprint(f: dict[str, Any]) -> str:
+    key = "\x1f".join(str(f.get(k) or "") for k in ("host", "path", "uuid", "code", "element", "alias"))
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _result(f: dict[str, Any], rule_index: dict[str, int]) -> dict[str, Any]:
+    host, guest = f["host"], f["guest"] or f["path"]
+    logical: list[dict[str, Any]] = [
+        {"name": host, "fullyQualifiedName": host, "kind": "namespace"},
+        {"name": guest, "fullyQualifiedName": f"{host}/{guest}", "kind": "module"},
+    ]
+    device = f["alias"] or f["element"]
+    if device:
+        logical.append({"name": device, "fullyQualifiedName": f"{host}/{guest}/{device}", "kind": "element"})
+    result: dict[str, Any] = {
+        "ruleId": f["code"],
+        "level": LEVELS.get(f["severity"], "warning"),
+        "message": {"text": f["message"]},
+        "locations": [
+            {
+                "physicalLocation": {"artifactLocation": {"uri": artifact_uri(f["path"])}},
+                "logicalLocations": logical,
+            }
+        ],
+        "partialFingerprints": {"virtaudit/v1": _fingerprint(f)},
+        "properties": {k: f[k] for k in f if k not in ("message",)},
+    }
+    if f["code"] in rule_index:
+        result["ruleIndex"] = rule_index[f["code"]]
+    return result
+
+
+def _notifications(errors: pl.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for e in errors.iter_rows(named=True):
+        physical: dict[str, Any] = {"artifactLocation": {"uri": artifact_uri(e["path"])}}
+        if e["line"] is not None:
+            physical["region"] = {
+                "startLine": e["line"],
+                **({"startColumn": e["column"]} if e["column"] else {}),
+            }
+        out.append(
+            {
+                "level": "error",
+                "message": {"text": f"could not read {e['path']}: {e['kind']}: {e['message']}"},
+                "descriptor": {"id": e["kind"]},
+                "locations": [
+                    {
+                        "physicalLocation": physical,
+                        "logicalLocations": [{"name": e["host"], "kind": "namespace"}],
+                    }
+                ],
+            }
+        )
+    return out
+
+
+def render(report: AuditReport) -> dict[str, Any]:
+    rules = _rules(report)
+    rule_index = {r["id"]: i for i, r in enumerate(rules)}
+    results = [_result(f, rule_index) for f in report.findings.iter_rows(named=True)]
+    invocation: dict[str, Any] = {
+        "executionSuccessful": report.errors.height == 0,
+        "exitCode": report.exit_code,
+        "toolExecutionNotifications": _notifications(report.errors),
+    }
+    if report.generated:
+        invocation["endTimeUtc"] = report.generated
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "virtaudit",
+                        "version": report.version,
+                        "semanticVersion": report.version,
+                        "rules": rules,
+                    }
+                },
+                "invocations": [invocation],
+                "results": results,
+                "properties": {
+                    "target_libvirt": report.target_libvirt or "newest",
+                    "fail_on": report.fail_on,
+                    "summary": report.counts(),
+                },
+            }
+        ],
+    }
+
+
+def write(report: AuditReport, stream: IO[bytes]) -> None:
+    stream.write(json.dumps(render(report), indent=2, ensure_ascii=False).encode() + b"\n")

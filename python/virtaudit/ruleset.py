@@ -1,0 +1,1068 @@
+"""The rules of :mod:`virtaudit.catalog` as polars queries over the scan tables.
+
+Every rule is a function of a :class:`Context` (the scan tables joined with per-document context: kind,
+guest name, arch, machine, the libvirt release judged for and the host's QEMU version) that returns
+finding rows with :data:`FINDING_COLUMNS`. Nothing loops over rows in Python: the only Python iteration is
+over the unique (arch, machine, model, release, QEMU) combinations in :func:`virtaudit.busnames.facts_frame`.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import polars as pl
+
+from virtaudit.busnames import (
+    I440FX,
+    PCI_ROOT,
+    PCIE_ROOT,
+    Q35,
+    S390,
+    X86,
+    facts_frame,
+    pci_controllers,
+)
+from virtaudit.catalog import CATALOG
+from virtaudit.versions import libvirt_key
+
+__all__ = ["FINDING_COLUMNS", "RULES", "Context", "render", "run"]
+
+FINDING_COLUMNS: Final = (
+    "path",
+    "host",
+    "code",
+    "severity",
+    "message",
+    "element",
+    "alias",
+    "recorded_bus",
+    "expected_bus",
+)
+
+_ROOTS: Final = (PCI_ROOT, PCIE_ROOT)
+_USER_ALIAS_RE: Final = r"^ua-[A-Za-z0-9_-]*$"
+
+_V3_10_RC1: Final = libvirt_key("3.10.0-rc1")
+_V2_4: Final = libvirt_key("2.4.0")
+_V6_0: Final = libvirt_key("6.0.0")
+_V12_5: Final = libvirt_key("12.5.0")
+
+# Device models QEMU attaches over PCI (for PCI009, conservative: explicit models only).
+_USB_PCI_MODELS: Final = (
+    "piix3-uhci",
+    "piix4-uhci",
+    "ehci",
+    "ich9-ehci1",
+    "ich9-uhci1",
+    "ich9-uhci2",
+    "ich9-uhci3",
+    "vt82c686b-uhci",
+    "pci-ohci",
+    "nec-xhci",
+    "qemu-xhci",
+)
+_SCSI_PCI_MODELS: Final = (
+    "virtio-scsi",
+    "virtio-transitional",
+    "virtio-non-transitional",
+    "lsilogic",
+    "lsisas1068",
+    "lsisas1078",
+    "vmpvscsi",
+    "am53c974",
+    "dc390",
+)
+_NIC_PCI_MODELS: Final = (
+    "virtio",
+    "virtio-transitional",
+    "virtio-non-transitional",
+    "e1000",
+    "e1000e",
+    "rtl8139",
+    "vmxnet3",
+    "ne2k_pci",
+    "pcnet",
+    "igb",
+)
+_VIDEO_PCI_MODELS: Final = ("virtio", "qxl", "vga", "cirrus", "vmvga", "bochs")
+_SOUND_PCI_MODELS: Final = ("ich6", "ich7", "ich9", "ac97", "es1370")
+# Addresses of devices that QEMU creates with -device (and so lists in /machine/peripheral).
+_DEVICE_BACKED_ADDRESSES: Final = ("pci", "drive", "usb", "ccw", "virtio-serial", "dimm", "ccid")
+
+
+@dataclass(frozen=True)
+class Context:
+    """The scan tables prepared for the rules.
+
+    ``domains``: one row per document with target_key (Int64), qemu_key (Int64, null: unknown),
+    target_text (``libvirt 7.10.0`` / ``the newest libvirt``). ``devices``: the scan's devices joined with
+    the document columns (kind, name, arch, machine, target_key, qemu_key, target_text).
+    ``controllers``: :func:`virtaudit.busnames.pci_controllers` of the running guests' devices.
+    """
+
+    domains: pl.DataFrame
+    devices: pl.DataFrame
+    caps: pl.DataFrame
+    live_aliases: pl.DataFrame
+    controllers: pl.DataFrame
+
+    @classmethod
+    def build(
+        cls,
+        domains: pl.DataFrame,
+        devices: pl.DataFrame,
+        caps: pl.DataFrame,
+        live_aliases: pl.DataFrame,
+    ) -> Context:
+        # An integer document id keeps every later join off the path strings, and the per-document
+        # columns are gathered by that id: joining the wide device table itself is what costs time.
+        domains = domains.with_row_index("doc").rechunk()
+        keys = domains.select("path", "host", "doc")
+        doc_cols = ["kind", "name", "arch", "machine", "target_key", "qemu_key", "target_text"]
+
+        def with_doc(table: pl.DataFrame, extra: Sequence[str] = ()) -> pl.DataFrame:
+            table = table.rechunk()
+            ids = table.select("path", "host").join(
+                keys, on=["path", "host"], how="left", maintain_order="left"
+            )
+            table = table.with_columns(ids["doc"]).filter(pl.col("doc").is_not_null())
+            doc = table["doc"]
+            return table.with_columns([domains[c].gather(doc) for c in extra])
+
+        dev = with_doc(devices, doc_cols)
+        caps = with_doc(caps)
+        live_aliases = with_doc(live_aliases)
+        ctrl = pci_controllers(dev.filter(pl.col("kind") == "status"))
+        return cls(domains, dev, caps, live_aliases, ctrl)
+
+    def status_devices(self) -> pl.DataFrame:
+        return self.devices.filter(pl.col("kind") == "status")
+
+    def status_domains(self) -> pl.DataFrame:
+        return self.domains.filter(pl.col("kind") == "status")
+
+    def domain_facts(self) -> pl.DataFrame:
+        """Per document: the default root of its machine at its target (model null = default)."""
+        docs = self.domains.select(
+            "doc",
+            "arch",
+            "machine",
+            pl.lit(None, pl.String).alias("model"),
+            "target_key",
+            "qemu_key",
+        )
+        facts = facts_frame(docs)
+        keys = ["arch", "machine", "model", "target_key", "qemu_key"]
+        return docs.join(facts, on=keys, how="left", nulls_equal=True).drop("model")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Helpers
+
+
+def render(template: str, fields: Mapping[str, pl.Expr]) -> pl.Expr:
+    """A vectorised ``template.format(**fields)``: literal parts and field expressions (null → "none")
+    concatenated; a final period is added when the template does not end with one."""
+    parts: list[pl.Expr] = []
+    for literal, field, _spec, _conv in string.Formatter().parse(template):
+        if literal:
+            parts.append(pl.lit(literal))
+        if field is not None:
+            if field not in fields:
+                raise KeyError(f"message template field {field!r} not provided")
+            parts.append(fields[field].cast(pl.String).fill_null("none"))
+    text = pl.concat_str(parts) if parts else pl.lit("")
+    return pl.when(text.str.ends_with(".")).then(text).otherwise(pl.concat_str(text, pl.lit(".")))
+
+
+def machine_in(patterns: Sequence[str]) -> pl.Expr:
+    """Vectorised :func:`virtaudit.busnames.machine_matches` on the ``machine`` column."""
+    machine = pl.col("machine")
+    conds = [machine.str.starts_with(p[:-1]) if p.endswith("*") else machine == p for p in patterns]
+    out = pl.lit(False)
+    for cond in conds:
+        out = out | cond.fill_null(False)
+    return out
+
+
+def device_text() -> pl.Expr:
+    """``pci controller 0 (pci-root)``, ``hostdev (pci)``, ``video (virtio)``, ..."""
+    ctrl = pl.concat_str(
+        pl.col("type").fill_null("unknown"),
+        pl.lit(" controller "),
+        pl.col("index").cast(pl.String).fill_null("?"),
+        pl.when(pl.col("model").is_not_null())
+        .then(pl.concat_str(pl.lit(" ("), pl.col("model"), pl.lit(")")))
+        .otherwise(pl.lit("")),
+    )
+    kind = pl.coalesce(pl.col("type"), pl.col("model"))
+    other = pl.concat_str(
+        pl.col("element"),
+        pl.when(kind.is_not_null())
+        .then(pl.concat_str(pl.lit(" ("), kind, pl.lit(")")))
+        .otherwise(pl.lit("")),
+    )
+    return pl.when(pl.col("element") == "controller").then(ctrl).otherwise(other)
+
+
+def q(text: str) -> pl.Expr:
+    """Quote a column's value in messages: 'value' (null stays null)."""
+    return pl.concat_str(pl.lit("'"), pl.col(text), pl.lit("'"))
+
+
+def finding(
+    frame: pl.DataFrame,
+    code: str,
+    severity: pl.Expr | str,
+    fields: Mapping[str, pl.Expr],
+    *,
+    element: pl.Expr | None = None,
+    alias: pl.Expr | None = None,
+    recorded_bus: pl.Expr | None = None,
+    expected_bus: pl.Expr | None = None,
+) -> pl.DataFrame:
+    """Shape ``frame`` into finding rows for rule ``code`` (message rendered from the catalog)."""
+    none = pl.lit(None, pl.String)
+    sev = pl.lit(severity) if isinstance(severity, str) else severity
+    template = CATALOG[code].message
+    return frame.select(
+        pl.col("path"),
+        pl.col("host"),
+        pl.lit(code).alias("code"),
+        sev.cast(pl.String).alias("severity"),
+        render(template, fields).alias("message"),
+        (element if element is not None else none).cast(pl.String).alias("element"),
+        (alias if alias is not None else none).cast(pl.String).alias("alias"),
+        (recorded_bus if recorded_bus is not None else none).cast(pl.String).alias("recorded_bus"),
+        (expected_bus if expected_bus is not None else none).cast(pl.String).alias("expected_bus"),
+    )
+
+
+def _alias_q() -> pl.Expr:
+    return pl.when(pl.col("alias").is_not_null()).then(q("alias")).otherwise(pl.lit("(none)"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# PCI
+
+
+def pci001(ctx: Context) -> pl.DataFrame:
+    c = ctx.controllers.filter(pl.col("is_root") & pl.col("user_alias_flag"))
+    target = pl.col("target_text")
+    rb, qb = q("restart_bus"), q("qemu_bus")
+    severity = (
+        pl.when(~pl.col("confirmed"))
+        .then(pl.lit("medium"))
+        .when(~pl.col("agrees"))
+        .then(pl.lit("high"))
+        .when(pl.col("qemu_dependent"))
+        .then(pl.lit("medium"))
+        .otherwise(pl.lit("info"))
+    )
+    detail = (
+        pl.when(~pl.col("confirmed"))
+        .then(
+            pl.format(
+                "libvirt's root-bus naming for {} is unconfirmed, so the bus {} that {} would use for PCI "
+                "hotplug after a restart may not be the one QEMU has",
+                pl.col("arch"),
+                rb,
+                target,
+            )
+        )
+        .when(~pl.col("agrees") & pl.col("pseries"))
+        .then(
+            pl.format(
+                "pSeries root aliases are never translated, so after a restart {} would send PCI hotplugs "
+                "to bus {}, which QEMU lacks (its root bus is {})",
+                target,
+                rb,
+                qb,
+            )
+        )
+        .when(~pl.col("agrees"))
+        .then(
+            pl.format(
+                "after a restart {} would send PCI hotplugs to bus {}, but QEMU's root bus is {}, so they "
+                "fail",
+                target,
+                rb,
+                qb,
+            )
+        )
+        .when(pl.col("qemu_dependent"))
+        .then(
+            pl.format(
+                "after a restart {} assumes the unknown QEMU version is new enough and uses bus {}, which "
+                "is wrong if this host's QEMU predates PPC multibus support (record its version in host "
+                "facts)",
+                target,
+                rb,
+            )
+        )
+        .otherwise(
+            pl.format("after a restart {} translates it to QEMU's root bus {}, so hotplug works", target, rb)
+        )
+    )
+    return finding(
+        c,
+        "PCI001",
+        severity,
+        {"device": device_text(), "alias": _alias_q(), "detail": detail},
+        element=pl.col("element"),
+        alias=pl.col("alias"),
+        recorded_bus=pl.col("restart_bus"),
+        expected_bus=pl.col("qemu_bus"),
+    )
+
+
+def pci002(ctx: Context) -> pl.DataFrame:
+    c = ctx.controllers.filter(
+        pl.col("is_root")
+        & ~pl.col("user_alias_flag")
+        & pl.col("confirmed")
+        & ~pl.col("agrees")
+        & pl.col("restart_bus").is_not_null()
+        & pl.col("qemu_bus").is_not_null()
+    )
+    target = pl.col("target_text")
+    rb, qb = q("restart_bus"), q("qemu_bus")
+    detail = (
+        pl.when(pl.col("recompute") == "every-root")
+        .then(
+            pl.format(
+                "{} ignores it after a restart and sends PCI hotplugs to bus {}, but QEMU's root bus is {}",
+                target,
+                rb,
+                qb,
+            )
+        )
+        .otherwise(
+            pl.format(
+                "after a restart {} uses it verbatim as bus {}, but QEMU names this machine's root bus {}, "
+                "so PCI hotplug fails",
+                target,
+                rb,
+                qb,
+            )
+        )
+    )
+    return finding(
+        c,
+        "PCI002",
+        "high",
+        {"device": device_text(), "alias": _alias_q(), "detail": detail},
+        element=pl.col("element"),
+        alias=pl.col("alias"),
+        recorded_bus=pl.col("restart_bus"),
+        expected_bus=pl.col("qemu_bus"),
+    )
+
+
+def pci003(ctx: Context) -> pl.DataFrame:
+    c = ctx.controllers.filter(pl.col("alias").is_null() & pl.col("restart_bus").is_null())
+    detail = pl.format(
+        "after a restart {} refuses PCI hotplug onto its bus ('Device alias was not set for PCI "
+        "controller with index {}')",
+        pl.col("target_text"),
+        pl.col("index"),
+    )
+    return finding(
+        c,
+        "PCI003",
+        "high",
+        {"device": device_text(), "detail": detail},
+        element=pl.col("element"),
+        expected_bus=pl.col("qemu_bus"),
+    )
+
+
+def pci004(ctx: Context) -> pl.DataFrame:
+    dev = ctx.status_devices()
+    indexes = (
+        dev.filter(
+            (pl.col("element") == "controller") & (pl.col("type") == "pci") & pl.col("index").is_not_null()
+        )
+        .select("doc", pl.col("index").alias("pci_bus"))
+        .unique()
+    )
+    on_bus = dev.filter((pl.col("address_type") == "pci") & (pl.col("pci_bus") > 0))
+    missing = on_bus.join(indexes, on=["doc", "pci_bus"], how="anti")
+    detail = pl.format(
+        "but no PCI controller has index {}, so hotplug and unplug on that bus fail ('Could not find PCI "
+        "controller with index {}')",
+        pl.col("pci_bus"),
+        pl.col("pci_bus"),
+    )
+    return finding(
+        missing,
+        "PCI004",
+        "high",
+        {"device": device_text(), "alias": _alias_q(), "recorded_bus": pl.col("pci_bus"), "detail": detail},
+        element=pl.col("element"),
+        alias=pl.col("alias"),
+        recorded_bus=pl.col("pci_bus").cast(pl.String),
+    )
+
+
+def pci005(ctx: Context) -> pl.DataFrame:
+    dev = ctx.status_devices()
+    has_root = (
+        dev.filter((pl.col("element") == "controller") & (pl.col("type") == "pci") & (pl.col("index") == 0))
+        .select("doc")
+        .unique()
+    )
+    with_pci = dev.filter(pl.col("address_type") == "pci").select("doc").unique()
+    facts = ctx.domain_facts()
+    docs = (
+        ctx.status_domains()
+        .select("doc", "path", "host", "target_text")
+        .join(has_root, on=["doc"], how="anti")
+        .join(facts.drop("arch", "machine", "target_key", "qemu_key"), on=["doc"], how="left")
+        .join(with_pci.with_columns(pl.lit(True).alias("has_pci")), on=["doc"], how="left")
+        .join(ctx.domains.select("doc", "arch", "machine"), on=["doc"], how="left")
+        .with_columns(pl.col("has_pci").fill_null(False))
+    )
+    implicit = (
+        pl.col("default_root_model").is_not_null()
+        & pl.col("default_root_confirmed").fill_null(False)
+        & pl.col("default_root_needs").is_null()
+    )
+    hits = docs.filter(pl.col("has_pci") | implicit)
+    detail = (
+        pl.when(pl.col("has_pci"))
+        .then(
+            pl.lit(
+                "devices have PCI addresses but their root is not recorded, so libvirt re-adds it at load "
+                "without an alias and PCI hotplug onto it fails after a restart"
+            )
+        )
+        .otherwise(
+            pl.format(
+                "machine {} always has a {}, which libvirt re-adds at load without an alias, so PCI hotplug "
+                "onto it fails after a restart",
+                pl.col("machine"),
+                pl.col("default_root_model"),
+            )
+        )
+    )
+    return finding(
+        hits,
+        "PCI005",
+        "medium",
+        {"detail": detail},
+        element=pl.lit("controller"),
+        expected_bus=pl.col("qemu_root_bus"),
+    )
+
+
+def pci006(ctx: Context) -> pl.DataFrame:
+    facts = ctx.domain_facts().select(
+        "doc",
+        "default_root_model",
+        "default_root_confirmed",
+        pl.col("qemu_root_bus").alias("exp_bus"),
+    )
+    roots = ctx.devices.filter(
+        (pl.col("element") == "controller")
+        & (pl.col("type") == "pci")
+        & (pl.col("index") == 0)
+        & pl.col("model").is_not_null()
+    ).join(facts, on=["doc"], how="inner")
+    hits = roots.filter(
+        pl.col("default_root_model").is_not_null()
+        & pl.col("default_root_confirmed")
+        & (pl.col("model") != pl.col("default_root_model"))
+    )
+    detail = pl.format(
+        "on {} that machine requires a {}, and libvirt rejects the definition at load ('The PCI controller "
+        "with index=0 must be model=...')",
+        pl.col("arch"),
+        pl.col("default_root_model"),
+    )
+    return finding(
+        hits,
+        "PCI006",
+        "medium",
+        {"device": device_text(), "machine": pl.col("machine"), "detail": detail},
+        element=pl.col("element"),
+        alias=pl.col("alias"),
+        recorded_bus=pl.col("alias"),
+        expected_bus=pl.col("exp_bus"),
+    )
+
+
+def pci007(ctx: Context) -> pl.DataFrame:
+    phb = ctx.controllers.filter(pl.col("phb"))
+    no_target = phb.filter(pl.col("target_index").is_null()).with_columns(
+        pl.format(
+            "without a target index, so after a restart {} sends hotplugs to bus {} instead of {}",
+            pl.col("target_text"),
+            q("restart_bus"),
+            q("qemu_bus"),
+        ).alias("_detail")
+    )
+    expected_alias = pl.concat_str(pl.lit("pci."), pl.col("index").cast(pl.String))
+    odd_alias = phb.filter(
+        pl.col("alias").is_not_null() & ~pl.col("user_alias_flag") & (pl.col("alias") != expected_alias)
+    ).with_columns(
+        pl.format(
+            "aliased {} where libvirt assigns {}, a sign of a hand-edited or foreign status file",
+            q("alias"),
+            pl.concat_str(pl.lit("'"), expected_alias, pl.lit("'")),
+        ).alias("_detail")
+    )
+    both = pl.concat([no_target, odd_alias], how="vertical")
+    return finding(
+        both,
+        "PCI007",
+        "low",
+        {"device": device_text(), "detail": pl.col("_detail")},
+        element=pl.col("element"),
+        alias=pl.col("alias"),
+        recorded_bus=pl.col("restart_bus"),
+        expected_bus=pl.col("qemu_bus"),
+    )
+
+
+def pci008(ctx: Context) -> pl.DataFrame:
+    off = ctx.controllers.filter(pl.col("target_hotplug") == "off").select(
+        "doc", pl.col("index").alias("pci_bus"), pl.col("qemu_bus").alias("_bus")
+    )
+    dev = ctx.status_devices().filter(pl.col("address_type") == "pci")
+    hits = dev.join(off, on=["doc", "pci_bus"], how="inner")
+    return finding(
+        hits,
+        "PCI008",
+        "info",
+        {
+            "device": device_text(),
+            "alias": _alias_q(),
+            "recorded_bus": pl.concat_str(pl.lit("'"), pl.col("_bus"), pl.lit("'")),
+            "detail": pl.lit("hot-unplug of this device is refused by configuration (since libvirt 6.4.0)"),
+        },
+        element=pl.col("element"),
+        alias=pl.col("alias"),
+        recorded_bus=pl.col("_bus"),
+    )
+
+
+def _pci_capable() -> pl.Expr:
+    el, typ, model = pl.col("element"), pl.col("type"), pl.col("model")
+    return (
+        (
+            (el == "controller")
+            & (typ == "pci")
+            & ~model.is_in(_ROOTS).fill_null(False)
+            & (pl.col("index") > 0)
+        )
+        | ((el == "controller") & (typ == "usb") & model.is_in(_USB_PCI_MODELS))
+        | ((el == "controller") & (typ == "scsi") & model.is_in(_SCSI_PCI_MODELS))
+        | ((el == "controller") & typ.is_in(("virtio-serial", "sata")))
+        | ((el == "hostdev") & (typ == "pci"))
+        | ((el == "interface") & ((typ == "hostdev") | model.is_in(_NIC_PCI_MODELS)))
+        | ((el == "video") & model.is_in(_VIDEO_PCI_MODELS))
+        | (el.is_in(("memballoon", "rng")) & model.str.starts_with("virtio"))
+        | ((el == "sound") & model.is_in(_SOUND_PCI_MODELS))
+        | ((el == "watchdog") & (model == "i6300esb"))
+        | ((el == "memory") & model.is_in(("virtio-pmem", "virtio-mem")))
+        | el.is_in(("shmem", "vsock"))
+    ).fill_null(False)
+
+
+def pci009(ctx: Context) -> pl.DataFrame:
+    dev = ctx.status_devices()
+    with_root = (
+        dev.filter((pl.col("element") == "controller") & (pl.col("type") == "pci") & (pl.col("index") == 0))
+        .select("doc")
+        .unique()
+    )
+    hits = dev.filter(
+        pl.col("address_type").is_null() & _pci_capable() & ~pl.col("arch").is_in(S390).fill_null(False)
+    ).join(with_root, on=["doc"], how="semi")
+    detail = pl.lit(
+        "at reconnect libvirt assigns one, which need not be the slot QEMU gave the running device"
+    )
+    return finding(
+        hits,
+        "PCI009",
+        "medium",
+        {"device": device_text(), "alias": _alias_q(), "detail": detail},
+        element=pl.col("element"),
+        alias=pl.col("alias"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# ALS
+
+
+def _alias_groups(dev: pl.DataFrame) -> pl.DataFrame:
+    """Aliases used by more than one device of a document, with what uses them."""
+    el, typ = pl.col("element"), pl.col("type")
+    dups = dev.filter(pl.struct("doc", "alias").is_duplicated())
+    return dups.group_by("doc", "alias", maintain_order=True).agg(
+        pl.col("path").first(),
+        pl.col("host").first(),
+        pl.len().alias("n"),
+        pl.col("element").str.join(", ").alias("elements"),
+        ((el == "controller") & (typ == "usb")).sum().alias("n_usb"),
+        (el == "serial").sum().alias("n_serial"),
+        (el == "console").sum().alias("n_console"),
+        (el == "hostdev").sum().alias("n_hostdev"),
+        (el == "interface").sum().alias("n_iface"),
+        ((el == "interface") & (typ == "hostdev")).sum().alias("n_iface_hostdev"),
+        pl.col("target_text").first(),
+    )
+
+
+def _groups_detail(extra: str) -> pl.Expr:
+    return pl.format("{} devices ({}){}", pl.col("n"), pl.col("elements"), pl.lit(extra))
+
+
+def als001(ctx: Context) -> pl.DataFrame:
+    dev = ctx.devices.filter(pl.col("user_alias"))
+    groups = _alias_groups(dev).filter(pl.col("n") > 1)
+    return finding(
+        groups,
+        "ALS001",
+        "high",
+        {
+            "alias": _alias_q(),
+            "detail": _groups_detail(
+                "; libvirt rejects the definition ('non unique alias detected') and hotplug with it fails"
+            ),
+        },
+        element=pl.col("elements"),
+        alias=pl.col("alias"),
+    )
+
+
+def _hostdev_pair() -> pl.Expr:
+    return (
+        pl.col("alias").str.contains(r"^hostdev\d+$")
+        & (pl.col("n_iface") >= 1)
+        & (pl.col("n_hostdev") >= 1)
+        & ((pl.col("n_iface") + pl.col("n_hostdev")) == pl.col("n"))
+    )
+
+
+def als002(ctx: Context) -> pl.DataFrame:
+    dev = ctx.status_devices().filter(pl.col("alias").is_not_null() & ~pl.col("user_alias"))
+    groups = _alias_groups(dev).filter(pl.col("n") > 1)
+    legit = (
+        (pl.col("n_usb") == pl.col("n"))  # USB companion controllers share the master's alias
+        | (((pl.col("n_serial") + pl.col("n_console")) == pl.col("n")) & (pl.col("n_serial") <= 1))
+        | _hostdev_pair()  # hostdev copies of interfaces (ALS007 reports the suspicious ones)
+    )
+    hits = groups.filter(~legit)
+    return finding(
+        hits,
+        "ALS002",
+        "medium",
+        {
+            "alias": _alias_q(),
+            "detail": _groups_detail("; libvirt may act on the wrong one and QEMU refuses a duplicate id"),
+        },
+        element=pl.col("elements"),
+        alias=pl.col("alias"),
+    )
+
+
+def als003(ctx: Context) -> pl.DataFrame:
+    hits = ctx.devices.filter(pl.col("user_alias") & ~pl.col("alias").str.contains(_USER_ALIAS_RE))
+    detail = pl.lit(
+        "which has characters outside [A-Za-z0-9_-]: libvirt keeps it live but drops it from the persistent "
+        "definition, so it changes at the next cold boot"
+    )
+    return finding(
+        hits,
+        "ALS003",
+        "low",
+        {"device": device_text(), "alias": _alias_q(), "detail": detail},
+        element=pl.col("element"),
+        alias=pl.col("alias"),
+    )
+
+
+def als004(ctx: Context) -> pl.DataFrame:
+    el, typ, idx = pl.col("element"), pl.col("type"), pl.col("index")
+    x86 = pl.col("arch").is_in(X86).fill_null(False)
+    ide = (el == "controller") & (typ == "ide") & (idx == 0) & x86 & machine_in(I440FX)
+    sata = (el == "controller") & (typ == "sata") & (idx == 0) & x86 & machine_in(Q35)
+    usb = (el == "controller") & (typ == "usb") & (idx == 0) & x86 & machine_in(I440FX)
+    hits = ctx.devices.filter(pl.col("user_alias") & (ide | sata | usb).fill_null(False)).with_columns(
+        ((typ != "usb") & (pl.col("target_key") < _V3_10_RC1)).alias("_breaks")
+    )
+    detail = (
+        pl.when(pl.col("_breaks"))
+        .then(
+            pl.format(
+                "{} uses the user alias as the name of QEMU's built-in bus 'ide', so disk hotplug onto it "
+                "fails",
+                pl.col("target_text"),
+            )
+        )
+        .when(pl.col("type") == "usb")
+        .then(
+            pl.lit(
+                "libvirt keeps it in the migratable XML (from 4.2.0); QEMU creates this controller with "
+                "-device"
+            )
+        )
+        .otherwise(pl.format("{} translates it to QEMU's name 'ide'", pl.col("target_text")))
+    )
+    severity = pl.when(pl.col("_breaks")).then(pl.lit("high")).otherwise(pl.lit("info"))
+    return finding(
+        hits,
+        "ALS004",
+        severity,
+        {"device": device_text(), "alias": _alias_q(), "detail": detail},
+        element=pl.col("element"),
+        alias=pl.col("alias"),
+        recorded_bus=pl.col("alias"),
+        expected_bus=pl.when(pl.col("type") != "usb").then(pl.lit("ide")),
+    )
+
+
+def als005(ctx: Context) -> pl.DataFrame:
+    docs = (
+        ctx.status_domains().filter(pl.col("has_live_devices")).select("doc", "path", "host", "target_text")
+    )
+    dev = ctx.status_devices().filter(pl.col("alias").is_not_null())
+    known = dev.select("doc", "alias").unique()
+    live = ctx.live_aliases.join(docs, on=["doc"], how="semi")
+    # sound codecs are QEMU devices named after their sound device: sound0-codec0
+    live = live.with_columns(
+        pl.when(pl.col("alias").str.contains(r"-codec\d+$"))
+        .then(pl.col("alias").str.replace(r"-codec\d+$", ""))
+        .otherwise(pl.col("alias"))
+        .alias("_base")
+    )
+    # zPCI: libvirt adds a "zpci<uid>" device for every PCI device of an s390 guest
+    s390 = ctx.status_domains().filter(pl.col("arch").is_in(S390)).select("doc")
+    zpci = live.join(s390, on=["doc"], how="semi").filter(pl.col("alias").str.contains(r"^zpci\d+$"))
+    unknown = (
+        live.join(known.rename({"alias": "_base"}), on=["doc", "_base"], how="anti")
+        .join(zpci, on=["doc", "alias"], how="anti")
+        .join(docs.select("doc", "target_text"), on=["doc"], how="left")
+    )
+    a = finding(
+        unknown,
+        "ALS005",
+        "low",
+        {
+            "alias": _alias_q(),
+            "detail": pl.lit(
+                "the list names it but no device of the definition has it, so the list is stale or libvirt "
+                "lost track of a device, and a hotplug that reuses the alias fails"
+            ),
+        },
+        element=pl.lit("device"),
+        alias=pl.col("alias"),
+    )
+    root = (pl.col("element") == "controller") & (pl.col("type") == "pci") & pl.col("model").is_in(_ROOTS)
+    builtin = (
+        root.fill_null(False)
+        | (pl.col("alias") == "ide")
+        | pl.col("alias").str.starts_with("fdc")
+        | pl.col("alias").str.starts_with("ua-")  # user aliases may stand for implicit devices
+    )
+    backed = dev.join(docs, on=["doc"], how="semi").filter(
+        pl.col("address_type").is_in(_DEVICE_BACKED_ADDRESSES).fill_null(False) & ~builtin
+    )
+    live_set = ctx.live_aliases.select("doc", "alias").unique()
+    missing = backed.join(live_set, on=["doc", "alias"], how="anti")
+    b = finding(
+        missing,
+        "ALS005",
+        "low",
+        {
+            "alias": _alias_q(),
+            "detail": pl.format(
+                "the {} has it but the list lacks it, so if the device goes away while libvirtd is down "
+                "libvirt "
+                "does not remove it from the definition",
+                device_text(),
+            ),
+        },
+        element=pl.col("element"),
+        alias=pl.col("alias"),
+    )
+    return pl.concat([a, b], how="vertical")
+
+
+def als006(ctx: Context) -> pl.DataFrame:
+    hits = ctx.status_devices().filter(
+        (pl.col("element") == "memory")
+        & pl.col("alias").str.contains(r"^dimm\d+$").fill_null(False)
+        & pl.col("dimm_slot").is_not_null()
+        & (pl.col("alias") != pl.concat_str(pl.lit("dimm"), pl.col("dimm_slot").cast(pl.String)))
+    )
+    detail = pl.lit(
+        "at reconnect libvirt falls back to its old alias algorithm for memory hotplug, and the mismatch is "
+        "a "
+        "migration ABI hazard"
+    )
+    return finding(
+        hits,
+        "ALS006",
+        "medium",
+        {"device": device_text(), "alias": _alias_q(), "recorded_bus": pl.col("dimm_slot"), "detail": detail},
+        element=pl.col("element"),
+        alias=pl.col("alias"),
+    )
+
+
+def als007(ctx: Context) -> pl.DataFrame:
+    dev = ctx.status_devices().filter(pl.col("alias").is_not_null() & ~pl.col("user_alias"))
+    groups = _alias_groups(dev).filter(
+        (pl.col("n") > 1) & _hostdev_pair() & (pl.col("n_iface_hostdev") < pl.col("n_iface"))
+    )
+    return finding(
+        groups,
+        "ALS007",
+        "low",
+        {
+            "alias": _alias_q(),
+            "detail": _groups_detail(
+                ": a hostdev-pool interface and a hostdev share the id, which broke the next hostdev hotplug "
+                "on libvirt before 1.2.1 and shows drift now"
+            ),
+        },
+        element=pl.col("elements"),
+        alias=pl.col("alias"),
+    )
+
+
+def als008(ctx: Context) -> pl.DataFrame:
+    hits = ctx.status_devices().filter(
+        (pl.col("element") == "memballoon") & (pl.col("model") == "none") & pl.col("alias").is_not_null()
+    )
+    return finding(
+        hits,
+        "ALS008",
+        "info",
+        {
+            "device": device_text(),
+            "alias": _alias_q(),
+            "detail": pl.lit("written by libvirt before 4.2.0, harmless, dropped at the restart"),
+        },
+        element=pl.col("element"),
+        alias=pl.col("alias"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# RST
+
+
+def rst001(ctx: Context) -> pl.DataFrame:
+    docs = ctx.status_domains().filter(pl.col("caps_count") == 0)
+    critical = pl.col("target_key") >= _V6_0
+    detail = (
+        pl.when(critical)
+        .then(
+            pl.format(
+                "{} refuses to reconnect (\"domain '{}' has no capabilities recorded\") and kills the guest",
+                pl.col("target_text"),
+                pl.col("name").fill_null("?"),
+            )
+        )
+        .otherwise(
+            pl.format(
+                "{} re-detects them from the QEMU binary installed now, which may not be the one running "
+                "the guest",
+                pl.col("target_text"),
+            )
+        )
+    )
+    return finding(
+        docs,
+        "RST001",
+        pl.when(critical).then(pl.lit("critical")).otherwise(pl.lit("high")),
+        {"detail": detail},
+    )
+
+
+def rst002(ctx: Context) -> pl.DataFrame:
+    docs = ctx.status_domains().filter(
+        (pl.col("state") == "shutoff") | ((pl.col("state") == "paused") & (pl.col("reason") == "starting up"))
+    )
+    recorded = pl.concat_str(
+        pl.lit("'"),
+        pl.col("state"),
+        pl.when(pl.col("reason").is_not_null())
+        .then(pl.concat_str(pl.lit("' (reason '"), pl.col("reason"), pl.lit("')")))
+        .otherwise(pl.lit("'")),
+    )
+    detail = pl.lit("libvirt kills a guest that was not fully started when it reconnects after a restart")
+    return finding(docs, "RST002", "high", {"recorded_bus": recorded, "detail": detail})
+
+
+def rst003(ctx: Context) -> pl.DataFrame:
+    docs = ctx.status_domains().join(
+        ctx.caps.filter(pl.col("flag") == "pci-multibus").select("doc").unique(),
+        on=["doc"],
+        how="semi",
+    )
+    detail = pl.lit(
+        "the file was written by libvirt 3.1.x or older, so expect the other gaps of old status files "
+        "(secret objects, USB addresses, aliases)"
+    )
+    return finding(docs, "RST003", "info", {"detail": detail})
+
+
+def rst004(ctx: Context) -> pl.DataFrame:
+    hits = ctx.status_devices().filter(
+        (pl.col("target_key") >= _V12_5)
+        & (pl.col("element") == "video")
+        & (pl.col("model") == "virtio")
+        & pl.col("video_device").is_null()
+    )
+    detail = pl.format(
+        "{} may back it with a different QEMU device (virtio-vga or virtio-gpu) than the running guest "
+        "uses, a guest ABI change at migration or the next start",
+        pl.col("target_text"),
+    )
+    return finding(
+        hits,
+        "RST004",
+        "medium",
+        {"device": device_text(), "alias": _alias_q(), "detail": detail},
+        element=pl.col("element"),
+        alias=pl.col("alias"),
+    )
+
+
+def rst005(ctx: Context) -> pl.DataFrame:
+    hits = ctx.status_devices().filter(
+        (pl.col("element") == "disk")
+        & (pl.col("has_auth") | pl.col("has_encryption") | pl.col("has_tls"))
+        & ~pl.col("has_private_objects")
+    )
+    what = pl.concat_str(
+        pl.when(pl.col("has_auth")).then(pl.lit("auth")),
+        pl.when(pl.col("has_encryption")).then(pl.lit("encryption")),
+        pl.when(pl.col("has_tls")).then(pl.lit("TLS")),
+        separator=" and ",
+        ignore_nulls=True,
+    )
+    detail = pl.format(
+        "{} but the status XML records no secret or TLS objects for it (written before libvirt 4.5.0), so "
+        "hot-unplug after a restart may leave them in QEMU",
+        what,
+    )
+    return finding(
+        hits,
+        "RST005",
+        "low",
+        {"device": device_text(), "alias": _alias_q(), "detail": detail},
+        element=pl.col("element"),
+        alias=pl.col("alias"),
+    )
+
+
+def rst006(ctx: Context) -> pl.DataFrame:
+    hits = ctx.status_devices().filter(
+        (pl.col("element") == "hostdev")
+        & (pl.col("type") == "pci")
+        & (pl.col("managed") == "yes")
+        & ~pl.col("has_origstates")
+    )
+    detail = pl.lit("when the guest is destroyed the device is not rebound to its host driver")
+    return finding(
+        hits,
+        "RST006",
+        "low",
+        {"device": device_text(), "alias": _alias_q(), "detail": detail},
+        element=pl.col("element"),
+        alias=pl.col("alias"),
+    )
+
+
+def rst007(ctx: Context) -> pl.DataFrame:
+    docs = ctx.status_domains().filter(pl.col("blockjobs_active") == "yes")
+    old = pl.col("target_key") < _V6_0
+    detail = (
+        pl.when(old)
+        .then(
+            pl.format(
+                "{} may cancel them or mark them broken at reconnect, so let them finish first",
+                pl.col("target_text"),
+            )
+        )
+        .otherwise(pl.format("{} re-attaches them at reconnect", pl.col("target_text")))
+    )
+    return finding(
+        docs, "RST007", pl.when(old).then(pl.lit("low")).otherwise(pl.lit("info")), {"detail": detail}
+    )
+
+
+def rst008(ctx: Context) -> pl.DataFrame:
+    el = pl.col("element")
+    usb = (
+        ((el == "hostdev") & (pl.col("type") == "usb"))
+        | el.is_in(("redirdev", "hub"))
+        | ((el == "sound") & (pl.col("model") == "usb"))
+    )
+    hits = ctx.status_devices().filter(
+        (pl.col("target_key") < _V2_4)
+        & usb.fill_null(False)
+        & (pl.col("address_type") != "usb").fill_null(True)
+    )
+    detail = pl.format(
+        "{} does not rebuild its USB port allocations after a restart, so a hotplugged USB device may "
+        "collide "
+        "with it",
+        pl.col("target_text"),
+    )
+    return finding(
+        hits,
+        "RST008",
+        "low",
+        {"device": device_text(), "alias": _alias_q(), "detail": detail},
+        element=pl.col("element"),
+        alias=pl.col("alias"),
+    )
+
+
+RULES: Final[Mapping[str, Callable[[Context], pl.DataFrame]]] = {
+    "PCI001": pci001,
+    "PCI002": pci002,
+    "PCI003": pci003,
+    "PCI004": pci004,
+    "PCI005": pci005,
+    "PCI006": pci006,
+    "PCI007": pci007,
+    "PCI008": pci008,
+    "PCI009": pci009,
+    "ALS001": als001,
+    "ALS002": als002,
+    "ALS003": als003,
+    "ALS004": als004,
+    "ALS005": als005,
+    "ALS006": als006,
+    "ALS007": als007,
+    "ALS008": als008,
+    "RST001": rst001,
+    "RST002": rst002,
+    "RST003": rst003,
+    "RST004": rst004,
+    "RST005": rst005,
+    "RST006": rst006,
+    "RST007": rst007,
+    "RST008": rst008,
+}
+
+
+def run(ctx: Context, codes: Sequence[str]) -> pl.DataFrame:
+    """Run the rules ``codes`` and concatenate their findings (unsorted)."""
+    frames = [RULES[code](ctx) for code in codes]
+    schema = dict.fromkeys(FINDING_COLUMNS, pl.String)
+    if not frames:
+        return pl.DataFrame(schema=schema)
+    return pl.concat([f.cast(schema) for f in frames], how="vertical")  # type: ignore[arg-type]

@@ -1,0 +1,485 @@
+"""Rules on hand-written fixtures (fire / near miss), the audit contract, the corpus and the example fleet."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from functools import cache
+from pathlib import Path
+
+import polars as pl
+import pytest
+import virtaudit
+from virtaudit.auditing import AUDIT_COLUMNS, audit, load_host_facts, select_codes
+from virtaudit.catalog import CATALOG, SEVERITIES, markdown, rules
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "rules"
+FLEET = ROOT / "examples" / "fleet"
+
+Finding = tuple[str, str, str | None]  # code, severity, alias
+
+
+def corpus_dir() -> Path:
+    env = os.environ.get("VIRTAUDIT_CORPUS")
+    if env:
+        return Path(env)
+    return ROOT.parent / "shared" / "corpus" / "libvirt-7.10"
+
+
+@cache
+def fixture_scan() -> virtaudit.Scan:
+    scan = virtaudit.scan(FIXTURES)
+    assert scan.errors.is_empty(), scan.errors
+    return scan
+
+
+@cache
+def fixture_findings(target: str | None = None, qemu: str | None = None) -> dict[str, list[Finding]]:
+    facts = None if qemu is None else pl.DataFrame({"host": ["rules"], "qemu_version": [qemu]})
+    found = audit(fixture_scan(), target_libvirt=target, host_facts=facts)
+    out: dict[str, list[Finding]] = {}
+    for row in found.iter_rows(named=True):
+        out.setdefault(Path(row["path"]).name, []).append((row["code"], row["severity"], row["alias"]))
+    return out
+
+
+def findings_of(name: str, target: str | None = None, qemu: str | None = None) -> Counter[Finding]:
+    return Counter(fixture_findings(target, qemu).get(name, []))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Every fixture, at the default target (the newest libvirt): exactly these findings.
+
+EXPECTED_NEWEST: dict[str, list[Finding]] = {
+    "base-i440fx.xml": [],
+    "base-q35.xml": [],
+    "pci001-ua-root-i440fx.xml": [("PCI001", "info", "ua-MyPCIRoot")],
+    "pci001-ua-root-pseries.xml": [("PCI001", "high", "ua-MyRoot")],
+    "pci001-ua-root-ppce500.xml": [("PCI001", "info", "ua-e500root")],
+    "pci002-root-alias-pci.xml": [("PCI002", "high", "pci")],
+    "pci002-sparc64-ok.xml": [],
+    "pci003-port-alias-missing.xml": [("PCI003", "high", None)],
+    "pci004-bus-without-controller.xml": [("PCI004", "high", "virtio-disk1")],
+    "pci005-root-missing.xml": [("PCI005", "medium", None)],
+    "pci005-s390-no-root.xml": [],
+    "pci006-q35-pci-root.xml": [("PCI006", "medium", "pci.0")],
+    "pci007-phb-no-target.xml": [("PCI007", "low", "pci.1")],
+    "pci007-phb-ok.xml": [],
+    "pci008-hotplug-off.xml": [("PCI008", "info", "virtio-disk0")],
+    "pci009-balloon-no-address.xml": [("PCI009", "medium", "balloon0")],
+    "als001-duplicate-user-alias.xml": [("ALS001", "high", "ua-data")],
+    "als-user-aliases-ok.xml": [],
+    "als002-duplicate-alias.xml": [("ALS002", "medium", "virtio-disk0")],
+    "als002-legit-duplicates.xml": [],
+    "als003-invalid-user-alias.xml": [("ALS003", "low", "ua-disk.boot")],
+    "als004-user-alias-ide.xml": [("ALS004", "info", "ua-ide")],
+    "als005-live-drift.xml": [("ALS005", "low", "net1"), ("ALS005", "low", "video0")],
+    "als006-dimm-slot.xml": [("ALS006", "medium", "dimm0"), ("ALS006", "medium", "dimm1")],
+    "als006-dimm-ok.xml": [],
+    "als007-hostdev-collision.xml": [("ALS007", "low", "hostdev0")],
+    "als007-hostdev-distinct.xml": [],
+    "als008-balloon-none-alias.xml": [("ALS008", "info", "balloon0")],
+    "als008-balloon-none.xml": [],
+    "rst001-caps-missing.xml": [("RST001", "critical", None)],
+    "rst002-starting-up.xml": [("RST002", "high", None)],
+    "rst002-paused-by-user.xml": [],
+    "rst003-pci-multibus.xml": [("RST003", "info", None)],
+    "rst004-virtio-video.xml": [("RST004", "medium", "video0")],
+    "rst004-virtio-video-recorded.xml": [],
+    "rst005-secret-unrecorded.xml": [("RST005", "low", "virtio-disk1")],
+    "rst005-secret-recorded.xml": [],
+    "rst006-origstates-missing.xml": [("RST006", "low", "hostdev0")],
+    "rst006-origstates-ok.xml": [],
+    "rst007-blockjob-active.xml": [("RST007", "info", None)],
+    "rst008-redirdev-no-address.xml": [],  # only for targets < 2.4.0
+    "rst008-redirdev-address.xml": [],
+    # a domain XML definition: no status-only rule applies
+    "domain-q35-pci-root.xml": [("PCI006", "medium", None), ("ALS003", "low", "ua-boot.disk")],
+}
+
+
+def test_every_fixture_is_listed() -> None:
+    assert {p.name for p in FIXTURES.glob("*.xml")} == set(EXPECTED_NEWEST)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_NEWEST))
+def test_fixture_findings_at_newest(name: str) -> None:
+    assert findings_of(name) == Counter(EXPECTED_NEWEST[name])
+
+
+# Other targets and host QEMU versions: (file, target, qemu) -> exactly these findings.
+EXPECTED_OTHER: list[tuple[str, str | None, str | None, list[Finding]]] = [
+    # 3.10.0-rc1 recomputes every i440fx root as 'pci' after a restart (937f3195): every i440fx guest.
+    ("base-i440fx.xml", "3.10.0-rc1", None, [("PCI002", "high", "pci.0")]),
+    ("base-q35.xml", "3.10.0-rc1", None, []),
+    ("pci001-ua-root-i440fx.xml", "3.10.0-rc1", None, [("PCI001", "high", "ua-MyPCIRoot")]),
+    ("pci001-ua-root-i440fx.xml", "3.10.0-rc2", None, [("PCI001", "info", "ua-MyPCIRoot")]),
+    # 3.9.0 used the user alias verbatim as the bus name
+    ("pci001-ua-root-i440fx.xml", "3.9.0", None, [("PCI001", "high", "ua-MyPCIRoot")]),
+    ("als004-user-alias-ide.xml", "3.9.0", None, [("ALS004", "high", "ua-ide")]),
+    (
+        "als004-user-alias-ide.xml",
+        "3.10.0-rc1",
+        None,
+        [("PCI002", "high", "pci.0"), ("ALS004", "info", "ua-ide")],
+    ),
+    # PPC outside pSeries, 3.10-7.3: depends on the host's QEMU version
+    ("pci001-ua-root-ppce500.xml", "5.0.0", None, [("PCI001", "medium", "ua-e500root")]),
+    ("pci001-ua-root-ppce500.xml", "5.0.0", "1.5.0", [("PCI001", "high", "ua-e500root")]),
+    ("pci001-ua-root-ppce500.xml", "5.0.0", "1.6.0", [("PCI001", "info", "ua-e500root")]),
+    ("pci001-ua-root-ppce500.xml", "7.3.0", "2.12.0", [("PCI001", "info", "ua-e500root")]),
+    ("pci001-ua-root-ppce500.xml", "7.4.0", None, [("PCI001", "info", "ua-e500root")]),
+    ("pci001-ua-root-pseries.xml", "5.0.0", "2.12.0", [("PCI001", "high", "ua-MyRoot")]),
+    # RST001: killed from 6.0.0, wrong caps below
+    ("rst001-caps-missing.xml", "6.0.0", None, [("RST001", "critical", None)]),
+    ("rst001-caps-missing.xml", "5.10.0", None, [("RST001", "high", None)]),
+    # RST004 only for targets >= 12.5.0
+    ("rst004-virtio-video.xml", "12.5.0", None, [("RST004", "medium", "video0")]),
+    ("rst004-virtio-video.xml", "12.4.0", None, []),
+    # RST007: low before 6.0.0
+    ("rst007-blockjob-active.xml", "5.0.0", None, [("RST007", "low", None)]),
+    # RST008 only for targets < 2.4.0
+    ("rst008-redirdev-no-address.xml", "2.3.0", None, [("RST008", "low", "redir0")]),
+    ("rst008-redirdev-address.xml", "2.3.0", None, []),
+    ("rst008-redirdev-no-address.xml", "2.4.0", None, []),
+]
+
+
+@pytest.mark.parametrize(("name", "target", "qemu", "expected"), EXPECTED_OTHER)
+def test_fixture_findings_at_other_targets(
+    name: str, target: str | None, qemu: str | None, expected: list[Finding]
+) -> None:
+    assert findings_of(name, target, qemu) == Counter(expected)
+
+
+# Each rule: a fixture on which it fires and a near miss on which it does not (same target).
+FIRE_AND_MISS: dict[str, tuple[str, str, str | None]] = {
+    "PCI001": ("pci001-ua-root-pseries.xml", "base-i440fx.xml", None),
+    "PCI002": ("pci002-root-alias-pci.xml", "pci002-sparc64-ok.xml", None),
+    "PCI003": ("pci003-port-alias-missing.xml", "base-q35.xml", None),
+    "PCI004": ("pci004-bus-without-controller.xml", "base-q35.xml", None),
+    "PCI005": ("pci005-root-missing.xml", "pci005-s390-no-root.xml", None),
+    "PCI006": ("pci006-q35-pci-root.xml", "base-q35.xml", None),
+    "PCI007": ("pci007-phb-no-target.xml", "pci007-phb-ok.xml", None),
+    "PCI008": ("pci008-hotplug-off.xml", "base-q35.xml", None),
+    "PCI009": ("pci009-balloon-no-address.xml", "base-i440fx.xml", None),
+    "ALS001": ("als001-duplicate-user-alias.xml", "als-user-aliases-ok.xml", None),
+    "ALS002": ("als002-duplicate-alias.xml", "als002-legit-duplicates.xml", None),
+    "ALS003": ("als003-invalid-user-alias.xml", "als-user-aliases-ok.xml", None),
+    "ALS004": ("als004-user-alias-ide.xml", "als-user-aliases-ok.xml", None),
+    "ALS005": ("als005-live-drift.xml", "base-i440fx.xml", None),
+    "ALS006": ("als006-dimm-slot.xml", "als006-dimm-ok.xml", None),
+    "ALS007": ("als007-hostdev-collision.xml", "als007-hostdev-distinct.xml", None),
+    "ALS008": ("als008-balloon-none-alias.xml", "als008-balloon-none.xml", None),
+    "RST001": ("rst001-caps-missing.xml", "base-i440fx.xml", None),
+    "RST002": ("rst002-starting-up.xml", "rst002-paused-by-user.xml", None),
+    "RST003": ("rst003-pci-multibus.xml", "base-i440fx.xml", None),
+    "RST004": ("rst004-virtio-video.xml", "rst004-virtio-video-recorded.xml", None),
+    "RST005": ("rst005-secret-unrecorded.xml", "rst005-secret-recorded.xml", None),
+    "RST006": ("rst006-origstates-missing.xml", "rst006-origstates-ok.xml", None),
+    "RST007": ("rst007-blockjob-active.xml", "base-i440fx.xml", None),
+    "RST008": ("rst008-redirdev-no-address.xml", "rst008-redirdev-address.xml", "2.3.0"),
+}
+
+
+def test_every_rule_has_fire_and_near_miss_fixtures() -> None:
+    assert set(FIRE_AND_MISS) == set(CATALOG)
+
+
+@pytest.mark.parametrize("code", sorted(FIRE_AND_MISS))
+def test_rule_fires_and_near_miss_does_not(code: str) -> None:
+    fire, miss, target = FIRE_AND_MISS[code]
+    assert code in {c for c, _, _ in findings_of(fire, target)}
+    assert code not in {c for c, _, _ in findings_of(miss, target)}
+
+
+# ---------------------------------------------------------------------------------------------------
+# The audit contract
+
+
+def test_audit_columns_order_and_types() -> None:
+    found = audit(fixture_scan())
+    assert (
+        tuple(found.columns)
+        == AUDIT_COLUMNS
+        == (
+            "host",
+            "path",
+            "guest",
+            "uuid",
+            "code",
+            "rule",
+            "severity",
+            "message",
+            "element",
+            "alias",
+            "recorded_bus",
+            "expected_bus",
+            "libvirt_version",
+            "qemu_version",
+        )
+    )
+    assert all(dtype == pl.String for dtype in found.dtypes)
+    assert set(found["severity"]) <= set(SEVERITIES)
+    assert set(found["libvirt_version"]) == {"newest"}
+    assert found["qemu_version"].is_null().all()
+    assert found["message"].str.ends_with(".").all()
+    assert not found["message"].str.contains("\n").any()
+    names = {code: rule.name for code, rule in CATALOG.items()}
+    assert all(names[c] == r for c, r in zip(found["code"], found["rule"], strict=True))
+
+
+def test_audit_sort_order() -> None:
+    found = audit(fixture_scan(), target_libvirt="3.10.0-rc1")
+    keys = [
+        (SEVERITIES.index(s), h, p, c)
+        for s, h, p, c in found.select("severity", "host", "path", "code").iter_rows()
+    ]
+    assert keys == sorted(keys) and len(set(found["severity"])) > 2
+
+
+def test_audit_empty_has_the_schema() -> None:
+    found = audit(fixture_scan(), select=["RST008"])
+    assert found.is_empty() and tuple(found.columns) == AUDIT_COLUMNS
+
+
+def test_audit_accepts_paths() -> None:
+    by_path = audit(str(FIXTURES / "rst001-caps-missing.xml"))
+    by_list = audit([FIXTURES / "rst001-caps-missing.xml", FIXTURES / "base-i440fx.xml"])
+    assert by_path["code"].to_list() == by_list["code"].to_list() == ["RST001"]
+    assert by_path["guest"].item() == "rst001-caps-missing"
+
+
+def test_message_names_device_alias_and_buses() -> None:
+    found = audit(fixture_scan(), select="PCI001")
+    pseries = found.filter(pl.col("guest") == "pci001-ua-root-pseries").row(0, named=True)
+    assert "'ua-MyRoot'" in pseries["message"] and "'pci.0'" in pseries["message"]
+    assert "pci controller 0 (pci-root)" in pseries["message"]
+    assert (pseries["recorded_bus"], pseries["expected_bus"]) == ("ua-MyRoot", "pci.0")
+
+
+def test_select_and_ignore() -> None:
+    assert select_codes("PCI") == [c for c in CATALOG if c.startswith("PCI")]
+    assert select_codes(["ALS001", "rst"], ignore="RST001") == [
+        "ALS001",
+        *[c for c in CATALOG if c[:3] == "RST"][1:],
+    ]
+    assert select_codes(None, ignore=["ALS", "RST001"]) == [
+        c for c in CATALOG if c[:3] != "ALS" and c != "RST001"
+    ]
+    assert select_codes("PCI001,ALS002") == ["PCI001", "ALS002"]
+    with pytest.raises(ValueError, match="unknown rule"):
+        select_codes(["PCI999"])
+    found = audit(fixture_scan(), select=["ALS"], ignore=["ALS005"])
+    assert set(found["code"]) <= {c for c in CATALOG if c.startswith("ALS")} - {"ALS005"}
+    assert "ALS001" in set(found["code"])
+
+
+def test_host_facts_override_target(tmp_path: Path) -> None:
+    csv_file = tmp_path / "facts.csv"
+    csv_file.write_text("host,libvirt_version,qemu_version\nrules,5.0.0,1.5.0\nother,3.9.0,\n")
+    json_file = tmp_path / "facts.json"
+    json_file.write_text(json.dumps({"rules": {"libvirt_version": "5.0.0", "qemu_version": "1.5.0"}}))
+    records = [{"host": "rules", "libvirt_version": "5.0.0", "qemu_version": "1.5.0"}]
+    for facts in (csv_file, str(json_file), records, pl.DataFrame(records)):
+        found = audit(fixture_scan(), target_libvirt="3.10.0-rc1", host_facts=facts, select="PCI001")
+        row = found.filter(pl.col("guest") == "pci001-ua-root-ppce500").row(0, named=True)
+        assert (row["severity"], row["libvirt_version"], row["qemu_version"]) == ("high", "5.0.0", "1.5.0")
+    table = load_host_facts(csv_file)
+    assert table.filter(pl.col("host") == "other").row(0, named=True)["qemu_key"] is None
+
+
+def test_domain_xml_gets_no_status_rules() -> None:
+    found = audit(fixture_scan())
+    domain = found.filter(pl.col("guest") == "domain-q35-pci-root")
+    assert set(domain["code"]) <= {code for code, rule in CATALOG.items() if rule.scope == "any"}
+
+
+# ---------------------------------------------------------------------------------------------------
+# The catalog
+
+
+def test_catalog_codes_and_names() -> None:
+    required = {
+        "PCI001": "root-user-alias",
+        "PCI002": "root-alias-mismatch",
+        "PCI003": "pci-controller-alias-missing",
+        "PCI004": "bus-without-controller",
+        "PCI005": "root-missing",
+        "PCI006": "root-model-mismatch",
+        "PCI007": "phb-target",
+        "PCI008": "hotplug-off-bus",
+        "ALS001": "duplicate-user-alias",
+        "ALS002": "duplicate-alias",
+        "ALS003": "invalid-user-alias",
+        "ALS004": "user-alias-implicit-controller",
+        "ALS005": "live-device-drift",
+        "ALS006": "dimm-alias-slot",
+        "RST001": "caps-missing",
+        "RST002": "transient-state",
+        "RST003": "legacy-multibus-flag",
+        "RST004": "virtio-video-device-unrecorded",
+    }
+    assert {code: CATALOG[code].name for code in required} == required
+    table = rules()
+    assert table["code"].to_list() == list(CATALOG)
+    assert table["code"].is_unique().all() and table["name"].is_unique().all()
+    for column in ("severity_logic", "message", "why", "evidence", "affected", "remediation"):
+        assert (table[column].str.len_chars() > 2).all(), column
+    assert all(set(s) <= set(SEVERITIES) for s in table["severities"].to_list())
+    assert SEVERITIES == ("critical", "high", "medium", "low", "info")
+
+
+def test_rules_md_is_current() -> None:
+    path = ROOT / "docs" / "rules.md"
+    assert path.read_text(encoding="utf-8") == markdown(), (
+        "docs/rules.md is stale: run `python -m virtaudit.catalog > docs/rules.md`"
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# The corpus: every libvirt 7.10 status file at the default target. Every finding is listed here with
+# the reason it is right; an extra or a missing finding fails.
+
+_MIRROR_LIST = ["balloon0", "video0", "serial0", "net0", "usb"]
+_BACKUP_LIST_ONLY = ["rng0", "sound0-codec0", "virtio-serial0", "sound0", "channel1", "channel0"]
+_UPGRADE_MISSING = [
+    "virtio-disk0",
+    "virtio-disk2",
+    "virtio-disk3",
+    "virtio-disk4",
+    "virtio-disk5",
+    "virtio-disk6",
+    "hostdev0",
+    "hostdev1",
+    "hostdev2",
+]
+
+CORPUS_REASONS = {
+    "PCI003": (
+        "blockjob-mirror and vcpus-multi are hand-reduced test inputs whose live <domain> carries no alias "
+        "at all (the doc's 2.3 says every device of status XML has one); the PCI root without an alias is "
+        "exactly R-ALIAS-PCI-CTRL-MISSING (doc 5): after a restart hotplug onto bus 0 fails with 'Device "
+        "alias was not set for PCI controller with index 0'."
+    ),
+    "ALS002": (
+        "backup-pull and blockjob-blockdev really have two disks (vdd and vde) both aliased virtio-disk3 "
+        "(copied in libvirt's test data); a duplicate generated alias is R-ALIAS-DUP-GEN (doc 5): unplugging "
+        "one sends device_del for the other."
+    ),
+    "ALS005": (
+        "the stored QEMU device lists of these test files were copied between files and disagree with the "
+        "definitions: aliases listed but not defined (rng0, sound0... in backup-pull/blockjob-blockdev; "
+        "every alias of blockjob-mirror/vcpus-multi; ide0-0-0 in upgrade) and -device-backed devices missing "
+        "from the list (virtio disks, SCSI hostdevs); low, see the rule."
+    ),
+    "RST005": (
+        "upgrade-in.xml is the doc's H-11 upgrade case (disk-secinfo-upgrade): disks with "
+        "auth/encryption/TLS "
+        "and no privateData objects, written before 4.5.0; upgrade-out.xml, written after, has them."
+    ),
+    "RST007": "<blockjobs active='yes'> in these files; info at the newest target (H-15).",
+}
+
+EXPECTED_CORPUS: dict[str, list[Finding]] = {
+    "backup-pull-in.xml": [
+        ("ALS002", "medium", "virtio-disk3"),
+        *[("ALS005", "low", a) for a in _BACKUP_LIST_ONLY],
+        *[
+            ("ALS005", "low", a)
+            for a in ["virtio-disk0", "virtio-disk1", "virtio-disk2", "virtio-disk3", "virtio-disk3"]
+        ],
+        ("RST007", "info", None),
+    ],
+    "blockjob-blockdev-in.xml": [
+        ("ALS002", "medium", "virtio-disk3"),
+        *[("ALS005", "low", a) for a in _BACKUP_LIST_ONLY],
+        *[("ALS005", "low", a) for a in ["virtio-disk1", "virtio-disk2", "virtio-disk3", "virtio-disk3"]],
+        ("RST007", "info", None),
+    ],
+    "blockjob-mirror-in.xml": [
+        ("PCI003", "high", None),
+        *[("ALS005", "low", a) for a in _MIRROR_LIST],
+        ("RST007", "info", None),
+    ],
+    "migration-in-params-in.xml": [],
+    "migration-out-nbd-bitmaps-in.xml": [("RST007", "info", None)],
+    "migration-out-nbd-in.xml": [],
+    "migration-out-nbd-out.xml": [],
+    "migration-out-nbd-tls-in.xml": [("ALS005", "low", "virtio-disk2")],
+    "migration-out-nbd-tls-out.xml": [("ALS005", "low", "virtio-disk2")],
+    "migration-out-params-in.xml": [],
+    "modern-in.xml": [("ALS005", "low", "hostdev0")],  # SCSI hostdev missing from QEMU's list
+    "upgrade-in.xml": [
+        ("ALS005", "low", "ide0-0-0"),
+        *[("ALS005", "low", a) for a in _UPGRADE_MISSING],
+        *[("RST005", "low", a) for a in ["virtio-disk1", "virtio-disk3", "virtio-disk5", "virtio-disk6"]],
+    ],
+    "upgrade-out.xml": [("ALS005", "low", "ide0-0-0"), *[("ALS005", "low", a) for a in _UPGRADE_MISSING]],
+    "vcpus-multi-in.xml": [("PCI003", "high", None), *[("ALS005", "low", a) for a in _MIRROR_LIST]],
+}
+# the -out files that are copies of their -in file
+for _name in (
+    "backup-pull",
+    "blockjob-blockdev",
+    "blockjob-mirror",
+    "migration-in-params",
+    "migration-out-nbd-bitmaps",
+    "migration-out-params",
+    "modern",
+    "vcpus-multi",
+):
+    EXPECTED_CORPUS[f"{_name}-out.xml"] = EXPECTED_CORPUS[f"{_name}-in.xml"]
+
+
+def test_corpus_status_files_audit() -> None:
+    status_dir = corpus_dir() / "tests" / "qemustatusxml2xmldata"
+    if not status_dir.is_dir():
+        pytest.skip(f"libvirt corpus not found at {corpus_dir()}: set VIRTAUDIT_CORPUS or lay out ../shared")
+    scan = virtaudit.scan(status_dir)
+    assert scan.errors.is_empty()
+    assert set(scan.domains["kind"]) == {"status"}
+    found = audit(scan)
+    got: dict[str, Counter[Finding]] = {}
+    for row in found.iter_rows(named=True):
+        got.setdefault(Path(row["path"]).name, Counter())[(row["code"], row["severity"], row["alias"])] += 1
+    names = {Path(p).name for p in scan.domains["path"]}
+    assert names == set(EXPECTED_CORPUS)
+    for name in sorted(names):
+        assert got.get(name, Counter()) == Counter(EXPECTED_CORPUS[name]), name
+    # medium and above only where a reason is recorded above
+    serious = set(found.filter(pl.col("severity").is_in(["critical", "high", "medium"]))["code"])
+    assert serious <= set(CORPUS_REASONS)
+    assert set(found["code"]) == set(CORPUS_REASONS)
+
+
+def test_corpus_domain_xml_root_aliases_are_not_flagged() -> None:
+    """The domain XML of the corpus (697 definitions) gets no PCI finding except explicit wrong roots."""
+    argv_dir = corpus_dir() / "tests" / "qemuxml2argvdata"
+    if not argv_dir.is_dir():
+        pytest.skip(f"libvirt corpus not found at {corpus_dir()}: set VIRTAUDIT_CORPUS or lay out ../shared")
+    found = audit(virtaudit.scan(argv_dir), select=["PCI", "ALS001", "ALS003"])
+    assert found.filter(pl.col("severity").is_in(["critical", "high"])).is_empty()
+
+
+# ---------------------------------------------------------------------------------------------------
+# The example fleet (written by another helper): every planted hazard found, nothing else at high+.
+
+
+def test_example_fleet_planted_hazards() -> None:
+    planted_file = FLEET / "planted.csv"
+    if not planted_file.is_file() or not any(FLEET.glob("*/*.xml")):
+        pytest.skip("examples/fleet is not there yet (examples/fleet/HOST/GUEST.xml and planted.csv)")
+    planted = pl.read_csv(planted_file, infer_schema_length=0)
+    facts_file = FLEET / "host_facts.csv"
+    found = audit(FLEET, host_facts=facts_file if facts_file.is_file() else None)
+    hits = found.select("host", "guest", "code").unique()
+    missing = planted.select("host", "guest", "code").join(hits, on=["host", "guest", "code"], how="anti")
+    assert missing.is_empty(), f"planted hazards not found:\n{missing}"
+    serious = (
+        found.filter(pl.col("severity").is_in(["critical", "high"])).select("host", "guest", "code").unique()
+    )
+    extra = serious.join(planted.select("host", "guest", "code"), on=["host", "guest", "code"], how="anti")
+    assert extra.is_empty(), f"findings at high or above that were not planted:\n{extra}"
