@@ -105,15 +105,16 @@ fn scan_inputs(inputs: &[Input], options: &ScanOptions) -> Result<Batch, ScanErr
     let mut buf = Vec::new();
     for input in inputs {
         let host = options.host_from.host_of(&input.path);
+        let display = input.display();
         if let Some(error) = &input.error {
-            builder.push_error(&input.display, &host, error);
+            builder.push_error(&display, &host, error);
             continue;
         }
         let outcome = read::read_file(&input.path, options.limits.max_file_size, &mut buf)
             .and_then(|size| parse_document(&buf, &options.limits).map(|doc| (size, doc)));
         match outcome {
-            Ok((size, doc)) => builder.push_document(&input.display, &host, size, &doc),
-            Err(error) => builder.push_error(&input.display, &host, &error),
+            Ok((size, doc)) => builder.push_document(&display, &host, size, &doc),
+            Err(error) => builder.push_error(&display, &host, &error),
         }
     }
     Ok(builder.finish()?)
