@@ -120,10 +120,21 @@ impl Walker {
                 return;
             }
         };
-        let mut names: Vec<PathBuf> = Vec::new();
+        // (path, is a directory). The type comes from readdir itself; only symlinks cost a stat.
+        let mut names: Vec<(PathBuf, bool)> = Vec::new();
         for entry in entries {
             match entry {
-                Ok(entry) => names.push(entry.path()),
+                Ok(entry) => {
+                    let path = entry.path();
+                    let is_dir = match entry.file_type() {
+                        Ok(t) if t.is_symlink() => {
+                            fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false)
+                        }
+                        Ok(t) => t.is_dir(),
+                        Err(_) => fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false),
+                    };
+                    names.push((path, is_dir));
+                }
                 Err(err) => {
                     self.out.push(Input::failed(
                         dir.to_path_buf(),
@@ -134,9 +145,8 @@ impl Walker {
         }
         names.sort();
         ancestors.push(id);
-        for path in names {
-            // Follow symlinks; a dangling one is still a file the user may expect to be read.
-            let is_dir = fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false);
+        for (path, is_dir) in names {
+            // A dangling symlink is still a file the user may expect to be read: it becomes an error row.
             let matches = pattern.is_none_or(|re| re.is_match(&path.to_string_lossy()));
             if is_dir {
                 // A directory that matches a pattern is taken whole, like a directory argument.
