@@ -52,5 +52,11 @@ bench: build
 bench-quick: build
 	$(BIN)/python benches/run.py --quick
 
+# Fuzz the core parser (docs/fuzzing.md): FUZZ_SECONDS per target. Needs `cargo install cargo-fuzz`.
+FUZZ_SECONDS ?= 600
+fuzz:
+	rust/virtaudit-core/fuzz/run.sh parse_xml $(FUZZ_SECONDS)
+	rust/virtaudit-core/fuzz/run.sh parse_bytes $(FUZZ_SECONDS)
+
 clean:
 	rm -rf $(VENV) target

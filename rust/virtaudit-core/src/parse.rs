@@ -16,6 +16,9 @@ use quick_xml::reader::Reader;
 use crate::error::{ErrorKind, InputError};
 use crate::rows::{DeviceRow, DocKind, Document, DomainRow, Text};
 
+/// Most attributes accepted on one element that is read (libvirt writes at most a dozen or so).
+pub const MAX_ATTRIBUTES: usize = 512;
+
 /// Bounds that keep one hostile file from costing more than a bounded amount of work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -340,10 +343,21 @@ impl<'a> Parser<'a> {
         // With checks: duplicate attributes and missing quotes are errors, as for libxml2.
         let mut attrs = Attributes::new(tag.attrs, 0);
         attrs.with_checks(true);
-        for attr in attrs {
-            let attr = attr.map_err(|e| {
+        for (n, attr) in attrs.enumerate() {
+            if n >= MAX_ATTRIBUTES {
+                return Err(InputError::at(
+                    ErrorKind::TooManyElements,
+                    format!(
+                        "more than {MAX_ATTRIBUTES} attributes on <{}>",
+                        truncate_name(tag.name)
+                    ),
+                    self.data,
+                    self.offset_in_data(self.position()),
+                ));
+            }
+            let attr = attr.map_err(|_| {
                 self.malformed(
-                    format!("bad attribute in <{}>: {e}", tag.name),
+                    format!("malformed attribute in <{}>", truncate_name(tag.name)),
                     self.position(),
                 )
             })?;
@@ -983,7 +997,7 @@ fn skip_content(rest: &[u8], max_nesting: u32) -> Skipped {
                 None => return Skipped::Unclosed,
             },
             Some(_) => {
-                let Some(gt) = memchr::memchr(b'>', after) else {
+                let Some(gt) = tag_end(after) else {
                     return Skipped::Unclosed;
                 };
                 let gt = at + 1 + gt;
@@ -1000,6 +1014,18 @@ fn skip_content(rest: &[u8], max_nesting: u32) -> Skipped {
         };
     }
     Skipped::Unclosed
+}
+
+/// Offset of the `>` that ends a start tag, passing over quoted attribute values (which may hold `>`).
+fn tag_end(tag: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        i += memchr::memchr3(b'>', b'\'', b'"', &tag[i..])?;
+        match tag[i] {
+            b'>' => return Some(i),
+            quote => i += 1 + memchr::memchr(quote, &tag[i + 1..])? + 1,
+        }
+    }
 }
 
 fn skip_ws(s: &[u8], mut i: usize) -> usize {
@@ -1126,18 +1152,33 @@ fn truncate_name(name: &str) -> String {
     format!("{}…", &name[..end])
 }
 
-/// quick-xml's messages can quote input; keep only their category and the names involved, shortened.
+/// A description of a quick-xml error that never quotes the input: an attribute value or an entity
+/// name may hold a secret (a graphics password cut in half, say), so only the category and, for tag
+/// mismatches, the (shortened) element names are kept.
 fn describe_xml_error(err: &quick_xml::Error) -> String {
-    let message = err.to_string();
-    let mut out = String::with_capacity(message.len().min(200));
-    for (i, c) in message.chars().enumerate() {
-        if i >= 200 {
-            out.push('…');
-            break;
+    use quick_xml::errors::IllFormedError;
+    match err {
+        quick_xml::Error::Syntax(e) => format!("syntax error: {e}"),
+        quick_xml::Error::IllFormed(IllFormedError::MismatchedEndTag { expected, found }) => {
+            format!(
+                "end tag </{}> does not match <{}>",
+                truncate_name(found),
+                truncate_name(expected)
+            )
         }
-        out.push(c);
+        quick_xml::Error::IllFormed(IllFormedError::UnmatchedEndTag(name)) => {
+            format!("end tag </{}> without a start tag", truncate_name(name))
+        }
+        quick_xml::Error::IllFormed(IllFormedError::DoubleHyphenInComment) => {
+            "'--' inside a comment".to_string()
+        }
+        quick_xml::Error::IllFormed(_) => "ill-formed document".to_string(),
+        quick_xml::Error::InvalidAttr(_) => "malformed attribute".to_string(),
+        quick_xml::Error::Escape(_) => "invalid character or entity reference".to_string(),
+        quick_xml::Error::Encoding(_) => "invalid encoding".to_string(),
+        quick_xml::Error::Namespace(_) => "invalid namespace".to_string(),
+        quick_xml::Error::Io(_) => "read error".to_string(),
     }
-    out
 }
 
 #[cfg(test)]
