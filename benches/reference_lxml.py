@@ -69,6 +69,15 @@ def number(text: str | None) -> int | None:
     return oracle.parse_number(text)
 
 
+def signed(text: str | None) -> int | None:
+    """``id`` and ``pid``: signed decimal, as the oracle (and libvirt) read them."""
+    if text is None:
+        return None
+    if text and text[0] != "0" and len(text) < 10 and _DIGITS.issuperset(text):
+        return int(text)
+    return oracle.parse_signed(text)
+
+
 def _localname(tag: str) -> str:
     return tag.rpartition("}")[2] if tag[0] == "{" else tag
 
@@ -235,12 +244,12 @@ def _one(path: str, host: str, data: bytes, parser: etree.XMLParser, out: _Colum
         os_type = _OS_TYPE(dom)
         os_type = os_type[0] if os_type else None
         name, uuid, emulator = _NAME(dom) or None, _UUID(dom) or None, _EMULATOR(dom) or None
-        dom_id, virt_type = number(dom.get("id")), dom.get("type")
+        dom_id, virt_type = signed(dom.get("id")), dom.get("type")
     else:
         os_type = name = uuid = emulator = dom_id = virt_type = None
     if status:
         jobs = _BLOCKJOBS(root)
-        state, reason, pid = root.get("state"), root.get("reason"), number(root.get("pid"))
+        state, reason, pid = root.get("state"), root.get("reason"), signed(root.get("pid"))
         blockjobs = jobs[0].get("active") if jobs else None
         has_caps, has_live = bool(_HAS_QEMU_CAPS(root)), bool(_HAS_DEVICES(root))
     else:

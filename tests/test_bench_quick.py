@@ -56,7 +56,9 @@ def test_quick_mode_runs_and_writes_results(quick_run: dict[str, Any]) -> None:
         assert {"scan_1", "scan_2", "audit", "lxml_1", "lxml_2", "cat"} <= set(measures)
         for name, m in measures.items():
             assert "error" not in m, (name, m)
-            assert m["wall_s"] > 0 and m["mb_per_s"] > 0 and m["files_per_s"] > 0, (name, m)
+            assert m["wall_s"] > 0, (name, m)
+            if not name.startswith("calib"):  # the calibration loops do not read the files
+                assert m["mb_per_s"] > 0 and m["files_per_s"] > 0, (name, m)
         assert size["checks"]["lxml_1"]["equal"], size["checks"]
         assert size["checks"]["lxml_2"]["equal"], size["checks"]
     keys = {r["key"] for r in results["ratios"] if r["target"] is not None}

@@ -255,7 +255,8 @@ def test_example_fleet_outputs_hold_no_secret(tmp_path: Path) -> None:
         proc = run_cli(["scan", str(FLEET), "--out", str(tmp_path / "ds")])
         for name, blob in tree_text(tmp_path / "ds"):
             leaks += find_leaks(blob, f"scan --out {name}", fleet_values)
-        for guest in sorted(FLEET.glob("*/*.xml"))[:40]:
+        # One guest per host (each `show` starts a Python process).
+        for guest in [sorted(h.glob("*.xml"))[0] for h in sorted(FLEET.iterdir()) if list(h.glob("*.xml"))]:
             proc = run_cli(["show", str(guest)])
             leaks += find_leaks(proc.stdout + proc.stderr, f"show {guest.name}", fleet_values)
     assert not leaks, "\n".join(leaks)

@@ -34,7 +34,7 @@ DEFAULT_MAX_ELEMENTS: int = _core.DEFAULT_MAX_ELEMENTS
 TABLE_NAMES: tuple[str, ...] = tuple(_core.TABLE_NAMES)
 
 HostFrom = str | re.Pattern[str] | None
-StrPath = str | os.PathLike[str]
+StrPath = str | bytes | os.PathLike[str]
 
 
 def host_mode(host_from: HostFrom) -> tuple[str, str | None]:
@@ -153,7 +153,8 @@ class Scan:
 def _paths(paths: tuple[StrPath, ...]) -> list[str | os.PathLike[str]]:
     if not paths:
         raise ValueError("scan() needs at least one path")
-    return [os.fspath(p) for p in paths]
+    # bytes paths (non-UTF-8 file names) become str with surrogate escapes, which round-trip to bytes.
+    return [os.fsdecode(p) if isinstance(p, bytes) else os.fspath(p) for p in paths]
 
 
 def scan(
@@ -195,6 +196,9 @@ def _split_sources(paths: list[str | os.PathLike[str]]) -> tuple[list[str | os.P
     for p in paths:
         if is_special(Path(p)):
             special.append(Path(p))
+            if Path(p).is_dir():
+                # XML files beside a dataset are read too: the core's walk finds only *.xml.
+                plain.append(p)
         else:
             plain.append(p)
     return plain, special

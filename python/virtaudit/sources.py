@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 from urllib.parse import quote
 
 if TYPE_CHECKING:
@@ -107,7 +107,10 @@ def is_archive(path: Path) -> bool:
 
 def is_dataset(path: Path) -> bool:
     """A directory written by ``virtaudit scan --out`` (it holds ``domains/`` and ``errors/``)."""
-    return path.is_dir() and (path / "domains").is_dir() and (path / "errors").is_dir()
+    try:
+        return path.is_dir() and (path / "domains").is_dir() and (path / "errors").is_dir()
+    except OSError:  # an unreadable directory is the core's to report, as an error row
+        return False
 
 
 def dataset_dirs(path: Path) -> list[Path]:
@@ -241,12 +244,22 @@ def _lzma_zlib_errors() -> tuple[type[BaseException], ...]:
     return (lzma.LZMAError, zlib.error)
 
 
+def open_input(path: Path) -> BinaryIO:
+    """Opens an archive read-only without moving its access time (O_NOATIME), where the kernel allows."""
+    flags = os.O_RDONLY | getattr(os, "O_NOATIME", 0)
+    try:
+        fd = os.open(path, flags)
+    except PermissionError:  # O_NOATIME needs ownership of the file (or CAP_FOWNER)
+        fd = os.open(path, os.O_RDONLY)
+    return os.fdopen(fd, "rb")
+
+
 def _tar_members(path: Path) -> Iterator[_Member]:
     faults = _READ_ERRORS + _lzma_zlib_errors()
     last: str | None = None
     try:
         # "r|*": a pure stream, read once front to back whatever the compression (gzip, xz, bzip2).
-        with tarfile.open(path, mode="r|*") as tf:
+        with open_input(path) as raw, tarfile.open(fileobj=raw, mode="r|*") as tf:
             while True:
                 try:
                     info = tf.next()
@@ -279,7 +292,7 @@ def _tar_members(path: Path) -> Iterator[_Member]:
 def _zip_members(path: Path) -> Iterator[_Member]:
     faults = _READ_ERRORS + _lzma_zlib_errors()
     try:
-        zf = zipfile.ZipFile(path)
+        zf = zipfile.ZipFile(open_input(path))
     except faults as exc:
         raise _ArchiveFault(None, f"not a readable zip archive: {exc}") from exc
     with zf:

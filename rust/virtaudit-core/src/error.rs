@@ -72,7 +72,7 @@ impl InputError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         InputError {
             kind,
-            message: message.into(),
+            message: bounded(message.into()),
             position: None,
         }
     }
@@ -81,7 +81,7 @@ impl InputError {
         let (line, column) = line_column(data, offset);
         InputError {
             kind,
-            message: format!("{} (line {line}, column {column})", message.into()),
+            message: format!("{} (line {line}, column {column})", bounded(message.into())),
             position: Some((line, column)),
         }
     }
@@ -105,6 +105,21 @@ impl fmt::Display for InputError {
 }
 
 impl std::error::Error for InputError {}
+
+/// Messages are capped: names from a hostile file must not put megabytes into an error row.
+const MAX_MESSAGE: usize = 300;
+
+fn bounded(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE {
+        let mut end = MAX_MESSAGE;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
+    message
+}
 
 /// 1-based line and byte column of `offset` in `data` (clamped to the end).
 pub fn line_column(data: &[u8], offset: usize) -> (u32, u32) {

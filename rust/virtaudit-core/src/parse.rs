@@ -176,6 +176,8 @@ struct Parser<'a> {
 struct Tag<'a> {
     name: &'a str,
     attrs: &'a str,
+    /// The whole tag between `<` and `>` (or `/>`).
+    raw: &'a str,
 }
 
 impl<'a> Parser<'a> {
@@ -306,6 +308,16 @@ impl<'a> Parser<'a> {
         Tag {
             name: &content[..name_len],
             attrs: &content[name_len..],
+            raw: content,
+        }
+    }
+
+    /// [`Parser::check_tag`], after a cheap look that clears the usual plain tag.
+    fn check_plain_tag(&self, tag: &Tag<'a>) -> Result<(), InputError> {
+        if plain_attributes(tag.raw.as_bytes()) {
+            Ok(())
+        } else {
+            self.check_tag(tag)
         }
     }
 
@@ -381,7 +393,7 @@ impl<'a> Parser<'a> {
                     self.malformed(
                         format!(
                             "bad attribute value in <{}>: {}",
-                            tag.name,
+                            truncate_name(tag.name),
                             describe_xml_error(&e)
                         ),
                         self.position(),
@@ -575,7 +587,9 @@ impl<'a> Parser<'a> {
         let mut level: u32 = 1;
         loop {
             match self.next()? {
-                Event::Start(_) => {
+                Event::Empty(start) => self.check_tag(&self.tag(&start))?,
+                Event::Start(start) => {
+                    self.check_tag(&self.tag(&start))?;
                     level += 1;
                     self.check_depth(depth + level - 1)?;
                 }
@@ -629,6 +643,8 @@ impl<'a> Parser<'a> {
                     }
                 })?;
                 out.extend(value);
+            } else {
+                p.check_tag(&tag)?;
             }
             p.skip(child_empty, depth + 1, tag.name)
         })
@@ -855,7 +871,10 @@ impl<'a> Parser<'a> {
                             _ => {}
                         })?;
                     }
-                    "auth" => row.has_auth = true,
+                    "auth" => {
+                        row.has_auth = true;
+                        self.check_plain_tag(&child)?;
+                    }
                     "encryption" => row.has_encryption = true,
                     "origstates" => row.has_origstates = true,
                     "actual" => row.has_actual = true,
@@ -868,7 +887,7 @@ impl<'a> Parser<'a> {
                             row.has_tls = true;
                         }
                     })?,
-                    _ => {}
+                    _ => self.check_plain_tag(&child)?,
                 }
                 if !child_empty {
                     level = child_level;
@@ -968,6 +987,10 @@ enum Skipped {
 /// with memchr over `<` and `>` only: no names, attributes or text are decoded. Comments, CDATA and
 /// processing instructions are passed over whole.
 fn skip_content(rest: &[u8], max_nesting: u32) -> Skipped {
+    // Names of the open elements, so that every end tag is checked against its start tag.
+    let mut open: Vec<&[u8]> = Vec::new();
+    let name_of =
+        |s: &'_ [u8]| -> usize { s.iter().position(|&b| is_name_end(b)).unwrap_or(s.len()) };
     let mut nesting: u32 = 0;
     let mut elements: u64 = 0;
     let mut i = 0;
@@ -979,7 +1002,17 @@ fn skip_content(rest: &[u8], max_nesting: u32) -> Skipped {
         i = match after.first() {
             Some(b'/') => {
                 if nesting == 0 {
+                    // References in the passed-over text must still resolve: leave any span holding
+                    // one to the event-based path, which checks them.
+                    if memchr::memchr(b'&', &rest[..at]).is_some() {
+                        return Skipped::Unclosed;
+                    }
                     return Skipped::End { at, elements };
+                }
+                let name = &after[1..1 + name_of(&after[1..])];
+                if open.pop() != Some(name) {
+                    // A mismatched end tag: the event-based path reports it with its position.
+                    return Skipped::Unclosed;
                 }
                 nesting -= 1;
                 at + 2
@@ -1001,8 +1034,12 @@ fn skip_content(rest: &[u8], max_nesting: u32) -> Skipped {
                     return Skipped::Unclosed;
                 };
                 let gt = at + 1 + gt;
+                if !plain_attributes(&rest[at + 1..gt]) {
+                    return Skipped::Unclosed;
+                }
                 elements += 1;
                 if rest[gt - 1] != b'/' {
+                    open.push(&after[..name_of(after)]);
                     nesting += 1;
                     if nesting > max_nesting {
                         return Skipped::TooDeep { at };
@@ -1014,6 +1051,57 @@ fn skip_content(rest: &[u8], max_nesting: u32) -> Skipped {
         };
     }
     Skipped::Unclosed
+}
+
+/// Whether a start tag (between `<` and `>`) is a name followed by well-formed, separated, distinct
+/// attributes whose values hold no `<` and no reference. Anything else is left to the event-based path,
+/// which checks it in full and reports the fault.
+fn plain_attributes(tag: &[u8]) -> bool {
+    let tag = tag.strip_suffix(b"/").unwrap_or(tag);
+    let mut i = tag
+        .iter()
+        .position(|&b| is_name_end(b))
+        .unwrap_or(tag.len());
+    let mut names: [&[u8]; 8] = [&[]; 8];
+    let mut count = 0;
+    loop {
+        let before = i;
+        i = skip_ws(tag, i);
+        if i == tag.len() {
+            return true;
+        }
+        if i == before {
+            return false; // no white space before an attribute
+        }
+        let start = i;
+        while i < tag.len() && !matches!(tag[i], b'=' | b' ' | b'\t' | b'\n' | b'\r') {
+            i += 1;
+        }
+        let name = &tag[start..i];
+        i = skip_ws(tag, i);
+        if tag.get(i) != Some(&b'=') || name.is_empty() {
+            return false;
+        }
+        i = skip_ws(tag, i + 1);
+        let Some(&quote) = tag.get(i).filter(|&&q| q == b'\'' || q == b'"') else {
+            return false;
+        };
+        let Some(len) = tag[i + 1..].iter().position(|&b| b == quote) else {
+            return false;
+        };
+        if tag[i + 1..i + 1 + len]
+            .iter()
+            .any(|&b| b == b'<' || b == b'&')
+        {
+            return false;
+        }
+        i += len + 2;
+        if count == names.len() || names[..count].contains(&name) {
+            return false;
+        }
+        names[count] = name;
+        count += 1;
+    }
 }
 
 /// Offset of the `>` that ends a start tag, passing over quoted attribute values (which may hold `>`).
