@@ -42,6 +42,19 @@ impl Default for Limits {
 
 /// Parses one file's bytes. On error nothing of the document is returned.
 pub fn parse_document<'a>(data: &'a [u8], limits: &Limits) -> Result<Document<'a>, InputError> {
+    parse_with(data, limits, true)
+}
+
+/// The same parser with every fast path turned off: each element goes through quick-xml's events and
+/// checked attribute reader. Slower; kept as the reference the fast paths are tested against.
+pub fn parse_document_checked<'a>(
+    data: &'a [u8],
+    limits: &Limits,
+) -> Result<Document<'a>, InputError> {
+    parse_with(data, limits, false)
+}
+
+fn parse_with<'a>(data: &'a [u8], limits: &Limits, fast: bool) -> Result<Document<'a>, InputError> {
     let text = decode(data)?;
     let mut parser = Parser {
         reader: reader(text),
@@ -50,6 +63,7 @@ pub fn parse_document<'a>(data: &'a [u8], limits: &Limits) -> Result<Document<'a
         limits: *limits,
         elements: 0,
         jumped: 0,
+        fast,
     };
     parser.document()
 }
@@ -78,20 +92,19 @@ fn decode(data: &[u8]) -> Result<&str, InputError> {
         ));
     }
     let body = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
-    // Status XML is almost always pure ASCII, which is far cheaper to check than full UTF-8.
-    let text = if body.is_ascii() {
-        std::str::from_utf8(body).ok()
+    // XML 1.0 allows no control characters but tab, line feed and carriage return (libxml2 refuses them).
+    // The same pass tells whether the file is pure ASCII, as status XML almost always is.
+    let (control, ascii) = find_control_char(body);
+    let text = if ascii {
+        // SAFETY: every byte is below 0x80, and ASCII is valid UTF-8.
+        unsafe { std::str::from_utf8_unchecked(body) }
     } else {
-        None
-    };
-    let text = text
-        .map_or_else(|| std::str::from_utf8(body), Ok)
-        .map_err(|e| {
+        std::str::from_utf8(body).map_err(|e| {
             let offset = e.valid_up_to() + (data.len() - body.len());
             InputError::at(ErrorKind::NotUtf8, "invalid UTF-8", data, offset)
-        })?;
-    // XML 1.0 allows no control characters but tab, line feed and carriage return (libxml2 refuses them).
-    if let Some(offset) = find_control_char(body) {
+        })?
+    };
+    if let Some(offset) = control {
         let what = if body[offset] == 0 {
             "NUL byte".to_string()
         } else {
@@ -112,25 +125,32 @@ fn is_control(b: u8) -> bool {
     b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')
 }
 
-/// First byte that XML 1.0 forbids as a character (C0 controls other than tab, LF and CR). Eight bytes
-/// at a time: a word with no byte below 0x20 needs no closer look, and most words of XML have none.
-fn find_control_char(data: &[u8]) -> Option<usize> {
+/// First byte that XML 1.0 forbids as a character (C0 controls other than tab, LF and CR), and whether
+/// all bytes are ASCII. Eight bytes at a time: a word with no byte below 0x20 needs no closer look, and
+/// most words of XML have none.
+fn find_control_char(data: &[u8]) -> (Option<usize>, bool) {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut any_high = 0u64;
     let mut chunks = data.chunks_exact(8);
     for (i, chunk) in chunks.by_ref().enumerate() {
         let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        any_high |= word;
         // High bit set in a lane whose byte is below 0x20 (bytes >= 0x80 are UTF-8 and allowed:
         // `!word` clears their lane).
         if word.wrapping_sub(ONES * 0x20) & !word & HIGH != 0
             && let Some(p) = chunk.iter().position(|&b| is_control(b))
         {
-            return Some(i * 8 + p);
+            return (Some(i * 8 + p), false);
         }
     }
     let tail = chunks.remainder();
     let start = data.len() - tail.len();
-    tail.iter().position(|&b| is_control(b)).map(|p| start + p)
+    let ascii = any_high & HIGH == 0 && tail.is_ascii();
+    (
+        tail.iter().position(|&b| is_control(b)).map(|p| start + p),
+        ascii,
+    )
 }
 
 /// Parses a number as libvirt's `virStrToLong_ui(..., 0, ...)` does: `0x` hex, leading `0` octal.
@@ -170,6 +190,8 @@ struct Parser<'a> {
     elements: u64,
     /// Bytes passed over by [`Parser::jump`], which quick-xml's own offsets do not count.
     jumped: usize,
+    /// Whether the fast paths may read plain markup (off only for the reference parse).
+    fast: bool,
 }
 
 /// The attributes of a start tag, with values borrowed from the input where possible.
@@ -343,6 +365,15 @@ impl<'a> Parser<'a> {
         tag: &Tag<'a>,
         mut f: impl FnMut(&[u8], Cow<'a, str>),
     ) -> Result<(), InputError> {
+        let mut pairs: Pairs<'a> = [("", ""); FAST_ATTRIBUTES];
+        if self.fast
+            && let Some(count) = plain_pairs(tag.attrs, &mut pairs)
+        {
+            for (key, value) in &pairs[..count] {
+                f(key.as_bytes(), Cow::Borrowed(value));
+            }
+            return Ok(());
+        }
         if !attributes_separated(tag.attrs) {
             return Err(self.malformed(
                 format!(
@@ -547,6 +578,9 @@ impl<'a> Parser<'a> {
             return Ok(());
         }
         self.check_depth(depth)?;
+        if !self.fast {
+            return self.skip_slow(depth, name);
+        }
         let max_nesting = self.limits.max_depth.saturating_sub(depth);
         match skip_content(self.remaining(), max_nesting) {
             Skipped::End { at, elements } => {
@@ -618,13 +652,15 @@ impl<'a> Parser<'a> {
         if empty {
             return Ok(());
         }
-        if let Some((values, end)) = fast_named_list(
-            self.remaining_text(),
-            parent.as_bytes(),
-            item.as_bytes(),
-            key,
-        ) {
-            out.extend(values.into_iter().map(Cow::Borrowed));
+        if self.fast
+            && let Some(end) = fast_named_list(
+                self.remaining_text(),
+                parent.as_bytes(),
+                item.as_bytes(),
+                key,
+                out,
+            )
+        {
             self.jump(end);
             return match self.next()? {
                 Event::End(_) => Ok(()),
@@ -773,9 +809,10 @@ impl<'a> Parser<'a> {
                             if device_tag.name.contains(':') {
                                 return p.skip(device_empty, depth + 2, device_tag.name);
                             }
-                            let row = p.device(&device_tag, device_empty, depth + 2)?;
-                            doc.devices.push(row);
-                            Ok(())
+                            // Built in place: a device row is a few hundred bytes, not worth moving.
+                            doc.devices.push(DeviceRow::default());
+                            let row = doc.devices.last_mut().expect("just pushed");
+                            p.device(&device_tag, device_empty, depth + 2, row)
                         })?;
                     }
                 }
@@ -794,140 +831,472 @@ impl<'a> Parser<'a> {
         tag: &Tag<'a>,
         empty: bool,
         depth: u32,
-    ) -> Result<DeviceRow<'a>, InputError> {
-        let mut row = DeviceRow {
+        row: &mut DeviceRow<'a>,
+    ) -> Result<(), InputError> {
+        let mut device = self.device_start(tag, row)?;
+        if empty {
+            device.finish();
+            return Ok(());
+        }
+        self.check_depth(depth)?;
+        // The usual device is plain markup, read here without quick-xml's events.
+        let max_elements = self.limits.max_elements.saturating_sub(self.elements);
+        let max_level = self.limits.max_depth.saturating_sub(depth);
+        if self.fast
+            && let Some(read) =
+                fast_device(self.remaining_text(), &mut device, max_level, max_elements)
+        {
+            self.elements += read.elements;
+            self.jump(read.end);
+            // quick-xml reads the end tag itself and checks it closes the device element.
+            device.finish();
+            return match self.next()? {
+                Event::End(_) => Ok(()),
+                _ => Err(self.malformed(
+                    format!("malformed end tag of <{}>", truncate_name(tag.name)),
+                    self.position(),
+                )),
+            };
+        }
+        // Something unusual: read the device again from its start tag, event by event, with every check.
+        let mut device = self.device_start(tag, device.row)?;
+        self.device_children(&mut device, depth, tag.name)?;
+        device.finish();
+        Ok(())
+    }
+
+    /// Starts (or starts again) the row of a device from its start tag.
+    fn device_start<'r>(
+        &self,
+        tag: &Tag<'a>,
+        row: &'r mut DeviceRow<'a>,
+    ) -> Result<DeviceState<'a, 'r>, InputError> {
+        *row = DeviceRow {
             element: Cow::Borrowed(tag.name),
             ..DeviceRow::default()
         };
-        let mut model_attr: Text<'a> = None;
-        self.attributes(tag, |key, value| match key {
-            b"type" => row.type_ = Some(value),
-            b"model" => model_attr = Some(value),
-            b"index" => row.index = parse_u32(&value),
-            b"managed" => row.managed = Some(value),
-            _ => {}
-        })?;
-        let is_controller = tag.name == "controller";
-        let is_video = tag.name == "video";
-        let mut model_child: Text<'a> = None;
-        // The first of each child counts, as for libvirt.
-        let (mut seen_alias, mut seen_address, mut seen_model, mut seen_target) =
-            (false, false, false, false);
-        if !empty {
-            self.check_depth(depth)?;
-            // level 1 = direct children of the device element.
-            let mut level: u32 = 0;
-            // level at which a <privateData> is open, so that its <objects> child can be recognised.
-            let mut private_data_level: Option<u32> = None;
-            loop {
-                let (start, child_empty) = match self.next()? {
-                    Event::Start(start) => (start, false),
-                    Event::Empty(start) => (start, true),
-                    Event::End(_) => {
-                        if level == 0 {
-                            break;
-                        }
-                        if private_data_level == Some(level) {
-                            private_data_level = None;
-                        }
-                        level -= 1;
-                        continue;
-                    }
-                    Event::Eof => return Err(self.truncated(tag.name)),
-                    _ => continue,
-                };
-                let child_level = level + 1;
-                self.check_depth(depth + child_level)?;
-                let child = self.tag(&start);
-                match child.name {
-                    "alias" if child_level == 1 && !seen_alias => {
-                        seen_alias = true;
-                        self.attributes(&child, |key, value| {
-                            if key == b"name" {
-                                row.alias = Some(value);
-                            }
-                        })?;
-                    }
-                    "address" if child_level == 1 && !seen_address => {
-                        seen_address = true;
-                        self.address(&child, &mut row)?;
-                    }
-                    "model" if child_level == 1 && !seen_model => {
-                        seen_model = true;
-                        self.attributes(&child, |key, value| match key {
-                            b"type" => model_child = Some(value),
-                            b"name" => row.model_name = Some(value),
-                            b"device" if is_video => row.video_device = Some(value),
-                            _ => {}
-                        })?;
-                    }
-                    "target" if child_level == 1 && is_controller && !seen_target => {
-                        seen_target = true;
-                        self.attributes(&child, |key, value| match key {
-                            b"index" => row.target_index = parse_u32(&value),
-                            b"chassis" => row.target_chassis = parse_u32(&value),
-                            b"port" => row.target_port = parse_u32(&value),
-                            b"hotplug" => row.target_hotplug = Some(value),
-                            _ => {}
-                        })?;
-                    }
-                    "auth" => {
-                        row.has_auth = true;
-                        self.check_plain_tag(&child)?;
-                    }
-                    "encryption" => row.has_encryption = true,
-                    "origstates" => row.has_origstates = true,
-                    "actual" => row.has_actual = true,
-                    "privateData" if !child_empty => private_data_level = Some(child_level),
-                    "objects" if private_data_level == Some(level) => {
-                        row.has_private_objects = true
-                    }
-                    "source" => self.attributes(&child, |key, value| {
-                        if key == b"tls" && value == "yes" {
-                            row.has_tls = true;
-                        }
-                    })?,
-                    _ => self.check_plain_tag(&child)?,
-                }
-                if !child_empty {
-                    level = child_level;
-                }
-            }
-        }
-        row.model = model_attr.or(model_child);
-        Ok(row)
+        let mut device = DeviceState::new(tag.name, row);
+        self.attributes(tag, |key, value| device.start_attribute(key, value))?;
+        Ok(device)
     }
 
-    fn address(&self, tag: &Tag<'a>, row: &mut DeviceRow<'a>) -> Result<(), InputError> {
-        let mut address_type: Text<'a> = None;
-        let (mut domain, mut bus, mut slot, mut function) = (None, None, None, None);
-        let mut multifunction = None;
-        self.attributes(tag, |key, value| match key {
-            b"type" => address_type = Some(value),
-            b"domain" => domain = Some(value),
-            b"bus" => bus = Some(value),
-            b"slot" => slot = Some(value),
-            b"function" => function = Some(value),
-            b"multifunction" => multifunction = Some(value),
-            _ => {}
-        })?;
-        match address_type.as_deref() {
-            Some("pci") => {
-                row.pci_domain = domain.as_deref().and_then(parse_u32);
-                row.pci_bus = bus.as_deref().and_then(parse_u32);
-                row.pci_slot = slot.as_deref().and_then(parse_u32);
-                row.pci_function = function.as_deref().and_then(parse_u32);
-                row.multifunction = match multifunction.as_deref() {
-                    Some("on") => Some(true),
-                    Some("off") => Some(false),
-                    _ => None,
-                };
+    /// The content of a device element, event by event, up to and including its end tag.
+    fn device_children(
+        &mut self,
+        device: &mut DeviceState<'a, '_>,
+        depth: u32,
+        name: &str,
+    ) -> Result<(), InputError> {
+        // level 1 = direct children of the device element.
+        let mut level: u32 = 0;
+        loop {
+            let (start, child_empty) = match self.next()? {
+                Event::Start(start) => (start, false),
+                Event::Empty(start) => (start, true),
+                Event::End(_) => {
+                    if level == 0 {
+                        return Ok(());
+                    }
+                    device.end(level);
+                    level -= 1;
+                    continue;
+                }
+                Event::Eof => return Err(self.truncated(name)),
+                _ => continue,
+            };
+            let child_level = level + 1;
+            self.check_depth(depth + child_level)?;
+            let child = self.tag(&start);
+            device.child(
+                child.name,
+                child_level,
+                child_empty,
+                &Attrs::Checked(self, &child),
+            )?;
+            if !child_empty {
+                level = child_level;
             }
-            Some("dimm") => row.dimm_slot = slot.as_deref().and_then(parse_u32),
+        }
+    }
+}
+
+/// The attributes of a tag: read through the checked path, or already read by a fast path.
+enum Attrs<'p, 'a> {
+    Checked(&'p Parser<'a>, &'p Tag<'a>),
+    Plain(&'p [(&'a str, &'a str)]),
+}
+
+impl<'a> Attrs<'_, 'a> {
+    fn each(&self, mut f: impl FnMut(&[u8], Cow<'a, str>)) -> Result<(), InputError> {
+        match self {
+            Attrs::Checked(parser, tag) => parser.attributes(tag, f),
+            Attrs::Plain(pairs) => {
+                for (key, value) in pairs.iter() {
+                    f(key.as_bytes(), Cow::Borrowed(value));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Checks attributes that no table reads (plain ones were checked when they were read).
+    fn check(&self) -> Result<(), InputError> {
+        match self {
+            Attrs::Checked(parser, tag) => parser.check_plain_tag(tag),
+            Attrs::Plain(_) => Ok(()),
+        }
+    }
+}
+
+/// A device row being read, and which of its children have been seen. Both ways of reading a device's
+/// content (the fast path and the event-based one) feed it the same calls, so they agree by construction.
+struct DeviceState<'a, 'r> {
+    row: &'r mut DeviceRow<'a>,
+    model_attr: Text<'a>,
+    model_child: Text<'a>,
+    is_controller: bool,
+    is_video: bool,
+    // The first of each child counts, as for libvirt.
+    seen_alias: bool,
+    seen_address: bool,
+    seen_model: bool,
+    seen_target: bool,
+    /// Level at which a `<privateData>` is open, so that its `<objects>` child can be recognised.
+    private_data_level: Option<u32>,
+}
+
+impl<'a, 'r> DeviceState<'a, 'r> {
+    fn new(element: &str, row: &'r mut DeviceRow<'a>) -> Self {
+        DeviceState {
+            row,
+            model_attr: None,
+            model_child: None,
+            is_controller: element == "controller",
+            is_video: element == "video",
+            seen_alias: false,
+            seen_address: false,
+            seen_model: false,
+            seen_target: false,
+            private_data_level: None,
+        }
+    }
+
+    fn start_attribute(&mut self, key: &[u8], value: Cow<'a, str>) {
+        match key {
+            b"type" => self.row.type_ = Some(value),
+            b"model" => self.model_attr = Some(value),
+            b"index" => self.row.index = parse_u32(&value),
+            b"managed" => self.row.managed = Some(value),
             _ => {}
         }
-        row.address_type = address_type;
-        Ok(())
+    }
+
+    /// A start tag inside the device, at `level` (1 = a direct child).
+    fn child(
+        &mut self,
+        name: &str,
+        level: u32,
+        empty: bool,
+        attrs: &Attrs<'_, 'a>,
+    ) -> Result<(), InputError> {
+        let row = &mut *self.row;
+        match name {
+            "alias" if level == 1 && !self.seen_alias => {
+                self.seen_alias = true;
+                attrs.each(|key, value| {
+                    if key == b"name" {
+                        row.alias = Some(value);
+                    }
+                })
+            }
+            "address" if level == 1 && !self.seen_address => {
+                self.seen_address = true;
+                address(attrs, row)
+            }
+            "model" if level == 1 && !self.seen_model => {
+                self.seen_model = true;
+                let (model_child, is_video) = (&mut self.model_child, self.is_video);
+                attrs.each(|key, value| match key {
+                    b"type" => *model_child = Some(value),
+                    b"name" => row.model_name = Some(value),
+                    b"device" if is_video => row.video_device = Some(value),
+                    _ => {}
+                })
+            }
+            "target" if level == 1 && self.is_controller && !self.seen_target => {
+                self.seen_target = true;
+                attrs.each(|key, value| match key {
+                    b"index" => row.target_index = parse_u32(&value),
+                    b"chassis" => row.target_chassis = parse_u32(&value),
+                    b"port" => row.target_port = parse_u32(&value),
+                    b"hotplug" => row.target_hotplug = Some(value),
+                    _ => {}
+                })
+            }
+            "auth" => {
+                row.has_auth = true;
+                attrs.check()
+            }
+            "encryption" => {
+                row.has_encryption = true;
+                Ok(())
+            }
+            "origstates" => {
+                row.has_origstates = true;
+                Ok(())
+            }
+            "actual" => {
+                row.has_actual = true;
+                Ok(())
+            }
+            "privateData" if !empty => {
+                self.private_data_level = Some(level);
+                Ok(())
+            }
+            "objects" if self.private_data_level == Some(level - 1) => {
+                row.has_private_objects = true;
+                Ok(())
+            }
+            "source" => attrs.each(|key, value| {
+                if key == b"tls" && value == "yes" {
+                    row.has_tls = true;
+                }
+            }),
+            _ => attrs.check(),
+        }
+    }
+
+    /// The end tag of the element open at `level`.
+    fn end(&mut self, level: u32) {
+        if self.private_data_level == Some(level) {
+            self.private_data_level = None;
+        }
+    }
+
+    fn finish(self) {
+        self.row.model = self.model_attr.or(self.model_child);
+    }
+}
+
+fn address<'a>(attrs: &Attrs<'_, 'a>, row: &mut DeviceRow<'a>) -> Result<(), InputError> {
+    let mut address_type: Text<'a> = None;
+    let (mut domain, mut bus, mut slot, mut function) = (None, None, None, None);
+    let mut multifunction = None;
+    attrs.each(|key, value| match key {
+        b"type" => address_type = Some(value),
+        b"domain" => domain = Some(value),
+        b"bus" => bus = Some(value),
+        b"slot" => slot = Some(value),
+        b"function" => function = Some(value),
+        b"multifunction" => multifunction = Some(value),
+        _ => {}
+    })?;
+    match address_type.as_deref() {
+        Some("pci") => {
+            row.pci_domain = domain.as_deref().and_then(parse_u32);
+            row.pci_bus = bus.as_deref().and_then(parse_u32);
+            row.pci_slot = slot.as_deref().and_then(parse_u32);
+            row.pci_function = function.as_deref().and_then(parse_u32);
+            row.multifunction = match multifunction.as_deref() {
+                Some("on") => Some(true),
+                Some("off") => Some(false),
+                _ => None,
+            };
+        }
+        Some("dimm") => row.dimm_slot = slot.as_deref().and_then(parse_u32),
+        _ => {}
+    }
+    row.address_type = address_type;
+    Ok(())
+}
+
+/// Deepest nesting inside one device that the fast path follows (real devices stay below 6).
+const FAST_LEVELS: usize = 16;
+
+/// Most attributes on one tag that the fast paths read (libvirt writes at most a handful).
+const FAST_ATTRIBUTES: usize = 8;
+
+type Pairs<'a> = [(&'a str, &'a str); FAST_ATTRIBUTES];
+
+/// What [`fast_device`] read: where the device's end tag starts, and how many elements it passed.
+struct FastRead {
+    end: usize,
+    elements: u64,
+}
+
+/// Fast path for the content of a device element, from just after its start tag to the `<` of its
+/// end tag: plain start tags (see [`plain_pairs`]), end tags matching their start tags, text without
+/// references. Anything else (comments, CDATA, processing instructions, references, unusual attributes
+/// or names, a limit reached) returns `None`; the event-based path then reads the device again from
+/// its start and reports any fault precisely.
+fn fast_device<'a>(
+    rest: &'a str,
+    device: &mut DeviceState<'a, '_>,
+    max_level: u32,
+    max_elements: u64,
+) -> Option<FastRead> {
+    let bytes = rest.as_bytes();
+    let mut open: [&[u8]; FAST_LEVELS] = [&[]; FAST_LEVELS];
+    let mut level: usize = 0;
+    let mut elements: u64 = 0;
+    let mut pairs: Pairs<'a> = [("", ""); FAST_ATTRIBUTES];
+    let mut i = 0;
+    loop {
+        // Text between tags: usually a little white space; a reference leaves it to the checked path.
+        let at = i + bytes[i..].iter().position(|&b| b == b'<' || b == b'&')?;
+        if bytes[at] == b'&' {
+            return None;
+        }
+        let after = &bytes[at + 1..];
+        match *after.first()? {
+            b'/' => {
+                if level == 0 {
+                    return Some(FastRead { end: at, elements });
+                }
+                let close = &after[1..];
+                let name = open[level - 1];
+                if !close.starts_with(name) {
+                    return None;
+                }
+                let gt = skip_ws(close, name.len());
+                if close.get(gt) != Some(&b'>') {
+                    return None;
+                }
+                device.end(level as u32);
+                level -= 1;
+                i = at + 2 + gt + 1;
+            }
+            b'!' | b'?' => return None,
+            _ => {
+                let gt = at + 1 + tag_end(after)?;
+                // Both ends are ASCII markup, so char boundaries of `rest`.
+                let content = rest.get(at + 1..gt)?;
+                let (content, empty) = match content.strip_suffix('/') {
+                    Some(content) => (content, true),
+                    None => (content, false),
+                };
+                let name_len = content
+                    .bytes()
+                    .position(is_name_end)
+                    .unwrap_or(content.len());
+                let name = &content[..name_len];
+                if !name
+                    .as_bytes()
+                    .first()
+                    .is_some_and(|&b| b.is_ascii_alphabetic() || b == b'_')
+                {
+                    return None;
+                }
+                let count = plain_pairs(&content[name_len..], &mut pairs)?;
+                elements += 1;
+                let child_level = level + 1;
+                if elements > max_elements || child_level as u32 > max_level {
+                    return None;
+                }
+                device
+                    .child(
+                        name,
+                        child_level as u32,
+                        empty,
+                        &Attrs::Plain(&pairs[..count]),
+                    )
+                    .ok()?;
+                if !empty {
+                    if level == FAST_LEVELS {
+                        return None;
+                    }
+                    open[level] = name.as_bytes();
+                    level = child_level;
+                }
+                i = gt + 1;
+            }
+        }
+    }
+}
+
+/// Bytes of the simple attribute names that the fast paths accept (ASCII letters, digits, `_-:.`).
+static NAME_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b':' | b'.');
+        b += 1;
+    }
+    table
+};
+
+/// Bytes that end a plain attribute value, or make it not plain (a reference, `<`, a tab or line end,
+/// which the checked path normalises or refuses).
+static VALUE_STOP: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(b as u8, b'\'' | b'"' | b'&' | b'<' | b'\t' | b'\n' | b'\r');
+        b += 1;
+    }
+    table
+};
+
+/// Length of a plain attribute value up to its closing `quote`, or `None` if it is not plain.
+fn plain_value_len(value: &[u8], quote: u8) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        i += value[i..]
+            .iter()
+            .position(|&c| VALUE_STOP[usize::from(c)])?;
+        match value[i] {
+            c if c == quote => return Some(i),
+            b'\'' | b'"' => i += 1, // the other quote character is plain text here
+            _ => return None,
+        }
+    }
+}
+
+/// Reads the attributes of a tag (the text after its name, without the `/` of an empty tag) when they
+/// are plain: each after white space, `name='value'` or `name="value"` with a simple name, distinct,
+/// at most [`FAST_ATTRIBUTES`], and values holding no `<`, no reference and no tab or line end, so that
+/// each value is exactly the text between its quotes. Anything else returns `None` and is read by
+/// quick-xml's checked attribute reader.
+fn plain_pairs<'t>(attrs: &'t str, out: &mut Pairs<'t>) -> Option<usize> {
+    let b = attrs.as_bytes();
+    let mut count = 0;
+    let mut i = 0;
+    loop {
+        let before = i;
+        i = skip_ws(b, i);
+        if i == b.len() {
+            return Some(count);
+        }
+        if i == before || count == FAST_ATTRIBUTES {
+            return None;
+        }
+        let start = i;
+        if !(b[i].is_ascii_alphabetic() || b[i] == b'_') {
+            return None;
+        }
+        i += b[i..]
+            .iter()
+            .position(|&c| !NAME_BYTE[usize::from(c)])
+            .unwrap_or(b.len() - i);
+        let name = attrs.get(start..i)?;
+        i = skip_ws(b, i);
+        if b.get(i) != Some(&b'=') {
+            return None;
+        }
+        i = skip_ws(b, i + 1);
+        let quote = *b.get(i)?;
+        if quote != b'\'' && quote != b'"' {
+            return None;
+        }
+        let len = plain_value_len(&b[i + 1..], quote)?;
+        let value = attrs.get(i + 1..i + 1 + len)?;
+        if out[..count].iter().any(|(seen, _)| *seen == name) {
+            return None;
+        }
+        out[count] = (name, value);
+        count += 1;
+        i += len + 2;
     }
 }
 
@@ -1053,11 +1422,18 @@ fn skip_content(rest: &[u8], max_nesting: u32) -> Skipped {
     Skipped::Unclosed
 }
 
-/// Whether a start tag (between `<` and `>`) is a name followed by well-formed, separated, distinct
+/// Whether a start tag (between `<` and `>`) is a name with a plain first character followed by well-formed, separated, distinct
 /// attributes whose values hold no `<` and no reference. Anything else is left to the event-based path,
 /// which checks it in full and reports the fault.
 fn plain_attributes(tag: &[u8]) -> bool {
     let tag = tag.strip_suffix(b"/").unwrap_or(tag);
+    // A name starting with anything else (a digit, a non-ASCII letter) is judged by the checked path.
+    if !tag
+        .first()
+        .is_some_and(|&b| b.is_ascii_alphabetic() || b == b'_' || b == b':')
+    {
+        return false;
+    }
     let mut i = tag
         .iter()
         .position(|&b| is_name_end(b))
@@ -1129,22 +1505,50 @@ fn find_near(haystack: &[u8], needle: u8) -> Option<usize> {
 }
 
 /// Fast path for `<qemuCaps><flag name='…'/>…</qemuCaps>` and `<devices><device alias='…'/>…`: reads
-/// the `key` attribute of each self-closing `item` child, up to the `<` of `</parent>`. Anything
-/// unusual (another element, content inside an item, references in values) returns `None`, and the
-/// general event-based path reads the element instead.
+/// the `key` attribute of each self-closing `item` child into `out`, up to the `<` of `</parent>`, and
+/// returns that offset. Anything unusual (another element, content inside an item, references in
+/// values) leaves `out` as it was and returns `None`; the general event-based path then reads the
+/// element instead.
 fn fast_named_list<'a>(
     rest: &'a str,
     parent: &[u8],
     item: &[u8],
     key: &[u8],
-) -> Option<(Vec<&'a str>, usize)> {
+    out: &mut Vec<Cow<'a, str>>,
+) -> Option<usize> {
+    let before = out.len();
+    let end = named_list_items(rest, parent, item, key, out);
+    if end.is_none() {
+        out.truncate(before);
+    }
+    end
+}
+
+fn named_list_items<'a>(
+    rest: &'a str,
+    parent: &[u8],
+    item: &[u8],
+    key: &[u8],
+    out: &mut Vec<Cow<'a, str>>,
+) -> Option<usize> {
     let bytes = rest.as_bytes();
-    let mut values = Vec::new();
+    // The form libvirt writes, `<flag name='`, is matched whole; other spellings take the long way.
+    let canonical: Vec<u8> = [b"<", item, b" ", key, b"='"].concat();
     let mut i = 0;
     loop {
-        let at = i + find_near(&bytes[i..], b'<')?;
-        if !bytes[i..at].iter().all(u8::is_ascii_whitespace) {
+        let at = skip_ws(bytes, i);
+        if bytes.get(at) != Some(&b'<') {
             return None;
+        }
+        if bytes[at..].starts_with(&canonical) {
+            let from = at + canonical.len();
+            let end = from + plain_value_len(&bytes[from..], b'\'')?;
+            if bytes[end + 1..].starts_with(b"/>") {
+                // Bounded by ASCII markup, so char boundaries of `rest`.
+                out.push(Cow::Borrowed(rest.get(from..end)?));
+                i = end + 3;
+                continue;
+            }
         }
         let after = &bytes[at + 1..];
         if let Some(close) = after.strip_prefix(b"/") {
@@ -1152,7 +1556,7 @@ fn fast_named_list<'a>(
                 && close
                     .get(parent.len())
                     .is_some_and(|&b| is_name_end(b) && b != b'/');
-            return ok.then_some((values, at));
+            return ok.then_some(at);
         }
         if after.starts_with(b"!--") {
             i = at + 4 + memchr::memmem::find(&after[3..], b"-->")? + 3;
@@ -1213,7 +1617,7 @@ fn fast_named_list<'a>(
                 return None;
             }
         }
-        values.extend(value);
+        out.extend(value.map(Cow::Borrowed));
         i = j;
     }
 }
@@ -1221,9 +1625,10 @@ fn fast_named_list<'a>(
 fn new_document<'a>(kind: DocKind) -> Document<'a> {
     Document {
         domain: DomainRow::new(kind),
-        devices: Vec::new(),
-        caps: Vec::new(),
-        live_aliases: Vec::new(),
+        // Sized for a typical status file, so that the vectors rarely grow.
+        devices: Vec::with_capacity(48),
+        caps: Vec::with_capacity(if kind == DocKind::Status { 320 } else { 0 }),
+        live_aliases: Vec::with_capacity(if kind == DocKind::Status { 48 } else { 0 }),
     }
 }
 
@@ -1275,14 +1680,16 @@ mod tests {
 
     #[test]
     fn control_characters_are_found_anywhere() {
-        assert_eq!(find_control_char(b"<a>\n\t\r text</a>"), None);
-        assert_eq!(find_control_char("<a>é</a>".as_bytes()), None);
+        assert_eq!(find_control_char(b"<a>\n\t\r text</a>"), (None, true));
+        assert_eq!(find_control_char("<a>é</a>".as_bytes()), (None, false));
         for at in 0..20 {
             let mut data = vec![b'x'; 20];
             data[at] = 0x01;
-            assert_eq!(find_control_char(&data), Some(at));
+            assert_eq!(find_control_char(&data).0, Some(at));
             data[at] = 0;
-            assert_eq!(find_control_char(&data), Some(at));
+            assert_eq!(find_control_char(&data).0, Some(at));
+            data[at] = 0xC3;
+            assert_eq!(find_control_char(&data), (None, false));
         }
     }
 
@@ -1310,21 +1717,35 @@ mod fast_path_tests {
     fn named_list_fast_path_reads_flags() {
         let region =
             "\n    <flag name='kvm'/>\n    <!-- c -->\n    <flag name=\"a-b\" />\n  </qemuCaps>";
-        let (values, end) =
-            fast_named_list(region, b"qemuCaps", b"flag", b"name").expect("fast path");
-        assert_eq!(values, vec!["kvm", "a-b"]);
+        let mut values = vec![Cow::Borrowed("before")];
+        let end =
+            fast_named_list(region, b"qemuCaps", b"flag", b"name", &mut values).expect("fast path");
+        assert_eq!(values, vec!["before", "kvm", "a-b"]);
         assert_eq!(&region[end..end + 2], "</");
         // Unusual content falls back to the general path.
+        // Values read before the fault are taken back.
+        let mut values = Vec::new();
         assert!(
             fast_named_list(
-                "<flag name='a&amp;b'/></qemuCaps>",
+                "<flag name='kvm'/><flag name='a&amp;b'/></qemuCaps>",
                 b"qemuCaps",
                 b"flag",
-                b"name"
+                b"name",
+                &mut values
             )
             .is_none()
         );
-        assert!(fast_named_list("<other/></qemuCaps>", b"qemuCaps", b"flag", b"name").is_none());
+        assert!(values.is_empty());
+        assert!(
+            fast_named_list(
+                "<other/></qemuCaps>",
+                b"qemuCaps",
+                b"flag",
+                b"name",
+                &mut values
+            )
+            .is_none()
+        );
     }
 
     #[test]

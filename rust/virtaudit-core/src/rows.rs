@@ -22,7 +22,7 @@ impl DocKind {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct DomainRow<'a> {
     pub kind: DocKind,
     pub name: Text<'a>,
@@ -61,7 +61,7 @@ impl DomainRow<'_> {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub struct DeviceRow<'a> {
     pub element: Cow<'a, str>,
     pub type_: Text<'a>,
@@ -91,7 +91,7 @@ pub struct DeviceRow<'a> {
 }
 
 /// Everything one well-formed libvirt document contributes to the tables.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct Document<'a> {
     pub domain: DomainRow<'a>,
     pub devices: Vec<DeviceRow<'a>>,

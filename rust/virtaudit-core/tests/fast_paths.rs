@@ -1,0 +1,219 @@
+//! The fast paths (plain attributes, device content, flag lists, skipped subtrees) against the same
+//! parser with all of them turned off, where every element goes through quick-xml's events and
+//! checked attribute reader. On every real document, and on variants made to hit each fallback, both
+//! must give the same rows, or fail with the same kind of error.
+
+use std::path::{Path, PathBuf};
+
+use virtaudit_core::parse::parse_document_checked;
+use virtaudit_core::{Limits, parse_document};
+
+fn project(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(relative)
+}
+
+fn xml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            xml_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "xml") {
+            out.push(path);
+        }
+    }
+}
+
+/// Both parses of `data` agree; returns whether the document parsed.
+fn agree(label: &str, data: &[u8]) -> bool {
+    let limits = Limits::default();
+    let fast = parse_document(data, &limits);
+    let checked = parse_document_checked(data, &limits);
+    match (&fast, &checked) {
+        (Ok(a), Ok(b)) => {
+            assert_eq!(a, b, "{label}: rows differ between fast and checked parse");
+            true
+        }
+        (Err(a), Err(b)) => {
+            assert_eq!(
+                a.kind, b.kind,
+                "{label}: error kinds differ: {a:?} vs {b:?}"
+            );
+            false
+        }
+        _ => panic!(
+            "{label}: fast parse {} but checked parse {}",
+            if fast.is_ok() { "succeeds" } else { "fails" },
+            if checked.is_ok() { "succeeds" } else { "fails" },
+        ),
+    }
+}
+
+fn project_documents() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dir in [
+        "tests/fixtures",
+        "examples/fleet",
+        "rust/virtaudit-core/benches/data",
+    ] {
+        xml_files(&project(dir), &mut files);
+    }
+    files.sort();
+    assert!(files.len() > 50, "project documents not found");
+    files
+}
+
+#[test]
+fn fast_and_checked_parses_agree_on_project_documents() {
+    for path in project_documents() {
+        let data = std::fs::read(&path).expect("read");
+        agree(&path.display().to_string(), &data);
+    }
+}
+
+#[test]
+fn fast_and_checked_parses_agree_on_the_libvirt_corpus() {
+    let corpus = project("../shared/corpus/libvirt-7.10");
+    if !corpus.is_dir() {
+        eprintln!(
+            "SKIPPED: libvirt corpus not found at {} (it lives outside the project)",
+            corpus.display()
+        );
+        return;
+    }
+    let mut files = Vec::new();
+    xml_files(&corpus, &mut files);
+    let parsed = files
+        .iter()
+        .filter(|path| {
+            agree(
+                &path.display().to_string(),
+                &std::fs::read(path).expect("read"),
+            )
+        })
+        .count();
+    assert!(parsed > 500, "only {parsed} corpus documents parsed");
+}
+
+/// Edits that push markup off the fast paths (or into their error handling) without changing, or
+/// while deliberately breaking, the document.
+fn variants(text: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "comment in each device",
+            text.replace("<alias ", "<!-- c --><alias "),
+        ),
+        (
+            "comment in qemuCaps",
+            text.replace("<flag ", "<!-- c --><flag "),
+        ),
+        (
+            "reference in alias",
+            text.replace("alias name='", "alias name='&#97;"),
+        ),
+        (
+            "entity in address",
+            text.replace("type='pci'", "type='p&#99;i'"),
+        ),
+        ("double quotes", text.replace('\'', "\"")),
+        (
+            "newline in value",
+            text.replace("alias name='", "alias name='\n"),
+        ),
+        (
+            "tab before attribute",
+            text.replace("<address ", "<address\t"),
+        ),
+        ("spaces around =", text.replace("bus='", "bus = '")),
+        ("text in device", text.replace("<alias ", "text<alias ")),
+        ("reference in text", text.replace("<alias ", "&amp;<alias ")),
+        (
+            "CDATA in device",
+            text.replace("<alias ", "<![CDATA[x]]><alias "),
+        ),
+        ("PI in device", text.replace("<alias ", "<?pi x?><alias ")),
+        (
+            "many attributes",
+            text.replace(
+                "<alias ",
+                "<alias a1='1' a2='2' a3='3' a4='4' a5='5' a6='6' a7='7' a8='8' ",
+            ),
+        ),
+        (
+            "duplicate attribute",
+            text.replace("<alias ", "<alias name='x' "),
+        ),
+        ("unquoted attribute", text.replace("<alias ", "<alias x=1 ")),
+        (
+            "attributes not separated",
+            text.replace("bus='", "x='1'bus='"),
+        ),
+        (
+            "'<' in a value",
+            text.replace("alias name='", "alias name='<"),
+        ),
+        (
+            "mismatched end tag",
+            text.replacen("</source>", "</sourc>", 1),
+        ),
+        (
+            "end tag with space",
+            text.replace("</source>", "</source >"),
+        ),
+        ("bad element name", text.replacen("<alias ", "<1alias ", 1)),
+        (
+            "element in a namespace",
+            text.replace("<alias ", "<x:y xmlns:x='u'/><alias "),
+        ),
+        (
+            "second alias",
+            text.replace("<alias ", "<alias name='ua-first'/><alias "),
+        ),
+        (
+            "truncated in a device",
+            text[..text.find("<alias ").map_or(text.len(), |i| i + 9)].to_string(),
+        ),
+        (
+            "control character",
+            text.replacen("<alias ", "<alias \u{1} ", 1),
+        ),
+        (
+            "non-ASCII value",
+            text.replace("alias name='", "alias name='é"),
+        ),
+        (
+            "deep nesting in a device",
+            text.replacen(
+                "<alias ",
+                &format!("{}{}<alias ", "<d>".repeat(300), "</d>".repeat(300)),
+                1,
+            ),
+        ),
+    ]
+}
+
+#[test]
+fn fast_and_checked_parses_agree_on_variants_that_leave_the_fast_paths() {
+    let mut parsed_variants = 0;
+    let mut failed_variants = 0;
+    for path in project_documents() {
+        let text = std::fs::read_to_string(&path).expect("UTF-8");
+        for (what, variant) in variants(&text) {
+            if variant == text {
+                continue;
+            }
+            if agree(&format!("{} ({what})", path.display()), variant.as_bytes()) {
+                parsed_variants += 1;
+            } else {
+                failed_variants += 1;
+            }
+        }
+    }
+    // Both outcomes must have been exercised many times over.
+    assert!(parsed_variants > 500, "{parsed_variants} variants parsed");
+    assert!(failed_variants > 500, "{failed_variants} variants failed");
+}
