@@ -103,7 +103,8 @@ impl From<arrow_schema::ArrowError> for ScanError {
 fn scan_inputs(inputs: &[Input], options: &ScanOptions) -> Result<Batch, ScanError> {
     let mut builder = TableBuilder::new();
     let mut buf = Vec::new();
-    for input in inputs {
+    let mut reserved = false;
+    for (n, input) in inputs.iter().enumerate() {
         let host = options.host_from.host_of(&input.path);
         let display = input.display();
         if let Some(error) = &input.error {
@@ -113,7 +114,13 @@ fn scan_inputs(inputs: &[Input], options: &ScanOptions) -> Result<Batch, ScanErr
         let outcome = read::read_file(&input.path, options.limits.max_file_size, &mut buf)
             .and_then(|size| parse_document(&buf, &options.limits).map(|doc| (size, doc)));
         match outcome {
-            Ok((size, doc)) => builder.push_document(&display, &host, size, &doc),
+            Ok((size, doc)) => {
+                if !reserved {
+                    reserved = true;
+                    builder.reserve_like(&doc, inputs.len() - n);
+                }
+                builder.push_document(&display, &host, size, &doc);
+            }
             Err(error) => builder.push_error(&display, &host, &error),
         }
     }

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use quick_xml::XmlVersion;
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::attributes::Attributes;
-use quick_xml::events::{BytesRef, BytesStart, Event};
+use quick_xml::events::{BytesEnd, BytesRef, BytesStart, Event};
 use quick_xml::reader::Reader;
 
 use crate::error::{ErrorKind, InputError};
@@ -72,6 +72,10 @@ fn reader(text: &str) -> Reader<&[u8]> {
     let mut reader = Reader::from_str(text);
     // `--` inside comments is refused by libxml2, so by libvirt.
     reader.config_mut().check_comments = true;
+    // End tags are matched against their start tags here, not by quick-xml, because the fast paths
+    // read some start tags without it (see `Parser::end_of`).
+    reader.config_mut().check_end_names = false;
+    reader.config_mut().allow_unmatched_ends = true;
     reader
 }
 
@@ -299,6 +303,23 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Checks that an end tag closes the element `name`.
+    fn end_of(&self, end: &BytesEnd<'_>, name: &str) -> Result<(), InputError> {
+        let found = end.name();
+        let found: &str = found.as_ref();
+        if found == name {
+            return Ok(());
+        }
+        Err(self.malformed(
+            format!(
+                "end tag </{}> does not match <{}>",
+                truncate_name(found),
+                truncate_name(name)
+            ),
+            self.position(),
+        ))
+    }
+
     fn check_depth(&self, depth: u32) -> Result<(), InputError> {
         if depth > self.limits.max_depth {
             return Err(InputError::at(
@@ -484,12 +505,13 @@ impl<'a> Parser<'a> {
                 })?;
                 let mut seen_domain = false;
                 if !empty {
-                    self.children(1, "domstatus", |p, child, child_empty| {
-                        let child_tag = p.tag(child);
-                        match child_tag.name {
+                    self.children(
+                        1,
+                        "domstatus",
+                        |p, child_tag, child_empty| match child_tag.name {
                             "domain" if !seen_domain => {
                                 seen_domain = true;
-                                p.domain(&child_tag, child_empty, 2, &mut doc)
+                                p.domain(child_tag, child_empty, 2, &mut doc)
                             }
                             "qemuCaps" => {
                                 doc.domain.has_qemu_caps = true;
@@ -514,7 +536,7 @@ impl<'a> Parser<'a> {
                                 )
                             }
                             "blockjobs" => {
-                                p.attributes(&child_tag, |key, value| {
+                                p.attributes(child_tag, |key, value| {
                                     if key == b"active" {
                                         doc.domain.blockjobs_active = Some(value);
                                     }
@@ -522,11 +544,11 @@ impl<'a> Parser<'a> {
                                 p.skip(child_empty, 2, "blockjobs")
                             }
                             _ => {
-                                p.check_tag(&child_tag)?;
+                                p.check_tag(child_tag)?;
                                 p.skip(child_empty, 2, child_tag.name)
                             }
-                        }
-                    })?;
+                        },
+                    )?;
                 }
                 if !seen_domain {
                     return Err(InputError::new(
@@ -557,18 +579,77 @@ impl<'a> Parser<'a> {
         &mut self,
         depth: u32,
         parent: &str,
-        mut visit: impl FnMut(&mut Self, &BytesStart<'a>, bool) -> Result<(), InputError>,
+        mut visit: impl FnMut(&mut Self, &Tag<'a>, bool) -> Result<(), InputError>,
     ) -> Result<(), InputError> {
         self.check_depth(depth)?;
         loop {
+            if self.fast
+                && let Some((tag, empty)) = self.plain_start_tag()?
+            {
+                visit(self, &tag, empty)?;
+                continue;
+            }
             match self.next()? {
-                Event::Start(start) => visit(self, &start, false)?,
-                Event::Empty(start) => visit(self, &start, true)?,
-                Event::End(_) => return Ok(()),
+                Event::Start(start) => visit(self, &self.tag(&start), false)?,
+                Event::Empty(start) => visit(self, &self.tag(&start), true)?,
+                Event::End(end) => return self.end_of(&end, parent),
                 Event::Eof => return Err(self.truncated(parent)),
                 _ => {}
             }
         }
+    }
+
+    /// Fast path for the next child: when only white space stands before a start tag with a plain
+    /// name, reads that tag without quick-xml, counts it and returns it. Like quick-xml's events, it
+    /// leaves the attributes to whoever reads them ([`Parser::attributes`], [`Parser::check_tag`]).
+    /// Anything else (an end tag, text, comments, unusual names) is left to quick-xml's events.
+    fn plain_start_tag(&mut self) -> Result<Option<(Tag<'a>, bool)>, InputError> {
+        let rest = self.remaining();
+        let at = skip_ws(rest, 0);
+        if rest.get(at) != Some(&b'<')
+            || !rest
+                .get(at + 1)
+                .is_some_and(|&b| b.is_ascii_alphabetic() || b == b'_')
+        {
+            return Ok(None);
+        }
+        let Some(gt) = tag_end(&rest[at + 1..]) else {
+            return Ok(None);
+        };
+        let raw = &rest[at + 1..at + 1 + gt];
+        let (raw, empty) = match raw.strip_suffix(b"/") {
+            Some(raw) => (raw, true),
+            None => (raw, false),
+        };
+        // The name must end at white space or at the end of the tag, as quick-xml reads names.
+        let name_len = raw
+            .iter()
+            .position(|&b| is_name_end(b))
+            .unwrap_or(raw.len());
+        if raw.get(name_len).is_some_and(|b| !b.is_ascii_whitespace()) {
+            return Ok(None);
+        }
+        // Both ends are ASCII markup, so char boundaries of the text.
+        let start = self.position() + at + 1;
+        let Some(raw) = self.text.get(start..start + raw.len()) else {
+            return Ok(None);
+        };
+        self.elements += 1;
+        if self.elements > self.limits.max_elements {
+            return Err(InputError::at(
+                ErrorKind::TooManyElements,
+                format!("more than {} elements", self.limits.max_elements),
+                self.data,
+                self.offset_in_data(start),
+            ));
+        }
+        self.jump(at + 1 + gt + 1);
+        let tag = Tag {
+            name: &raw[..name_len],
+            attrs: &raw[name_len..],
+            raw,
+        };
+        Ok(Some((tag, empty)))
     }
 
     /// Walks over an element's content without looking at it: finds the matching end tag with memchr,
@@ -594,9 +675,8 @@ impl<'a> Parser<'a> {
                     ));
                 }
                 self.jump(at);
-                // quick-xml reads the end tag itself and checks it closes `name`.
                 match self.next()? {
-                    Event::End(_) => Ok(()),
+                    Event::End(end) => self.end_of(&end, name),
                     _ => Err(self.malformed(
                         format!("malformed end tag of <{}>", truncate_name(name)),
                         self.position(),
@@ -618,21 +698,21 @@ impl<'a> Parser<'a> {
 
     /// Event-by-event skipping, for content the fast path cannot vouch for (it reports the error).
     fn skip_slow(&mut self, depth: u32, name: &str) -> Result<(), InputError> {
-        let mut level: u32 = 1;
+        // Names of the elements open inside the skipped one.
+        let mut open: Vec<&'a str> = Vec::new();
         loop {
             match self.next()? {
                 Event::Empty(start) => self.check_tag(&self.tag(&start))?,
                 Event::Start(start) => {
-                    self.check_tag(&self.tag(&start))?;
-                    level += 1;
-                    self.check_depth(depth + level - 1)?;
+                    let tag = self.tag(&start);
+                    self.check_tag(&tag)?;
+                    open.push(tag.name);
+                    self.check_depth(depth + u32::try_from(open.len()).unwrap_or(u32::MAX))?;
                 }
-                Event::End(_) => {
-                    level -= 1;
-                    if level == 0 {
-                        return Ok(());
-                    }
-                }
+                Event::End(end) => match open.pop() {
+                    Some(inner) => self.end_of(&end, inner)?,
+                    None => return self.end_of(&end, name),
+                },
                 Event::Eof => return Err(self.truncated(name)),
                 _ => {}
             }
@@ -663,24 +743,23 @@ impl<'a> Parser<'a> {
         {
             self.jump(end);
             return match self.next()? {
-                Event::End(_) => Ok(()),
+                Event::End(end) => self.end_of(&end, parent),
                 _ => {
                     Err(self.malformed(format!("malformed end tag of <{parent}>"), self.position()))
                 }
             };
         }
-        self.children(depth, parent, |p, child, child_empty| {
-            let tag = p.tag(child);
+        self.children(depth, parent, |p, tag, child_empty| {
             if tag.name == item {
                 let mut value = None;
-                p.attributes(&tag, |k, v| {
+                p.attributes(tag, |k, v| {
                     if k == key {
                         value = Some(v);
                     }
                 })?;
                 out.extend(value);
             } else {
-                p.check_tag(&tag)?;
+                p.check_tag(tag)?;
             }
             p.skip(child_empty, depth + 1, tag.name)
         })
@@ -717,7 +796,10 @@ impl<'a> Parser<'a> {
                     self.skip(false, depth + 1, child)?;
                     continue;
                 }
-                Event::End(_) => return Ok(normalize_line_ends(out)),
+                Event::End(end) => {
+                    self.end_of(&end, name)?;
+                    return Ok(normalize_line_ends(out));
+                }
                 Event::Eof => return Err(self.truncated(name)),
                 _ => continue,
             };
@@ -759,8 +841,7 @@ impl<'a> Parser<'a> {
         // libvirt reads the first of each of these elements.
         let (mut seen_os, mut seen_os_type) = (false, false);
         let (mut seen_name, mut seen_uuid, mut seen_emulator) = (false, false, false);
-        self.children(depth, "domain", |p, child, child_empty| {
-            let child_tag = p.tag(child);
+        self.children(depth, "domain", |p, child_tag, child_empty| {
             match child_tag.name {
                 "name" if !seen_name => {
                     seen_name = true;
@@ -773,11 +854,10 @@ impl<'a> Parser<'a> {
                 "os" if !seen_os => {
                     seen_os = true;
                     if !child_empty {
-                        p.children(depth + 1, "os", |p, os_child, os_empty| {
-                            let os_tag = p.tag(os_child);
+                        p.children(depth + 1, "os", |p, os_tag, os_empty| {
                             if os_tag.name == "type" && !seen_os_type {
                                 seen_os_type = true;
-                                p.attributes(&os_tag, |key, value| match key {
+                                p.attributes(os_tag, |key, value| match key {
                                     b"arch" => doc.domain.arch = Some(value),
                                     b"machine" => doc.domain.machine = Some(value),
                                     _ => {}
@@ -790,8 +870,7 @@ impl<'a> Parser<'a> {
                 // Every <devices> section counts, as libvirt's `./devices/…` queries match them all.
                 "devices" => {
                     if !child_empty {
-                        p.children(depth + 1, "devices", |p, device, device_empty| {
-                            let device_tag = p.tag(device);
+                        p.children(depth + 1, "devices", |p, device_tag, device_empty| {
                             if device_tag.name == "emulator" {
                                 if !seen_emulator {
                                     seen_emulator = true;
@@ -812,12 +891,12 @@ impl<'a> Parser<'a> {
                             // Built in place: a device row is a few hundred bytes, not worth moving.
                             doc.devices.push(DeviceRow::default());
                             let row = doc.devices.last_mut().expect("just pushed");
-                            p.device(&device_tag, device_empty, depth + 2, row)
+                            p.device(device_tag, device_empty, depth + 2, row)
                         })?;
                     }
                 }
                 _ => {
-                    p.check_tag(&child_tag)?;
+                    p.check_tag(child_tag)?;
                     p.skip(child_empty, depth + 1, child_tag.name)?;
                 }
             }
@@ -851,7 +930,7 @@ impl<'a> Parser<'a> {
             // quick-xml reads the end tag itself and checks it closes the device element.
             device.finish();
             return match self.next()? {
-                Event::End(_) => Ok(()),
+                Event::End(end) => self.end_of(&end, tag.name),
                 _ => Err(self.malformed(
                     format!("malformed end tag of <{}>", truncate_name(tag.name)),
                     self.position(),
@@ -887,24 +966,25 @@ impl<'a> Parser<'a> {
         depth: u32,
         name: &str,
     ) -> Result<(), InputError> {
-        // level 1 = direct children of the device element.
-        let mut level: u32 = 0;
+        // Names of the elements open inside the device; level 1 = direct children of the device.
+        let mut open: Vec<&'a str> = Vec::new();
         loop {
             let (start, child_empty) = match self.next()? {
                 Event::Start(start) => (start, false),
                 Event::Empty(start) => (start, true),
-                Event::End(_) => {
-                    if level == 0 {
-                        return Ok(());
-                    }
-                    device.end(level);
-                    level -= 1;
+                Event::End(end) => {
+                    let Some(inner) = open.last() else {
+                        return self.end_of(&end, name);
+                    };
+                    self.end_of(&end, inner)?;
+                    device.end(level_of(&open));
+                    open.pop();
                     continue;
                 }
                 Event::Eof => return Err(self.truncated(name)),
                 _ => continue,
             };
-            let child_level = level + 1;
+            let child_level = level_of(&open) + 1;
             self.check_depth(depth + child_level)?;
             let child = self.tag(&start);
             device.child(
@@ -914,10 +994,14 @@ impl<'a> Parser<'a> {
                 &Attrs::Checked(self, &child),
             )?;
             if !child_empty {
-                level = child_level;
+                open.push(child.name);
             }
         }
     }
+}
+
+fn level_of(open: &[&str]) -> u32 {
+    u32::try_from(open.len()).unwrap_or(u32::MAX)
 }
 
 /// The attributes of a tag: read through the checked path, or already read by a fast path.
@@ -1482,14 +1566,17 @@ fn plain_attributes(tag: &[u8]) -> bool {
 
 /// Offset of the `>` that ends a start tag, passing over quoted attribute values (which may hold `>`).
 fn tag_end(tag: &[u8]) -> Option<usize> {
+    // A plain loop: tags are short, shorter than memchr's set-up pays for.
     let mut i = 0;
-    loop {
-        i += memchr::memchr3(b'>', b'\'', b'"', &tag[i..])?;
+    while i < tag.len() {
         match tag[i] {
             b'>' => return Some(i),
-            quote => i += 1 + memchr::memchr(quote, &tag[i + 1..])? + 1,
+            quote @ (b'\'' | b'"') => i += 1 + find_near(&tag[i + 1..], quote)?,
+            _ => {}
         }
+        i += 1;
     }
+    None
 }
 
 fn skip_ws(s: &[u8], mut i: usize) -> usize {

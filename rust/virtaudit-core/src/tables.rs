@@ -197,7 +197,16 @@ impl StringViewBuilder {
         }
     }
 
+    /// Room for `rows` more rows holding `bytes` more bytes of long strings.
+    fn reserve(&mut self, rows: usize, bytes: usize) {
+        self.views.reserve(rows);
+        self.data.reserve(bytes);
+    }
+
     fn finish(&mut self) -> StringViewArray {
+        // An estimate from `reserve` that came out too high must not stay allocated with the table.
+        shrink_if_loose(&mut self.views);
+        shrink_if_loose(&mut self.data);
         let views = ScalarBuffer::from(std::mem::take(&mut self.views));
         let data = Buffer::from_vec(std::mem::take(&mut self.data));
         let nulls = self.nulls.finish();
@@ -206,6 +215,17 @@ impl StringViewBuilder {
         // the zero view. That is exactly what `try_new` would check, byte by byte, at a cost per row.
         unsafe { StringViewArray::new_unchecked(views, Arc::from([data]), nulls) }
     }
+}
+
+fn shrink_if_loose<T>(v: &mut Vec<T>) {
+    if v.capacity() > v.len() + v.len() / 4 + 64 {
+        v.shrink_to_fit();
+    }
+}
+
+/// Bytes of the strings of `values` that do not fit in a view and go to the data block.
+fn long_bytes<'s>(values: impl Iterator<Item = &'s str>) -> usize {
+    values.map(str::len).filter(|&n| n > 12).sum()
 }
 
 fn opt(builder: &mut StringViewBuilder, value: Option<&str>) {
@@ -277,6 +297,14 @@ struct PairColumns {
 }
 
 impl PairColumns {
+    fn reserve(&mut self, values: &[std::borrow::Cow<'_, str>], copies: usize) {
+        let rows = values.len() * copies;
+        self.path.reserve(rows, 0);
+        self.host.reserve(rows, 0);
+        self.value
+            .reserve(rows, long_bytes(values.iter().map(|v| &**v)) * copies);
+    }
+
     fn push(&mut self, path: &str, host: &str, values: &[std::borrow::Cow<'_, str>]) {
         self.path.append_repeated(path, values.len());
         self.host.append_repeated(host, values.len());
@@ -313,6 +341,30 @@ pub struct TableBuilder {
 impl TableBuilder {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Makes room for `copies` more documents like `doc`, so that the columns of a batch are allocated
+    /// once instead of growing (and being copied) a dozen times. Called with the first document of a
+    /// run of inputs; [`StringViewBuilder::finish`] gives back what the estimate overshot.
+    pub fn reserve_like(&mut self, doc: &Document<'_>, copies: usize) {
+        let devices = doc.devices.len() * copies;
+        let v = &mut self.devices;
+        for column in [&mut v.path, &mut v.host] {
+            column.reserve(devices, 0);
+        }
+        for column in [
+            &mut v.element,
+            &mut v.type_,
+            &mut v.model,
+            &mut v.alias,
+            &mut v.address_type,
+        ] {
+            column.reserve(devices, 0);
+        }
+        let aliases = long_bytes(doc.devices.iter().filter_map(|d| d.alias.as_deref()));
+        v.alias.reserve(0, aliases * copies);
+        self.caps.reserve(&doc.caps, copies);
+        self.live_aliases.reserve(&doc.live_aliases, copies);
     }
 
     pub fn push_document(&mut self, path: &str, host: &str, file_size: u64, doc: &Document<'_>) {

@@ -217,3 +217,56 @@ fn fast_and_checked_parses_agree_on_variants_that_leave_the_fast_paths() {
     assert!(parsed_variants > 500, "{parsed_variants} variants parsed");
     assert!(failed_variants > 500, "{failed_variants} variants failed");
 }
+
+/// The parser, not quick-xml, matches end tags to start tags (the fast paths read start tags that
+/// quick-xml never sees), so every place that reads an end tag is checked here, in both parses.
+#[test]
+fn every_end_tag_must_match_its_start_tag() {
+    let path = project("tests/fixtures/devices/q35-status.xml");
+    let text = std::fs::read_to_string(&path).expect("fixture");
+    assert!(agree("fixture", text.as_bytes()), "fixture parses");
+    let mut checked = 0;
+    for end in [
+        "</domstatus>",
+        "</domain>",
+        "</qemuCaps>",
+        "</devices>",
+        "</vcpus>",
+        "</name>",
+        "</uuid>",
+        "</os>",
+        "</type>",
+        "</cpu>",
+        "</controller>",
+        "</disk>",
+        "</source>",
+        "</privateData>",
+        "</objects>",
+        "</origstates>",
+        "</hostdev>",
+        "</auth>",
+        "</model>",
+        "</target>",
+        "</numa>",
+        "</seclabel>",
+    ] {
+        for at in text
+            .match_indices(end)
+            .map(|(at, _)| at)
+            .collect::<Vec<_>>()
+        {
+            let wrong = format!("{}x>", &end[..end.len() - 1]);
+            let variant = format!("{}{}{}", &text[..at], wrong, &text[at + end.len()..]);
+            let label = format!("{end} at {at} replaced by {wrong}");
+            assert!(!agree(&label, variant.as_bytes()), "{label}: accepted");
+            let error = parse_document(variant.as_bytes(), &Limits::default()).expect_err("fails");
+            assert!(
+                error.message.contains("does not match"),
+                "{label}: {}",
+                error.message
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "{checked} end tags checked");
+}
