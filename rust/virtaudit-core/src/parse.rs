@@ -663,7 +663,7 @@ impl<'a> Parser<'a> {
             return self.skip_slow(depth, name);
         }
         let max_nesting = self.limits.max_depth.saturating_sub(depth);
-        match skip_content(self.remaining(), max_nesting) {
+        match skip_content(self.remaining_text(), max_nesting) {
             Skipped::End { at, elements } => {
                 self.elements += elements;
                 if self.elements > self.limits.max_elements {
@@ -1252,26 +1252,8 @@ fn fast_device<'a>(
             }
             b'!' | b'?' => return None,
             _ => {
-                let gt = at + 1 + tag_end(after)?;
-                // Both ends are ASCII markup, so char boundaries of `rest`.
-                let content = rest.get(at + 1..gt)?;
-                let (content, empty) = match content.strip_suffix('/') {
-                    Some(content) => (content, true),
-                    None => (content, false),
-                };
-                let name_len = content
-                    .bytes()
-                    .position(is_name_end)
-                    .unwrap_or(content.len());
-                let name = &content[..name_len];
-                if !name
-                    .as_bytes()
-                    .first()
-                    .is_some_and(|&b| b.is_ascii_alphabetic() || b == b'_')
-                {
-                    return None;
-                }
-                let count = plain_pairs(&content[name_len..], &mut pairs)?;
+                let tag = plain_tag(rest, at + 1, &mut pairs)?;
+                let (name, empty, count) = (tag.name, tag.empty, tag.attributes);
                 elements += 1;
                 let child_level = level + 1;
                 if elements > max_elements || child_level as u32 > max_level {
@@ -1292,7 +1274,7 @@ fn fast_device<'a>(
                     open[level] = name.as_bytes();
                     level = child_level;
                 }
-                i = gt + 1;
+                i = tag.end;
             }
         }
     }
@@ -1343,14 +1325,20 @@ fn plain_value_len(value: &[u8], quote: u8) -> Option<usize> {
 /// each value is exactly the text between its quotes. Anything else returns `None` and is read by
 /// quick-xml's checked attribute reader.
 fn plain_pairs<'t>(attrs: &'t str, out: &mut Pairs<'t>) -> Option<usize> {
-    let b = attrs.as_bytes();
+    let (count, end) = pairs_from(attrs, 0, out)?;
+    (end == attrs.len()).then_some(count)
+}
+
+/// Reads plain attributes (see [`plain_pairs`]) from `text[i..]` up to the end of the text or to a `>`
+/// or `/` where an attribute could start. Returns how many there were, and where reading stopped.
+fn pairs_from<'t>(text: &'t str, mut i: usize, out: &mut Pairs<'t>) -> Option<(usize, usize)> {
+    let b = text.as_bytes();
     let mut count = 0;
-    let mut i = 0;
     loop {
         let before = i;
         i = skip_ws(b, i);
-        if i == b.len() {
-            return Some(count);
+        if i == b.len() || b[i] == b'>' || b[i] == b'/' {
+            return Some((count, i));
         }
         if i == before || count == FAST_ATTRIBUTES {
             return None;
@@ -1363,7 +1351,7 @@ fn plain_pairs<'t>(attrs: &'t str, out: &mut Pairs<'t>) -> Option<usize> {
             .iter()
             .position(|&c| !NAME_BYTE[usize::from(c)])
             .unwrap_or(b.len() - i);
-        let name = attrs.get(start..i)?;
+        let name = text.get(start..i)?;
         i = skip_ws(b, i);
         if b.get(i) != Some(&b'=') {
             return None;
@@ -1374,7 +1362,7 @@ fn plain_pairs<'t>(attrs: &'t str, out: &mut Pairs<'t>) -> Option<usize> {
             return None;
         }
         let len = plain_value_len(&b[i + 1..], quote)?;
-        let value = attrs.get(i + 1..i + 1 + len)?;
+        let value = text.get(i + 1..i + 1 + len)?;
         if out[..count].iter().any(|(seen, _)| *seen == name) {
             return None;
         }
@@ -1382,6 +1370,46 @@ fn plain_pairs<'t>(attrs: &'t str, out: &mut Pairs<'t>) -> Option<usize> {
         count += 1;
         i += len + 2;
     }
+}
+
+/// A start tag read whole by [`plain_tag`].
+struct PlainTag<'t> {
+    name: &'t str,
+    /// How many attributes were read into the caller's pairs.
+    attributes: usize,
+    empty: bool,
+    /// Offset just after the tag's `>`.
+    end: usize,
+}
+
+/// Reads the start tag whose name begins at `text[start]` (just after its `<`) when it is plain: a
+/// simple name, plain attributes (see [`plain_pairs`]), then `>` or `/>`. One pass over the tag finds
+/// its end and its attributes. Anything else returns `None`, for the checked path.
+fn plain_tag<'t>(text: &'t str, start: usize, out: &mut Pairs<'t>) -> Option<PlainTag<'t>> {
+    let b = text.as_bytes();
+    if !b
+        .get(start)
+        .is_some_and(|&c| c.is_ascii_alphabetic() || c == b'_')
+    {
+        return None;
+    }
+    let name_end = start
+        + b[start..]
+            .iter()
+            .position(|&c| !NAME_BYTE[usize::from(c)])?;
+    let name = text.get(start..name_end)?;
+    let (attributes, i) = pairs_from(text, name_end, out)?;
+    let (empty, end) = match b.get(i)? {
+        b'>' => (false, i + 1),
+        b'/' if b.get(i + 1) == Some(&b'>') => (true, i + 2),
+        _ => return None,
+    };
+    Some(PlainTag {
+        name,
+        attributes,
+        empty,
+        end,
+    })
 }
 
 /// After each quoted value in a tag, XML requires white space, `/` or the end before anything else.
@@ -1439,9 +1467,11 @@ enum Skipped {
 /// Passes over the content of an element that starts at `rest[0]`, up to its end tag, tracking nesting
 /// with memchr over `<` and `>` only: no names, attributes or text are decoded. Comments, CDATA and
 /// processing instructions are passed over whole.
-fn skip_content(rest: &[u8], max_nesting: u32) -> Skipped {
+fn skip_content(text: &str, max_nesting: u32) -> Skipped {
+    let rest = text.as_bytes();
     // Names of the open elements, so that every end tag is checked against its start tag.
-    let mut open: Vec<&[u8]> = Vec::new();
+    let mut open: Vec<&str> = Vec::new();
+    let mut pairs: Pairs<'_> = [("", ""); FAST_ATTRIBUTES];
     let name_of =
         |s: &'_ [u8]| -> usize { s.iter().position(|&b| is_name_end(b)).unwrap_or(s.len()) };
     let mut nesting: u32 = 0;
@@ -1462,13 +1492,16 @@ fn skip_content(rest: &[u8], max_nesting: u32) -> Skipped {
                     }
                     return Skipped::End { at, elements };
                 }
-                let name = &after[1..1 + name_of(&after[1..])];
-                if open.pop() != Some(name) {
-                    // A mismatched end tag: the event-based path reports it with its position.
+                let name_len = name_of(&after[1..]);
+                let gt = skip_ws(after, 1 + name_len);
+                if open.pop().map(str::as_bytes) != Some(&after[1..1 + name_len])
+                    || after.get(gt) != Some(&b'>')
+                {
+                    // A mismatched or malformed end tag: the event-based path reports it.
                     return Skipped::Unclosed;
                 }
                 nesting -= 1;
-                at + 2
+                at + 1 + gt + 1
             }
             Some(b'!') if after.starts_with(b"!--") => match find(b"-->", at + 4) {
                 Some(end) => end + 3,
@@ -1483,22 +1516,18 @@ fn skip_content(rest: &[u8], max_nesting: u32) -> Skipped {
                 None => return Skipped::Unclosed,
             },
             Some(_) => {
-                let Some(gt) = tag_end(after) else {
+                let Some(tag) = plain_tag(text, at + 1, &mut pairs) else {
                     return Skipped::Unclosed;
                 };
-                let gt = at + 1 + gt;
-                if !plain_attributes(&rest[at + 1..gt]) {
-                    return Skipped::Unclosed;
-                }
                 elements += 1;
-                if rest[gt - 1] != b'/' {
-                    open.push(&after[..name_of(after)]);
+                if !tag.empty {
+                    open.push(tag.name);
                     nesting += 1;
                     if nesting > max_nesting {
                         return Skipped::TooDeep { at };
                     }
                 }
-                gt + 1
+                tag.end
             }
             None => return Skipped::Unclosed,
         };
@@ -1839,16 +1868,16 @@ mod fast_path_tests {
     fn skipping_tracks_nesting_and_limits() {
         let rest =
             "<cpu/><cpu a='1'><x/></cpu><!-- </cpu> --><![CDATA[</x>]]><?pi </a>?></cpu>tail";
-        match skip_content(rest.as_bytes(), 10) {
+        match skip_content(rest, 10) {
             Skipped::End { at, elements } => {
                 assert_eq!(&rest[at..], "</cpu>tail");
                 assert_eq!(elements, 3);
             }
             _ => panic!("end tag not found"),
         }
-        assert!(matches!(skip_content(b"<cpu>", 10), Skipped::Unclosed));
+        assert!(matches!(skip_content("<cpu>", 10), Skipped::Unclosed));
         assert!(matches!(
-            skip_content(b"<a><b><c></c></b></a></x>", 2),
+            skip_content("<a><b><c></c></b></a></x>", 2),
             Skipped::TooDeep { .. }
         ));
     }

@@ -255,17 +255,23 @@ fn every_end_tag_must_match_its_start_tag() {
             .map(|(at, _)| at)
             .collect::<Vec<_>>()
         {
-            let wrong = format!("{}x>", &end[..end.len() - 1]);
-            let variant = format!("{}{}{}", &text[..at], wrong, &text[at + end.len()..]);
-            let label = format!("{end} at {at} replaced by {wrong}");
-            assert!(!agree(&label, variant.as_bytes()), "{label}: accepted");
-            let error = parse_document(variant.as_bytes(), &Limits::default()).expect_err("fails");
-            assert!(
-                error.message.contains("does not match"),
-                "{label}: {}",
-                error.message
-            );
-            checked += 1;
+            let name = &end[2..end.len() - 1];
+            for wrong in [format!("</{name}x>"), format!("</{name} x>")] {
+                let variant = format!("{}{}{}", &text[..at], wrong, &text[at + end.len()..]);
+                let label = format!("{end} at {at} replaced by {wrong}");
+                assert!(!agree(&label, variant.as_bytes()), "{label}: accepted");
+                let error =
+                    parse_document(variant.as_bytes(), &Limits::default()).expect_err("fails");
+                assert!(
+                    error.message.contains("does not match"),
+                    "{label}: {}",
+                    error.message
+                );
+                checked += 1;
+            }
+            // White space before the `>` of an end tag is allowed.
+            let spaced = format!("{}</{name} >{}", &text[..at], &text[at + end.len()..]);
+            assert!(agree(&format!("{end} at {at} spaced"), spaced.as_bytes()));
         }
     }
     assert!(checked > 40, "{checked} end tags checked");
