@@ -64,6 +64,7 @@ fn parse_with<'a>(data: &'a [u8], limits: &Limits, fast: bool) -> Result<Documen
         elements: 0,
         jumped: 0,
         fast,
+        after_text: false,
     };
     parser.document()
 }
@@ -196,6 +197,9 @@ struct Parser<'a> {
     jumped: usize,
     /// Whether the fast paths may read plain markup (off only for the reference parse).
     fast: bool,
+    /// Whether the last event was text. quick-xml then stands at the `<` that ended the text, in the
+    /// middle of its own markup state, and must read that markup itself: a fast path may not jump.
+    after_text: bool,
 }
 
 /// The attributes of a start tag, with values borrowed from the input where possible.
@@ -226,6 +230,7 @@ impl<'a> Parser<'a> {
     /// always lands on the `<` of the end tag of the element being read, so quick-xml still sees that
     /// end tag and its check of end names stays intact.
     fn jump(&mut self, n: usize) {
+        debug_assert!(!self.after_text, "jump inside quick-xml's markup state");
         let rest = self.reader.get_mut();
         *rest = &rest[n..];
         self.jumped += n;
@@ -260,6 +265,7 @@ impl<'a> Parser<'a> {
                 .saturating_add(self.jumped);
             self.malformed(describe_xml_error(&e), offset)
         })?;
+        self.after_text = matches!(event, Event::Text(_));
         match &event {
             Event::Start(_) | Event::Empty(_) => {
                 self.elements += 1;
@@ -604,6 +610,9 @@ impl<'a> Parser<'a> {
     /// leaves the attributes to whoever reads them ([`Parser::attributes`], [`Parser::check_tag`]).
     /// Anything else (an end tag, text, comments, unusual names) is left to quick-xml's events.
     fn plain_start_tag(&mut self) -> Result<Option<(Tag<'a>, bool)>, InputError> {
+        if self.after_text {
+            return Ok(None);
+        }
         let rest = self.remaining();
         let at = skip_ws(rest, 0);
         if rest.get(at) != Some(&b'<')

@@ -130,6 +130,19 @@ fn variants(text: &str) -> Vec<(&'static str, String)> {
         ),
         ("spaces around =", text.replace("bus='", "bus = '")),
         ("text in device", text.replace("<alias ", "text<alias ")),
+        // Text before a child leaves quick-xml in the middle of its markup state (a fuzzer find).
+        (
+            "text before each device",
+            text.replace("\n    <controller ", "\n\u{feff}    <controller "),
+        ),
+        (
+            "text before a domain child",
+            text.replace("\n  <os>", "\nx<os>"),
+        ),
+        (
+            "text before a status child",
+            text.replace("\n  <qemuCaps>", "\nx <qemuCaps>"),
+        ),
         ("reference in text", text.replace("<alias ", "&amp;<alias ")),
         (
             "CDATA in device",

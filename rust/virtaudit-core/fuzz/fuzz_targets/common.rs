@@ -6,6 +6,7 @@ use quick_xml::XmlVersion;
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::Event;
 use quick_xml::reader::Reader;
+use virtaudit_core::parse::parse_document_checked;
 use virtaudit_core::{ErrorKind, InputError, Limits, TableBuilder, parse_document};
 
 /// Error messages name elements (cut to 64 bytes) and limits; they never carry file content.
@@ -226,6 +227,22 @@ pub fn check(data: &[u8]) {
         assert_eq!(rows("devices"), doc.devices.len());
         assert_eq!(rows("caps"), doc.caps.len());
         assert_eq!(rows("live_aliases"), doc.live_aliases.len());
+    }
+
+    // The fast paths change nothing: with all of them off (every element through quick-xml's events and
+    // checked attribute reader) the rows are the same, or the error is of the same kind.
+    let checked = parse_document_checked(data, &limits);
+    match (&outcome, &checked) {
+        (Ok(fast), Ok(slow)) => assert_eq!(fast, slow, "fast and checked parses differ"),
+        (Err(fast), Err(slow)) => assert_eq!(
+            fast.kind, slow.kind,
+            "fast and checked parses fail differently: {fast} / {slow}"
+        ),
+        _ => panic!(
+            "fast parse {} but checked parse {}",
+            summary(&outcome),
+            summary(&checked)
+        ),
     }
 
     // Tight limits only cut the same walk short: either the same outcome, or a limit error.
