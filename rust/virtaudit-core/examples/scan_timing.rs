@@ -1,5 +1,5 @@
-//! Times a single-threaded scan of the given paths (for profiling the parser without Python):
-//! `cargo run --release --example scan_timing -- DIR [REPEATS]`.
+//! Times a scan of the given paths, single-threaded unless JOBS is given (for profiling the parser
+//! without Python): `cargo run --release --example scan_timing -- DIR [REPEATS] [JOBS]`.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -8,10 +8,14 @@ use virtaudit_core::{ScanOptions, scan};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let path = PathBuf::from(args.first().expect("usage: scan_timing DIR [REPEATS]"));
+    let path = PathBuf::from(
+        args.first()
+            .expect("usage: scan_timing DIR [REPEATS] [JOBS]"),
+    );
     let repeats: usize = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(5);
+    let jobs: usize = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(1);
     let options = ScanOptions {
-        jobs: Some(1),
+        jobs: Some(jobs),
         ..ScanOptions::default()
     };
     let mut best = f64::MAX;

@@ -1659,6 +1659,7 @@ fn named_list_items<'a>(
     let bytes = rest.as_bytes();
     // The form libvirt writes, `<flag name='`, is matched whole; other spellings take the long way.
     let canonical: Vec<u8> = [b"<", item, b" ", key, b"='"].concat();
+    let mut pairs: Pairs<'a> = [("", ""); FAST_ATTRIBUTES];
     let mut i = 0;
     loop {
         let at = skip_ws(bytes, i);
@@ -1687,63 +1688,18 @@ fn named_list_items<'a>(
             i = at + 4 + memchr::memmem::find(&after[3..], b"-->")? + 3;
             continue;
         }
-        if !(after.starts_with(item) && after.get(item.len()).is_some_and(|&b| is_name_end(b))) {
+        // Any other spelling of an item: a plain, self-closing tag (distinct attributes, nothing to
+        // unescape), or the general path.
+        let tag = plain_tag(rest, at + 1, &mut pairs)?;
+        if !tag.empty || tag.name.as_bytes() != item {
             return None;
         }
-        // Attributes of this item, up to its `/>`.
-        let mut j = at + 1 + item.len();
-        let mut value = None;
-        loop {
-            j = skip_ws(bytes, j);
-            match bytes.get(j)? {
-                b'/' => {
-                    if bytes.get(j + 1) != Some(&b'>') {
-                        return None;
-                    }
-                    j += 2;
-                    break;
-                }
-                b'>' => return None,
-                _ => {}
-            }
-            let name_start = j;
-            while j < bytes.len()
-                && !matches!(bytes[j], b'=' | b' ' | b'\t' | b'\n' | b'\r' | b'/' | b'>')
-            {
-                j += 1;
-            }
-            let attr_name = &bytes[name_start..j];
-            j = skip_ws(bytes, j);
-            if bytes.get(j)? != &b'=' {
-                return None;
-            }
-            j = skip_ws(bytes, j + 1);
-            let quote = *bytes.get(j)?;
-            if quote != b'\'' && quote != b'"' {
-                return None;
-            }
-            let end = j + 1 + find_near(&bytes[j + 1..], quote)?;
-            if attr_name == key {
-                let raw = &bytes[j + 1..end];
-                if raw
-                    .iter()
-                    .any(|&b| matches!(b, b'&' | b'<' | b'\n' | b'\t' | b'\r'))
-                {
-                    return None;
-                }
-                // The bounds are ASCII quote characters, so they are char boundaries of `rest`.
-                value = Some(rest.get(j + 1..end)?);
-            }
-            j = end + 1;
-            if !bytes
-                .get(j)
-                .is_some_and(|b| b.is_ascii_whitespace() || *b == b'/' || *b == b'>')
-            {
-                return None;
-            }
-        }
+        let value = pairs[..tag.attributes]
+            .iter()
+            .find(|(name, _)| name.as_bytes() == key)
+            .map(|&(_, value)| value);
         out.extend(value.map(Cow::Borrowed));
-        i = j;
+        i = tag.end;
     }
 }
 

@@ -160,6 +160,15 @@ fn variants(text: &str) -> Vec<(&'static str, String)> {
             "duplicate attribute",
             text.replace("<alias ", "<alias name='x' "),
         ),
+        // Found by the fuzzer in a list item spelled other than libvirt writes it.
+        (
+            "duplicate attribute in a list item",
+            text.replace("<flag name=", "<flag a='1' a='1' name="),
+        ),
+        (
+            "extra attribute in a list item",
+            text.replace("<flag name=", "<flag a='1' name="),
+        ),
         ("unquoted attribute", text.replace("<alias ", "<alias x=1 ")),
         (
             "attributes not separated",
