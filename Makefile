@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PYDEPS := 'maturin>=1.9,<2' 'polars>=1.20' 'typer>=0.12' 'rich>=13' 'pytest>=8' 'ruff>=0.6' 'mypy>=1.11' 'lxml>=5' 'hypothesis>=6.100'
+PYDEPS := 'maturin>=1.9,<2' 'polars>=1.20' 'typer>=0.12,<0.29' 'rich>=13' 'pytest>=8' 'ruff>=0.6' 'mypy>=1.11' 'lxml>=5' 'hypothesis>=6.100'
 
 .PHONY: all setup build demo test test-rust lint test-python bench bench-quick fuzz clean
 

@@ -696,3 +696,39 @@ def test_ansible_playbook_runs_against_the_example_fleet(ansible_fleet: Path) ->
     fleet = json.loads(invoke("audit", FLEET.resolve(), "--target-libvirt", "10.0.0", "-f", "json").stdout)
     fetched = json.loads((tmp / "report" / "findings.json").read_text())
     assert fetched["findings"] == fleet["findings"]
+
+
+# --------------------------------------------------------------------------------------------------
+# batches: the same report whatever the batch size, and nothing kept of a batch but its findings
+
+
+@pytest.mark.parametrize("fmt", ["json", "table", "junit"])
+def test_report_does_not_depend_on_the_batch_size(fmt: str) -> None:
+    def report(*extra: str) -> str:
+        result = invoke("audit", FLEET, "-f", fmt, "--limit", "0", *extra)
+        assert result.exit_code == 1, result.output
+        return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ?", "TIME", result.stdout)
+
+    assert report("--batch-files", "1") == report("--batch-files", "7") == report()
+
+
+def test_detached_copies_keep_values_and_nulls() -> None:
+    from virtaudit._cli_app import _detached
+
+    frame = pl.DataFrame({"s": ["a", None, "a string longer than twelve bytes"], "n": [1, 2, None]})
+    copy = _detached(frame.filter(pl.col("n").is_not_null() | pl.col("s").is_not_null()))
+    assert copy.equals(frame) and copy.schema == frame.schema
+
+
+def test_guest_counts_give_the_counts_of_guest_rows() -> None:
+    import virtaudit
+    from virtaudit.reports import AuditReport, empty_errors, empty_findings, guests_of
+
+    guests = guests_of(virtaudit.scan(str(FLEET)).domains)
+    per_host = guests.group_by("host").len("guests").sort("host")
+    rows = AuditReport(findings=empty_findings(), errors=empty_errors(), guests=guests)
+    counts = AuditReport(
+        findings=empty_findings(), errors=empty_errors(), guests=guests.clear(), guests_per_host=per_host
+    )
+    assert counts.counts() == rows.counts() and counts.files == guests.height
+    assert counts.guest_counts().sort("host").equals(rows.guest_counts().sort("host"), null_equal=True)

@@ -483,3 +483,41 @@ def test_example_fleet_planted_hazards() -> None:
     )
     extra = serious.join(planted.select("host", "guest", "code"), on=["host", "guest", "code"], how="anti")
     assert extra.is_empty(), f"findings at high or above that were not planted:\n{extra}"
+
+
+# --------------------------------------------------------------------------------------------------
+# the rule context: document ids instead of paths
+
+
+def test_doc_ids_follow_runs_of_a_document() -> None:
+    from virtaudit.ruleset import doc_ids
+
+    keys = pl.DataFrame(
+        {"path": ["a", "b", "c"], "host": ["h", "h", "g"], "doc": [0, 1, 2]},
+        schema_overrides={"doc": pl.UInt32},
+    )
+    # Runs out of order, a document split in two runs, same path on another host, rows of no document.
+    table = pl.DataFrame(
+        {
+            "path": ["b", "b", "a", "c", "c", "b", "a", "zz", None],
+            "host": ["h", "h", "h", "g", "h", "h", "x", "h", "h"],
+        }
+    )
+    assert doc_ids(table, keys).to_list() == [1, 1, 0, 2, None, 1, None, None, None]
+    assert doc_ids(table.clear(), keys).to_list() == []
+
+
+def test_audit_is_the_same_with_domains_in_another_order() -> None:
+    """Documents are matched by value, not by the scan's row order."""
+    scan = fixture_scan()
+    shuffled = virtaudit.Scan.from_tables(
+        {**scan.tables(), "domains": scan.domains.sample(fraction=1.0, shuffle=True, seed=7)}
+    )
+    assert audit(shuffled).sort(pl.all()).equals(audit(scan).sort(pl.all()))
+
+
+def test_audit_refuses_a_document_listed_twice() -> None:
+    scan = fixture_scan()
+    twice = virtaudit.Scan.from_tables({**scan.tables(), "domains": pl.concat([scan.domains, scan.domains])})
+    with pytest.raises(pl.exceptions.ComputeError):
+        audit(twice)

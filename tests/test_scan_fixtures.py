@@ -465,3 +465,39 @@ def test_scanner_matches_reference_on_these_fixtures(scan: Callable[..., Any]) -
     assert_files_seen(got, len(paths))
     for table in ("domains", "devices", "caps", "live_aliases", "errors"):
         assert_frames_match(got[table], ref[table], table, exclude=("message", "line", "column"))
+
+
+def test_scan_batches_drops_a_batch_before_building_the_next(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the caller may hold a batch while the next one is scanned: two alive double peak memory."""
+    import weakref
+
+    import polars as pl
+    import virtaudit
+    from virtaudit import _core, scanning
+
+    class Tables(dict[str, pl.DataFrame]):
+        """The core's tables of one batch (a dict subclass, so it can be watched with a weak reference)."""
+
+    empty = {name: pl.DataFrame({"path": pl.Series([], dtype=pl.String)}) for name in scanning.TABLE_NAMES}
+    alive: list[weakref.ref[object]] = []
+
+    class Scanner:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            self.left = 3
+
+        def next_batch(self, batch_files: int) -> Tables | None:
+            assert all(ref() is None for ref in alive), "a previous batch is still referenced"
+            if not self.left:
+                return None
+            self.left -= 1
+            tables = Tables(empty)
+            alive.append(weakref.ref(tables))
+            return tables
+
+    monkeypatch.setattr(_core, "Scanner", Scanner)
+    batches = 0
+    for batch in virtaudit.scan_batches("anything", batch_files=1):
+        alive.append(weakref.ref(batch))
+        batches += 1
+        del batch
+    assert batches == 3

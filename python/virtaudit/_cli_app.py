@@ -230,6 +230,24 @@ class ScanOptions:
     limits: dict[str, int]
     batch_files: int = DEFAULT_BATCH_FILES
     quiet: bool = False
+    audit_only: bool = False
+    """The batches only feed the rules: the caps flags no rule reads are dropped as each batch arrives."""
+
+
+def _for_audit(scan: Scan) -> Scan:
+    """``scan`` without the caps rows no rule reads (copied out, so the full table's memory goes now).
+
+    The caps table holds a couple of hundred flags per status file, more than half of a batch's memory,
+    and the rules read only :data:`virtaudit.ruleset.CAPS_FLAGS_USED`.
+    """
+    import dataclasses
+
+    import polars as pl
+
+    from virtaudit.ruleset import CAPS_FLAGS_USED
+
+    caps = _detached(scan.caps.filter(pl.col("flag").is_in(CAPS_FLAGS_USED)))
+    return dataclasses.replace(scan, caps=caps)
 
 
 @dataclass
@@ -280,7 +298,7 @@ def _pieces(paths: list[str], options: ScanOptions) -> Iterator[Piece]:
     """Scan ``paths`` batch by batch: plain files and directories through the core's batch scanner (memory
     bounded by ``batch_files``), archives and datasets one source at a time."""
     from virtaudit import _core, sources
-    from virtaudit.scanning import Scan, host_mode
+    from virtaudit.scanning import host_mode, next_scan
 
     plain: list[str] = []
     special: list[Path] = []
@@ -292,19 +310,19 @@ def _pieces(paths: list[str], options: ScanOptions) -> Iterator[Piece]:
     progress = Progress(enabled=not options.quiet and sys.stderr.isatty())
     try:
         if plain:
-            import polars as pl
-
             mode, value = host_mode(options.host_from)
             scanner = _core.Scanner(
                 plain, jobs=options.jobs, host_mode=mode, host_value=value, **options.limits
             )
             progress.start(scanner.input_count)
-            while (tables := scanner.next_batch(options.batch_files)) is not None:
-                batch = Scan.from_tables(
-                    {name: pl.DataFrame(tables[name]) for name in _core.TABLE_NAMES}, tuple(plain)
-                )
+            given = tuple(plain)
+            while (batch := next_scan(scanner, options.batch_files, given)) is not None:
                 progress.advance(batch.files)
+                if options.audit_only:
+                    batch = _for_audit(batch)  # (rebinds: the full batch is freed now, not after the audit)
                 yield Piece(batch)
+                # Not kept while the next batch is scanned (the consumer drops its own reference too).
+                del batch
         progress.stop()
         for path in special:
             try:
@@ -313,7 +331,12 @@ def _pieces(paths: list[str], options: ScanOptions) -> Iterator[Piece]:
                 )
             except ValueError as exc:  # a dataset of another schema version, unreadable metadata
                 raise _usage_error(str(exc), "PATHS") from exc
-            yield Piece(source.scan, source.facts if source.facts.height else None)
+            piece = Piece(source.scan, source.facts if source.facts.height else None)
+            del source
+            if options.audit_only:
+                piece.scan = _for_audit(piece.scan)
+            yield piece
+            del piece
     finally:
         progress.stop()
 
@@ -336,36 +359,104 @@ def _load_scan(paths: list[str], options: ScanOptions) -> tuple[Scan, pl.DataFra
     return scan, (pl.concat(facts, how="vertical_relaxed") if facts else None)
 
 
-# The guest columns each format needs (one row per guest is kept for the whole run: for a million files
-# only what the format uses stays in memory).
+# The guest columns each format needs beyond the per-host counts: one row per guest is kept for the whole
+# run only for these formats (they print a line per guest); the others keep counters, so that memory does
+# not grow with the number of files.
 GUEST_COLUMNS_FOR: Final = {
     "junit": ("host", "path", "guest"),
     "html": ("host", "path", "arch", "machine"),
 }
 
 
+def _detached(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its strings copied out of the scan batch they were selected from.
+
+    Polars strings are views into shared buffers, so a few findings of a batch would keep all of its text
+    alive until the report is written: thousands of batches' worth on a large fleet. Concatenating each
+    string column with nothing writes new buffers holding only these rows (nulls stay null).
+    """
+    import polars as pl
+
+    strings = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    return frame.with_columns(pl.concat_str(pl.col(name), pl.lit("")).alias(name) for name in strings)
+
+
+MERGE_EVERY: Final = 32
+"""Kept frames are merged into one every this many batches (see :class:`KeptRows`)."""
+
+
+@dataclass
+class KeptRows:
+    """Rows kept from batch after batch, copied out of their batches.
+
+    Every small frame owns buffers of its own (tens of KB, whatever its few rows need), so one frame per
+    batch would grow by that much per batch over thousands of batches: they are merged into one frame
+    every :data:`MERGE_EVERY` batches.
+    """
+
+    frames: list[pl.DataFrame] = field(default_factory=list)
+
+    def add(self, frame: pl.DataFrame) -> None:
+        if frame.height == 0:
+            return
+        self.frames.append(_detached(frame))
+        if len(self.frames) >= MERGE_EVERY:
+            self.frames = [self.merged()]
+
+    def merged(self, empty: pl.DataFrame | None = None) -> pl.DataFrame:
+        """All rows in one frame (``empty`` gives the schema when there are none)."""
+        import polars as pl
+
+        frames = self.frames if empty is None else [empty, *self.frames]
+        return _detached(pl.concat(frames, how="vertical_relaxed"))
+
+
 @dataclass
 class Collected:
-    findings: list[pl.DataFrame] = field(default_factory=list)
-    errors: list[pl.DataFrame] = field(default_factory=list)
-    guests: list[pl.DataFrame] = field(default_factory=list)
-    guest_columns: tuple[str, ...] = ("host",)
+    """What the batches leave for the report: findings and unreadable inputs (copied out of their
+    batches), guest counts per host, and guest rows only when ``guest_columns`` asks for them."""
+
+    findings: KeptRows = field(default_factory=KeptRows)
+    errors: KeptRows = field(default_factory=KeptRows)
+    guests: KeptRows = field(default_factory=KeptRows)
+    guest_counts: dict[str | None, int] = field(default_factory=dict)
+    guest_columns: tuple[str, ...] | None = None
+    """Columns of the guest rows to keep (None: counts only)."""
+
+    def add(self, scan: Scan, findings: pl.DataFrame) -> None:
+        self.findings.add(findings)
+        self.errors.add(scan.errors)
+        for host, n in scan.domains.group_by("host").len().iter_rows():
+            self.guest_counts[host] = self.guest_counts.get(host, 0) + n
+        if self.guest_columns is not None:
+            from virtaudit.reports import guests_of
+
+            self.guests.add(guests_of(scan.domains).select(self.guest_columns))
 
     def frames(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        """Findings, errors and guest rows (only the ``host`` column, empty, when no rows were kept)."""
         import polars as pl
 
         from virtaudit.reports import empty_errors, empty_findings
 
-        findings = pl.concat([empty_findings(), *self.findings], how="vertical_relaxed")
-        errors = pl.concat(
-            [empty_errors(), *[e.cast(empty_errors().schema) for e in self.errors]], how="vertical_relaxed"
-        )
-        guests = (
-            pl.concat(self.guests, how="vertical_relaxed")
-            if self.guests
-            else pl.DataFrame(schema=dict.fromkeys(self.guest_columns, pl.String))
-        )
+        findings = self.findings.merged(empty_findings())
+        errors = self.errors.merged(empty_errors()).cast(empty_errors().schema)
+        columns = self.guest_columns or ("host",)
+        guests = self.guests.merged(pl.DataFrame(schema=dict.fromkeys(columns, pl.String)))
         return findings, errors, guests
+
+    def guests_per_host(self) -> pl.DataFrame:
+        """(host, guests), in the order hosts were first seen."""
+        import polars as pl
+
+        return pl.DataFrame(
+            {"host": list(self.guest_counts), "guests": list(self.guest_counts.values())},
+            schema={"host": pl.String, "guests": pl.UInt32},
+        )
+
+    @property
+    def guest_total(self) -> int:
+        return sum(self.guest_counts.values())
 
 
 def _audit_pieces(
@@ -376,10 +467,10 @@ def _audit_pieces(
     select: list[str] | None,
     ignore: list[str] | None,
     each: Callable[[Piece, pl.DataFrame, pl.DataFrame | None], None] | None = None,
-    guest_columns: tuple[str, ...] = ("host",),
+    guest_columns: tuple[str, ...] | None = None,
 ) -> Collected:
     from virtaudit.auditing import audit as run_audit
-    from virtaudit.reports import guests_of, normalize_findings
+    from virtaudit.reports import normalize_findings
 
     out = Collected(guest_columns=guest_columns)
     for piece in pieces:
@@ -391,9 +482,9 @@ def _audit_pieces(
         )
         if each is not None:
             each(piece, found, host_facts)
-        out.findings.append(found)
-        out.errors.append(piece.scan.errors)
-        out.guests.append(guests_of(piece.scan.domains).select(guest_columns))
+        out.add(piece.scan, found)
+        # Release this batch before the generator scans the next one.
+        del piece, found
     return out
 
 
@@ -653,7 +744,12 @@ def audit_command(
     if default:
         _note(quiet, f"reading {DEFAULT_STATUS_DIR} as host {host_naming!r}")
     options = ScanOptions(
-        jobs, host_naming, _limits(max_file_size, max_depth, max_elements), batch_files, quiet
+        jobs,
+        host_naming,
+        _limits(max_file_size, max_depth, max_elements),
+        batch_files,
+        quiet,
+        audit_only=True,
     )
     collected = _audit_pieces(
         _pieces(scan_paths, options),
@@ -661,7 +757,7 @@ def audit_command(
         facts=facts,
         select=select_l,
         ignore=ignore_l,
-        guest_columns=GUEST_COLUMNS_FOR.get(fmt, ("host",)),
+        guest_columns=GUEST_COLUMNS_FOR.get(fmt),
     )
     report = build_report(
         collected,
@@ -697,6 +793,8 @@ def build_report(
 
     findings, errors, guests = collected.frames()
     findings = _sort_findings(findings)
+    # Guest rows, where kept, are the counts' source; otherwise the counts kept batch by batch are.
+    per_host = None if collected.guest_columns is not None else collected.guests_per_host()
     failing = failing_count(findings, fail_on)
     if min_severity is not None:
         findings = findings.filter(pl.col("severity").is_in(SEVERITIES[: severity_rank(min_severity) + 1]))
@@ -710,6 +808,7 @@ def build_report(
         findings=findings,
         errors=errors,
         guests=guests,
+        guests_per_host=per_host,
         fail_on=fail_on,
         target_libvirt=target_libvirt,
         min_severity=min_severity,
@@ -793,11 +892,11 @@ def scan_command(
         ignore=None,
         each=write_piece,
     )
-    findings, errors, guests = collected.frames()
+    findings, errors, _guests = collected.frames()
     _note(
         quiet,
-        f"wrote {guests.height} guests, {findings.height} findings and {errors.height} unreadable inputs "
-        f"from {len(written)} hosts to {out}",
+        f"wrote {collected.guest_total} guests, {findings.height} findings and {errors.height} unreadable "
+        f"inputs from {len(written)} hosts to {out}",
     )
     if errors.height:
         _warn(f"{errors.height} input(s) could not be read; see {out}/errors")

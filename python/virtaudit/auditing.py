@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias, cast
@@ -127,29 +127,45 @@ def document_targets(
 ) -> pl.DataFrame:
     """Per document (path, host): the libvirt key judged for (the host's own version, else
     ``target_libvirt``, else the newest), the host's QEMU key (null: unknown) and their labels."""
+    domains = scan.domains.select("path", "host")
+    return pl.concat([domains, _target_columns(domains, target_libvirt, host_facts)], how="horizontal")
+
+
+def _labels(keys: pl.Series, label: Callable[[int], str | None], name: str) -> pl.Expr:
+    """``keys`` (a column of version keys) replaced by their labels, computed once per distinct key."""
+    distinct = keys.drop_nulls().unique().to_list()
+    return (
+        pl.col(keys.name)
+        .replace_strict(distinct, [label(k) for k in distinct], default=None, return_dtype=pl.String)
+        .alias(name)
+    )
+
+
+def _target_columns(
+    domains: pl.DataFrame, target_libvirt: str | LibvirtVersion | None, host_facts: HostFacts
+) -> pl.DataFrame:
+    """Row for row with ``domains``: target_key, qemu_key, libvirt_version, qemu_version, target_text.
+
+    Aligned by position (a join on the host, which keeps the left order), so the documents never need to
+    be matched again by their paths.
+    """
     default_key = libvirt_key(target_libvirt)
     facts = load_host_facts(host_facts)
-    docs = scan.domains.select("path", "host").join(
-        facts.select("host", pl.col("libvirt_key").alias("_lkey"), "qemu_key"), on="host", how="left"
+    keys = domains.select("host").join(
+        facts.select("host", pl.col("libvirt_key").alias("_lkey"), "qemu_key"),
+        on="host",
+        how="left",
+        maintain_order="left",
     )
-    docs = docs.with_columns(pl.col("_lkey").fill_null(default_key).alias("target_key")).drop("_lkey")
-    keys = docs.select("target_key").unique()
-    labels = keys.with_columns(
-        pl.Series("libvirt_version", [libvirt_label(int(k)) for k in keys["target_key"]], dtype=pl.String)
-    )
-    qkeys = docs.select("qemu_key").unique().drop_nulls()
-    qlabels = qkeys.with_columns(
-        pl.Series("qemu_version", [qemu_label(int(k)) for k in qkeys["qemu_key"]], dtype=pl.String)
-    )
-    return (
-        docs.join(labels, on="target_key", how="left")
-        .join(qlabels, on="qemu_key", how="left")
-        .with_columns(
-            pl.when(pl.col("libvirt_version") == "newest")
-            .then(pl.lit("the newest libvirt"))
-            .otherwise(pl.concat_str(pl.lit("libvirt "), pl.col("libvirt_version")))
-            .alias("target_text")
-        )
+    keys = keys.select(pl.col("_lkey").fill_null(default_key).alias("target_key"), "qemu_key")
+    return keys.with_columns(
+        _labels(keys["target_key"], libvirt_label, "libvirt_version"),
+        _labels(keys["qemu_key"], qemu_label, "qemu_version"),
+    ).with_columns(
+        pl.when(pl.col("libvirt_version") == "newest")
+        .then(pl.lit("the newest libvirt"))
+        .otherwise(pl.concat_str(pl.lit("libvirt "), pl.col("libvirt_version")))
+        .alias("target_text")
     )
 
 
@@ -225,23 +241,37 @@ def audit(
 
     codes = select_codes(select, ignore)
     scan = _as_scan(scan_or_paths)
-    targets = document_targets(scan, target_libvirt=target_libvirt, host_facts=host_facts)
-    domains = scan.domains.join(targets, on=["path", "host"], how="left")
+    targets = _target_columns(scan.domains, target_libvirt, host_facts)
+    domains = pl.concat([scan.domains, targets], how="horizontal")
     ctx = Context.build(domains, scan.devices, scan.caps, scan.live_aliases)
     found = run(ctx, codes)
     if found.is_empty():
         return empty_findings()
+    return _report_rows(found, domains)
 
+
+def _report_rows(found: pl.DataFrame, domains: pl.DataFrame) -> pl.DataFrame:
+    """Findings of :func:`virtaudit.ruleset.run` (by ``doc``, the row of ``domains``) with their document
+    and rule columns, sorted, as :data:`AUDIT_SCHEMA`."""
     names = pl.DataFrame({"code": list(CATALOG), "rule": [rule.name for rule in CATALOG.values()]})
     rank = pl.col("severity").replace_strict(
         list(SEVERITIES), list(range(len(SEVERITIES))), return_dtype=pl.Int8
     )
-    docs = domains.select(
-        "path", "host", pl.col("name").alias("guest"), "uuid", "libvirt_version", "qemu_version"
-    )
+    doc = found.get_column("doc")
+    document = [
+        domains.get_column(column).gather(doc).alias(name)
+        for column, name in (
+            ("path", "path"),
+            ("host", "host"),
+            ("name", "guest"),
+            ("uuid", "uuid"),
+            ("libvirt_version", "libvirt_version"),
+            ("qemu_version", "qemu_version"),
+        )
+    ]
     out = (
-        found.join(docs, on=["path", "host"], how="left")
-        .join(names, on="code", how="left")
+        found.with_columns(document)
+        .join(names, on="code", how="left", maintain_order="left")
         .with_columns(rank.alias("_rank"))
         .sort("_rank", "host", "path", "code", maintain_order=True)
     )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Final, Literal
 
 import polars as pl
@@ -361,6 +362,9 @@ class RootFacts:
     qemu_dependent: bool  # the release's answer depends on a QEMU version it does not know
 
 
+# A pure function of a handful of combinations per fleet: an audit in batches asks for the same ones
+# every batch, and each answer walks the tables and parses their version strings.
+@lru_cache(maxsize=4096)
 def _facts_for_key(
     arch: str | None, machine: str | None, model: str | None, key: int, qemu: int | None
 ) -> RootFacts:

@@ -229,5 +229,19 @@ def scan_batches(
         max_depth=max_depth,
         max_elements=max_elements,
     )
-    while (tables := scanner.next_batch(batch_files)) is not None:
-        yield Scan.from_tables(_frames(tables))
+    while (batch := next_scan(scanner, batch_files)) is not None:
+        yield batch
+        # Drop this frame's reference before the next batch is built: with it, two batches would be alive at
+        # once (the caller's and the one being scanned), doubling the peak memory.
+        del batch
+
+
+def next_scan(scanner: _core.Scanner, batch_files: int, sources: tuple[str, ...] = ()) -> Scan | None:
+    """The next ``batch_files`` inputs of ``scanner`` as a :class:`Scan` (None: no more).
+
+    The core's tables are referenced only here, so once the frames hold them nothing else does.
+    """
+    tables = scanner.next_batch(batch_files)
+    if tables is None:
+        return None
+    return Scan.from_tables(_frames(tables), sources)

@@ -229,7 +229,12 @@ class AuditReport:
     """Inputs that could not be read (the ``errors`` table)."""
     guests: pl.DataFrame
     """One row per document that parsed: :data:`GUEST_COLUMNS`, or the ones the format uses (always
-    ``host``; ``path`` and ``guest`` for JUnit; ``path``, ``arch`` and ``machine`` for HTML)."""
+    ``host``; ``path`` and ``guest`` for JUnit; ``path``, ``arch`` and ``machine`` for HTML). Ignored for
+    the counts when ``guests_per_host`` is given."""
+    guests_per_host: pl.DataFrame | None = None
+    """(host, guests): how many documents parsed per host, for runs that keep no row per guest (the CLI,
+    for the formats that print only counts: its memory then does not grow with the fleet). None: counted
+    from ``guests``."""
     fail_on: str = "high"
     target_libvirt: str | None = None
     min_severity: str | None = None
@@ -243,15 +248,29 @@ class AuditReport:
     version: str = ""
     options: dict[str, str] = field(default_factory=dict)
 
+    def guest_counts(self) -> pl.DataFrame:
+        """Documents parsed per host: (host, guests)."""
+        if self.guests_per_host is not None:
+            return self.guests_per_host
+        return self.guests.group_by("host", maintain_order=True).len("guests")
+
+    @property
+    def guest_total(self) -> int:
+        """Documents parsed."""
+        if self.guests_per_host is not None:
+            return int(self.guests_per_host["guests"].sum())
+        return self.guests.height
+
     @property
     def files(self) -> int:
-        return self.guests.height + self.errors.height
+        return self.guest_total + self.errors.height
 
     @property
     def hosts(self) -> int:
         import polars as pl
 
-        return pl.concat([self.guests["host"], self.errors["host"]]).n_unique()
+        hosts = self.guest_counts()["host"].cast(pl.String)
+        return pl.concat([hosts, self.errors["host"].cast(pl.String)]).n_unique()
 
     def counts(self) -> dict[str, int]:
         import polars as pl
@@ -267,7 +286,7 @@ class AuditReport:
         return {
             "files": self.files,
             "hosts": self.hosts,
-            "guests": self.guests.height,
+            "guests": self.guest_total,
             "guests_with_findings": int(guests_with),
             "findings": self.findings.height,
             "failing": self.failing,

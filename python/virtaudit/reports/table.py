@@ -65,7 +65,7 @@ def _summary_tables(report: AuditReport, console: Console) -> None:
     hosts.add_column("with findings", justify="right")
     for s in SEVERITIES:
         hosts.add_column(SHORT[s], justify="right", style=SEVERITY_STYLES[s])
-    scanned = report.guests.group_by("host").len("scanned")
+    scanned = report.guest_counts().rename({"guests": "scanned"})
     unread = report.errors.group_by("host").len("unreadable")
     by_host = (
         scanned.join(counts["by_host"], on="host", how="full", coalesce=True)
@@ -182,7 +182,7 @@ def render(
         target = report.target_libvirt or "newest"
         head = Text(f"virtaudit {report.version}", style="bold")
         head.append(
-            f" · {report.files} files from {report.hosts} hosts · {report.guests.height} guests"
+            f" · {report.files} files from {report.hosts} hosts · {report.guest_total} guests"
             f" · target libvirt {target} · fail on {report.fail_on}"
         )
         if report.min_severity:
