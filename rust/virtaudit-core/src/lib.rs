@@ -20,7 +20,7 @@ use rows::Document;
 pub use error::{ErrorKind, InputError};
 pub use parse::{Limits, parse_document};
 pub use tables::{Batch, SCHEMA_VERSION, TABLE_NAMES, TableBuilder, schema_of};
-pub use walk::{Input, expand};
+pub use walk::{Input, InputList, expand};
 
 /// How the `host` column is derived from a file's path.
 #[derive(Debug, Clone, Default)]
@@ -201,8 +201,8 @@ pub fn scan_buffers(
 /// Batch-by-batch scanning: the list of inputs is kept, their tables are produced `batch_files` at a
 /// time, so memory stays bounded by the batch size whatever the number of files.
 pub struct Scanner {
-    inputs: Vec<Input>,
-    next: usize,
+    inputs: InputList,
+    cursor: walk::InputCursor,
     options: ScanOptions,
     pool: rayon::ThreadPool,
 }
@@ -211,8 +211,8 @@ impl Scanner {
     pub fn new(args: &[PathBuf], options: ScanOptions) -> Result<Self, ScanError> {
         let pool = pool(options.jobs)?;
         Ok(Scanner {
-            inputs: expand(args),
-            next: 0,
+            inputs: InputList::new(expand(args)),
+            cursor: walk::InputCursor::default(),
             options,
             pool,
         })
@@ -224,12 +224,10 @@ impl Scanner {
 
     /// The next batch of tables, or `None` when every input has been scanned.
     pub fn next_batch(&mut self, batch_files: usize) -> Result<Option<Vec<Batch>>, ScanError> {
-        if self.next >= self.inputs.len() {
+        let inputs = self.inputs.take(&mut self.cursor, batch_files.max(1));
+        if inputs.is_empty() {
             return Ok(None);
         }
-        let end = (self.next + batch_files.max(1)).min(self.inputs.len());
-        let batches = scan_parallel(&self.pool, &self.inputs[self.next..end], &self.options)?;
-        self.next = end;
-        Ok(Some(batches))
+        Ok(Some(scan_parallel(&self.pool, &inputs, &self.options)?))
     }
 }
