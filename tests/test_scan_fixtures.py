@@ -501,3 +501,19 @@ def test_scan_batches_drops_a_batch_before_building_the_next(monkeypatch: pytest
         batches += 1
         del batch
     assert batches == 3
+
+
+def test_scan_batches_keeps_only_the_caps_flags_asked_for() -> None:
+    import virtaudit
+
+    fleet = TESTS_DIR.parent / "examples" / "fleet"
+    full = virtaudit.scan(fleet)
+    wanted = ["pci-multibus", "kvm", "no-such-flag"]
+    batches = list(virtaudit.scan_batches(fleet, batch_files=7, caps_flags=wanted))
+    caps = pl.concat([b.caps for b in batches])
+    domains = pl.concat([b.domains for b in batches])
+    expected = full.caps.filter(pl.col("flag").is_in(wanted))
+    assert expected.height > 10, "the fleet should carry some of these flags"
+    assert caps.sort(["path", "flag"]).equals(expected.sort(["path", "flag"]))
+    # caps_count still counts every flag of the file, not the rows kept.
+    assert domains.sort("path").equals(full.domains.sort("path"))

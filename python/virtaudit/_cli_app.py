@@ -234,6 +234,12 @@ class ScanOptions:
     """The batches only feed the rules: the caps flags no rule reads are dropped as each batch arrives."""
 
 
+def _caps_flags_used() -> list[str]:
+    from virtaudit.ruleset import CAPS_FLAGS_USED
+
+    return list(CAPS_FLAGS_USED)
+
+
 def _for_audit(scan: Scan) -> Scan:
     """``scan`` without the caps rows no rule reads (copied out, so the full table's memory goes now).
 
@@ -311,15 +317,20 @@ def _pieces(paths: list[str], options: ScanOptions) -> Iterator[Piece]:
     try:
         if plain:
             mode, value = host_mode(options.host_from)
+            # For an audit the core keeps only the caps rows the rules read: the rest are never built.
+            caps_flags = _caps_flags_used() if options.audit_only else None
             scanner = _core.Scanner(
-                plain, jobs=options.jobs, host_mode=mode, host_value=value, **options.limits
+                plain,
+                jobs=options.jobs,
+                host_mode=mode,
+                host_value=value,
+                caps_flags=caps_flags,
+                **options.limits,
             )
             progress.start(scanner.input_count)
             given = tuple(plain)
             while (batch := next_scan(scanner, options.batch_files, given)) is not None:
                 progress.advance(batch.files)
-                if options.audit_only:
-                    batch = _for_audit(batch)  # (rebinds: the full batch is freed now, not after the audit)
                 yield Piece(batch)
                 # Not kept while the next batch is scanned (the consumer drops its own reference too).
                 del batch

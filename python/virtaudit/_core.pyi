@@ -57,6 +57,7 @@ class Scanner:
         max_file_size: int,
         max_depth: int,
         max_elements: int,
+        caps_flags: Sequence[str] | None = None,
     ) -> Scanner: ...
     @property
     def input_count(self) -> int: ...

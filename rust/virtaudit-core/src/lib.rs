@@ -12,6 +12,7 @@ pub mod tables;
 pub mod walk;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use regex::Regex;
@@ -74,6 +75,10 @@ pub struct ScanOptions {
     pub jobs: Option<usize>,
     pub host_from: HostFrom,
     pub limits: Limits,
+    /// Only these `<qemuCaps>` flags become rows of the caps table (`domains.caps_count` still counts
+    /// every flag); `None` keeps them all. A couple of hundred flags per status file make caps the
+    /// largest table, and an audit reads a handful of them.
+    pub caps_flags: Option<Arc<[String]>>,
 }
 
 #[derive(Debug)]
@@ -101,7 +106,7 @@ impl From<arrow_schema::ArrowError> for ScanError {
 
 /// Reads and parses a run of inputs into one batch, reusing one read buffer.
 fn scan_inputs(inputs: &[Input], options: &ScanOptions) -> Result<Batch, ScanError> {
-    let mut builder = TableBuilder::new();
+    let mut builder = TableBuilder::new().with_caps_flags(options.caps_flags.clone());
     let mut buf = Vec::new();
     let mut reserved = false;
     for (n, input) in inputs.iter().enumerate() {

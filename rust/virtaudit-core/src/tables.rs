@@ -297,6 +297,24 @@ struct PairColumns {
 }
 
 impl PairColumns {
+    /// Like [`PairColumns::push`], for the values that `keep` accepts.
+    fn push_kept(
+        &mut self,
+        path: &str,
+        host: &str,
+        values: &[std::borrow::Cow<'_, str>],
+        keep: &[String],
+    ) {
+        for value in values
+            .iter()
+            .filter(|v| keep.iter().any(|k| k == v.as_ref()))
+        {
+            self.path.append_value(path);
+            self.host.append_value(host);
+            self.value.append_value(value);
+        }
+    }
+
     fn reserve(&mut self, values: &[std::borrow::Cow<'_, str>], copies: usize) {
         let rows = values.len() * copies;
         self.path.reserve(rows, 0);
@@ -331,6 +349,8 @@ fn count(n: usize) -> u32 {
 /// Accumulates rows of all five tables for a run of inputs, then finishes them into a [`Batch`].
 #[derive(Default)]
 pub struct TableBuilder {
+    /// Caps flags that become rows (`None`: all); see `ScanOptions::caps_flags`.
+    caps_flags: Option<Arc<[String]>>,
     domains: DomainColumns,
     devices: DeviceColumns,
     caps: PairColumns,
@@ -341,6 +361,12 @@ pub struct TableBuilder {
 impl TableBuilder {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Keeps only these caps flags as rows of the caps table (`None`: all).
+    pub fn with_caps_flags(mut self, caps_flags: Option<Arc<[String]>>) -> Self {
+        self.caps_flags = caps_flags;
+        self
     }
 
     /// Makes room for `copies` more documents like `doc`, so that the columns of a batch are allocated
@@ -363,7 +389,9 @@ impl TableBuilder {
         }
         let aliases = long_bytes(doc.devices.iter().filter_map(|d| d.alias.as_deref()));
         v.alias.reserve(0, aliases * copies);
-        self.caps.reserve(&doc.caps, copies);
+        if self.caps_flags.is_none() {
+            self.caps.reserve(&doc.caps, copies);
+        }
         self.live_aliases.reserve(&doc.live_aliases, copies);
     }
 
@@ -425,7 +453,10 @@ impl TableBuilder {
             v.has_origstates.append_value(dev.has_origstates);
             v.has_actual.append_value(dev.has_actual);
         }
-        self.caps.push(path, host, &doc.caps);
+        match &self.caps_flags {
+            None => self.caps.push(path, host, &doc.caps),
+            Some(keep) => self.caps.push_kept(path, host, &doc.caps, keep),
+        }
         self.live_aliases.push(path, host, &doc.live_aliases);
     }
 

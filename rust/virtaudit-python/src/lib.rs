@@ -123,6 +123,7 @@ fn options(
             max_depth,
             max_elements,
         },
+        caps_flags: None,
     })
 }
 
@@ -181,7 +182,7 @@ struct PyScanner {
 #[pymethods]
 impl PyScanner {
     #[new]
-    #[pyo3(signature = (paths, *, jobs, host_mode, host_value, max_file_size, max_depth, max_elements))]
+    #[pyo3(signature = (paths, *, jobs, host_mode, host_value, max_file_size, max_depth, max_elements, caps_flags=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -192,8 +193,9 @@ impl PyScanner {
         max_file_size: u64,
         max_depth: u32,
         max_elements: u64,
+        caps_flags: Option<Vec<String>>,
     ) -> PyResult<Self> {
-        let options = options(
+        let mut options = options(
             jobs,
             host_mode,
             host_value,
@@ -201,6 +203,7 @@ impl PyScanner {
             max_depth,
             max_elements,
         )?;
+        options.caps_flags = caps_flags.map(Into::into);
         let inner = py
             .detach(|| Scanner::new(&paths, options))
             .map_err(map_error)?;
