@@ -1520,6 +1520,11 @@ fn skip_content(text: &str, max_nesting: u32) -> Skipped {
                 Some(end) => end + 3,
                 None => return Skipped::Unclosed,
             },
+            // An XML declaration (or a PI named like one) is an error inside a document: the
+            // event-based path reports it.
+            Some(b'?') if after.len() >= 4 && after[1..4].eq_ignore_ascii_case(b"xml") => {
+                return Skipped::Unclosed;
+            }
             Some(b'?') => match find(b"?>", at + 2) {
                 Some(end) => end + 2,
                 None => return Skipped::Unclosed,

@@ -149,6 +149,19 @@ fn variants(text: &str) -> Vec<(&'static str, String)> {
             text.replace("<alias ", "<![CDATA[x]]><alias "),
         ),
         ("PI in device", text.replace("<alias ", "<?pi x?><alias ")),
+        // Found by the fuzzer: a declaration in a subtree that is skipped.
+        (
+            "declaration in a skipped subtree",
+            text.replacen(
+                "<memory unit='KiB'>",
+                "<memory unit='KiB'><?xml version='1.0'?>",
+                1,
+            ),
+        ),
+        (
+            "declaration in a skipped status subtree",
+            text.replacen("<vcpus>", "<vcpus><?xml version='1.0'?>", 1),
+        ),
         (
             "many attributes",
             text.replace(
