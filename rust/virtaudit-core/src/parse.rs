@@ -206,8 +206,6 @@ struct Parser<'a> {
 struct Tag<'a> {
     name: &'a str,
     attrs: &'a str,
-    /// The whole tag between `<` and `>` (or `/>`).
-    raw: &'a str,
 }
 
 impl<'a> Parser<'a> {
@@ -268,15 +266,7 @@ impl<'a> Parser<'a> {
         self.after_text = matches!(event, Event::Text(_));
         match &event {
             Event::Start(_) | Event::Empty(_) => {
-                self.elements += 1;
-                if self.elements > self.limits.max_elements {
-                    return Err(InputError::at(
-                        ErrorKind::TooManyElements,
-                        format!("more than {} elements", self.limits.max_elements),
-                        self.data,
-                        self.offset_in_data(self.position()),
-                    ));
-                }
+                self.count_elements(1, self.position())?;
             }
             Event::DocType(_) => {
                 return Err(self.malformed(
@@ -307,6 +297,20 @@ impl<'a> Parser<'a> {
             Some(s) => Ok(Cow::Borrowed(s)),
             None => Err(self.malformed("reference to an undeclared entity", self.position())),
         }
+    }
+
+    /// Counts `n` more elements read, the last of them at `offset` in the text, against the limit.
+    fn count_elements(&mut self, n: u64, offset: usize) -> Result<(), InputError> {
+        self.elements += n;
+        if self.elements > self.limits.max_elements {
+            return Err(InputError::at(
+                ErrorKind::TooManyElements,
+                format!("more than {} elements", self.limits.max_elements),
+                self.data,
+                self.offset_in_data(offset),
+            ));
+        }
+        Ok(())
     }
 
     /// Checks that an end tag closes the element `name`.
@@ -357,13 +361,17 @@ impl<'a> Parser<'a> {
         Tag {
             name: &content[..name_len],
             attrs: &content[name_len..],
-            raw: content,
         }
     }
 
     /// [`Parser::check_tag`], after a cheap look that clears the usual plain tag.
     fn check_plain_tag(&self, tag: &Tag<'a>) -> Result<(), InputError> {
-        if plain_attributes(tag.raw.as_bytes()) {
+        let plain_name = tag
+            .name
+            .as_bytes()
+            .first()
+            .is_some_and(|&b| b.is_ascii_alphabetic() || b == b'_' || b == b':');
+        if plain_name && plain_pairs(tag.attrs, &mut [("", ""); FAST_ATTRIBUTES]).is_some() {
             Ok(())
         } else {
             self.check_tag(tag)
@@ -643,20 +651,11 @@ impl<'a> Parser<'a> {
         let Some(raw) = self.text.get(start..start + raw.len()) else {
             return Ok(None);
         };
-        self.elements += 1;
-        if self.elements > self.limits.max_elements {
-            return Err(InputError::at(
-                ErrorKind::TooManyElements,
-                format!("more than {} elements", self.limits.max_elements),
-                self.data,
-                self.offset_in_data(start),
-            ));
-        }
+        self.count_elements(1, start)?;
         self.jump(at + 1 + gt + 1);
         let tag = Tag {
             name: &raw[..name_len],
             attrs: &raw[name_len..],
-            raw,
         };
         Ok(Some((tag, empty)))
     }
@@ -674,15 +673,7 @@ impl<'a> Parser<'a> {
         let max_nesting = self.limits.max_depth.saturating_sub(depth);
         match skip_content(self.remaining_text(), max_nesting) {
             Skipped::End { at, elements } => {
-                self.elements += elements;
-                if self.elements > self.limits.max_elements {
-                    return Err(InputError::at(
-                        ErrorKind::TooManyElements,
-                        format!("more than {} elements", self.limits.max_elements),
-                        self.data,
-                        self.offset_in_data(self.position() + at),
-                    ));
-                }
+                self.count_elements(elements, self.position() + at)?;
                 self.jump(at);
                 match self.next()? {
                     Event::End(end) => self.end_of(&end, name),
@@ -1547,64 +1538,6 @@ fn skip_content(text: &str, max_nesting: u32) -> Skipped {
         };
     }
     Skipped::Unclosed
-}
-
-/// Whether a start tag (between `<` and `>`) is a name with a plain first character followed by well-formed, separated, distinct
-/// attributes whose values hold no `<` and no reference. Anything else is left to the event-based path,
-/// which checks it in full and reports the fault.
-fn plain_attributes(tag: &[u8]) -> bool {
-    let tag = tag.strip_suffix(b"/").unwrap_or(tag);
-    // A name starting with anything else (a digit, a non-ASCII letter) is judged by the checked path.
-    if !tag
-        .first()
-        .is_some_and(|&b| b.is_ascii_alphabetic() || b == b'_' || b == b':')
-    {
-        return false;
-    }
-    let mut i = tag
-        .iter()
-        .position(|&b| is_name_end(b))
-        .unwrap_or(tag.len());
-    let mut names: [&[u8]; 8] = [&[]; 8];
-    let mut count = 0;
-    loop {
-        let before = i;
-        i = skip_ws(tag, i);
-        if i == tag.len() {
-            return true;
-        }
-        if i == before {
-            return false; // no white space before an attribute
-        }
-        let start = i;
-        while i < tag.len() && !matches!(tag[i], b'=' | b' ' | b'\t' | b'\n' | b'\r') {
-            i += 1;
-        }
-        let name = &tag[start..i];
-        i = skip_ws(tag, i);
-        if tag.get(i) != Some(&b'=') || name.is_empty() {
-            return false;
-        }
-        i = skip_ws(tag, i + 1);
-        let Some(&quote) = tag.get(i).filter(|&&q| q == b'\'' || q == b'"') else {
-            return false;
-        };
-        let Some(len) = tag[i + 1..].iter().position(|&b| b == quote) else {
-            return false;
-        };
-        if tag[i + 1..i + 1 + len]
-            .iter()
-            .any(|&b| b == b'<' || b == b'&')
-        {
-            return false;
-        }
-        i += len + 2;
-        if count == names.len() || names[..count].contains(&name) {
-            return false;
-        }
-        names[count] = name;
-        count += 1;
-    }
 }
 
 /// Offset of the `>` that ends a start tag, passing over quoted attribute values (which may hold `>`).
