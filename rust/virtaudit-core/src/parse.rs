@@ -1503,8 +1503,8 @@ fn skip_content(text: &str, max_nesting: u32) -> Skipped {
                 nesting -= 1;
                 at + 1 + gt + 1
             }
-            Some(b'!') if after.starts_with(b"!--") => match find(b"-->", at + 4) {
-                Some(end) => end + 3,
+            Some(b'!') if after.starts_with(b"!--") => match comment_end(rest, at) {
+                Some(end) => end,
                 None => return Skipped::Unclosed,
             },
             Some(b'!') if after.starts_with(b"![CDATA[") => match find(b"]]>", at + 9) {
@@ -1538,6 +1538,19 @@ fn skip_content(text: &str, max_nesting: u32) -> Skipped {
         };
     }
     Skipped::Unclosed
+}
+
+/// The offset just past a comment that starts at `at` (`<!--`), if it is plainly well formed: XML
+/// forbids `--` inside a comment, so the first `--` must be the one that closes it. A comment that
+/// starts with `-` or `>` (where parsers disagree on `<!-->` and `<!--->`) or breaks the rule gets
+/// `None`, and the caller leaves it to the event-based path, which reports it or reads it.
+fn comment_end(bytes: &[u8], at: usize) -> Option<usize> {
+    let from = at + 4;
+    if matches!(bytes.get(from), None | Some(b'-' | b'>')) {
+        return None;
+    }
+    let dashes = from + memchr::memmem::find(&bytes[from..], b"--")?;
+    (bytes.get(dashes + 2) == Some(&b'>')).then_some(dashes + 3)
 }
 
 /// Offset of the `>` that ends a start tag, passing over quoted attribute values (which may hold `>`).
@@ -1623,7 +1636,7 @@ fn named_list_items<'a>(
             return ok.then_some(at);
         }
         if after.starts_with(b"!--") {
-            i = at + 4 + memchr::memmem::find(&after[3..], b"-->")? + 3;
+            i = comment_end(bytes, at)?;
             continue;
         }
         // Any other spelling of an item: a plain, self-closing tag (distinct attributes, nothing to

@@ -111,6 +111,32 @@ fn variants(text: &str) -> Vec<(&'static str, String)> {
             "comment in qemuCaps",
             text.replace("<flag ", "<!-- c --><flag "),
         ),
+        // Found by the fuzzer: `--` inside a comment in a skipped subtree was accepted.
+        (
+            "'--' in a comment in a skipped subtree",
+            text.replacen(
+                "<memory unit='KiB'>",
+                "<memory unit='KiB'><!-- a -- b -->",
+                1,
+            ),
+        ),
+        (
+            "'--' in a comment in qemuCaps",
+            text.replacen("<flag ", "<!-- a -- b --><flag ", 1),
+        ),
+        (
+            "comment ending in '--->'",
+            text.replacen("<flag ", "<!-- a ---><flag ", 1),
+        ),
+        (
+            "comments starting with '-' and '>'",
+            text.replacen("<vcpus>", "<vcpus><!---x--><!-->-->", 1)
+                .replacen("<flag ", "<!--->x--><flag ", 1),
+        ),
+        (
+            "comment in a skipped subtree",
+            text.replacen("<memory unit='KiB'>", "<memory unit='KiB'><!-- c -->", 1),
+        ),
         (
             "reference in alias",
             text.replace("alias name='", "alias name='&#97;"),
