@@ -130,9 +130,18 @@ fn is_control(b: u8) -> bool {
     b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')
 }
 
+/// The high bit of each byte lane of `word` whose byte is below `n` (at most 0x80), exactly: the sum
+/// of a lane's low seven bits and `0x80 - n` stays inside the lane.
+fn lanes_below(word: u64, n: u8) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    !(((word & LOW7) + ONES * u64::from(0x80 - n)) | word) & !LOW7
+}
+
 /// First byte that XML 1.0 forbids as a character (C0 controls other than tab, LF and CR), and whether
-/// all bytes are ASCII. Eight bytes at a time: a word with no byte below 0x20 needs no closer look, and
-/// most words of XML have none.
+/// all bytes are ASCII. Eight bytes at a time: a word whose bytes below 0x20 are all line feeds needs no
+/// closer look. That test is exact per byte, so the branch is taken only for a tab, a CR or a control
+/// character (libvirt writes none of them), not at every line end.
 fn find_control_char(data: &[u8]) -> (Option<usize>, bool) {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -141,9 +150,8 @@ fn find_control_char(data: &[u8]) -> (Option<usize>, bool) {
     for (i, chunk) in chunks.by_ref().enumerate() {
         let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
         any_high |= word;
-        // High bit set in a lane whose byte is below 0x20 (bytes >= 0x80 are UTF-8 and allowed:
-        // `!word` clears their lane).
-        if word.wrapping_sub(ONES * 0x20) & !word & HIGH != 0
+        let line_feeds = lanes_below(word ^ (ONES * u64::from(b'\n')), 1);
+        if lanes_below(word, 0x20) & !line_feeds != 0
             && let Some(p) = chunk.iter().position(|&b| is_control(b))
         {
             return (Some(i * 8 + p), false);
@@ -1227,7 +1235,10 @@ fn fast_device<'a>(
     let mut i = 0;
     loop {
         // Text between tags: usually a little white space; a reference leaves it to the checked path.
-        let at = i + bytes[i..].iter().position(|&b| b == b'<' || b == b'&')?;
+        let at = match skip_ws(bytes, i) {
+            at if bytes.get(at) == Some(&b'<') => at,
+            at => at + bytes[at..].iter().position(|&b| b == b'<' || b == b'&')?,
+        };
         if bytes[at] == b'&' {
             return None;
         }
@@ -1612,6 +1623,18 @@ fn tag_end(tag: &[u8]) -> Option<usize> {
 }
 
 fn skip_ws(s: &[u8], mut i: usize) -> usize {
+    // Most white space between tags is a line feed and an indent of spaces: the spaces go eight at a time.
+    if s.get(i) == Some(&b'\n') {
+        i += 1;
+    }
+    while let Some(chunk) = s.get(i..i + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        let spaces = ((word ^ 0x2020_2020_2020_2020).trailing_zeros() / 8) as usize;
+        i += spaces;
+        if spaces < 8 {
+            break;
+        }
+    }
     while i < s.len() && s[i].is_ascii_whitespace() {
         i += 1;
     }
@@ -1772,6 +1795,30 @@ mod tests {
     }
 
     #[test]
+    fn white_space_is_skipped_like_a_byte_by_byte_loop() {
+        let naive = |s: &[u8], i: usize| {
+            i + s[i..]
+                .iter()
+                .take_while(|b| b.is_ascii_whitespace())
+                .count()
+        };
+        for prefix in ["", "\n", "\n\n", " \n", "\t", "\r\n"] {
+            for spaces in 0..20 {
+                for tail in ["<a>", "x", "\t<", "\n ", ""] {
+                    let text = format!("<b>{prefix}{}{tail}", " ".repeat(spaces));
+                    for from in 0..text.len() {
+                        assert_eq!(
+                            skip_ws(text.as_bytes(), from),
+                            naive(text.as_bytes(), from),
+                            "{text:?} {from}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn attribute_names_share_bits_only_when_they_differ_little() {
         // The names libvirt writes together on one tag get distinct bits (a shared bit costs only a
         // closer look, but the common tags should not need one).
@@ -1803,6 +1850,27 @@ mod tests {
             assert_eq!(find_control_char(&data).0, Some(at));
             data[at] = 0xC3;
             assert_eq!(find_control_char(&data), (None, false));
+        }
+        // Against a byte-by-byte search, with the allowed characters below 0x20 (and 0x7F, 0x80, 0x9F,
+        // 0xA0, which are not controls for XML) around every byte value.
+        for filler in [
+            *b"\n\t ",
+            *b"\r\n\n",
+            [0x7F, 0x80, b'\n'],
+            [0x9F, 0xA0, b' '],
+        ] {
+            for at in 0..20 {
+                for byte in 0..=255u8 {
+                    let mut data: Vec<u8> = filler.iter().copied().cycle().take(20).collect();
+                    data[at] = byte;
+                    let expected = data.iter().position(|&b| is_control(b));
+                    assert_eq!(
+                        find_control_char(&data).0,
+                        expected,
+                        "{filler:?} {at} {byte}"
+                    );
+                }
+            }
         }
     }
 
