@@ -1583,6 +1583,11 @@ fn skip_content(text: &str, max_nesting: u32) -> Skipped {
                     open.push(tag.name);
                     nesting += 1;
                     if nesting > max_nesting {
+                        // An unresolvable reference before this point is the first error: the
+                        // event-based path finds whichever comes first.
+                        if memchr::memchr(b'&', &rest[..at]).is_some() {
+                            return Skipped::Unclosed;
+                        }
                         return Skipped::TooDeep { at };
                     }
                 }

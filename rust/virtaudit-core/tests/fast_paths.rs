@@ -137,6 +137,31 @@ fn variants(text: &str) -> Vec<(&'static str, String)> {
             "comment in a skipped subtree",
             text.replacen("<memory unit='KiB'>", "<memory unit='KiB'><!-- c -->", 1),
         ),
+        // Found by the fuzzer: a bad reference before a nesting too deep, both in a skipped subtree.
+        (
+            "bad reference, then too deep, in a skipped subtree",
+            text.replacen(
+                "<memory unit='KiB'>",
+                &format!(
+                    "<memory unit='KiB'>&b;{}{}",
+                    "<d>".repeat(300),
+                    "</d>".repeat(300)
+                ),
+                1,
+            ),
+        ),
+        (
+            "good reference, then too deep, in a skipped subtree",
+            text.replacen(
+                "<memory unit='KiB'>",
+                &format!(
+                    "<memory unit='KiB'>&amp;{}{}",
+                    "<d>".repeat(300),
+                    "</d>".repeat(300)
+                ),
+                1,
+            ),
+        ),
         (
             "reference in alias",
             text.replace("alias name='", "alias name='&#97;"),
