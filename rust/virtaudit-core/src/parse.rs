@@ -233,8 +233,8 @@ impl<'a> Parser<'a> {
     }
 
     /// Moves the reader `n` bytes forward over content the fast paths have already dealt with. It
-    /// always lands on the `<` of the end tag of the element being read, so quick-xml still sees that
-    /// end tag and its check of end names stays intact.
+    /// always lands on markup: the `<` of the end tag of the element being read (which
+    /// [`Parser::end_tag`] then reads), or just after that end tag.
     fn jump(&mut self, n: usize) {
         debug_assert!(!self.after_text, "jump inside quick-xml's markup state");
         let rest = self.reader.get_mut();
@@ -336,6 +336,27 @@ impl<'a> Parser<'a> {
             ),
             self.position(),
         ))
+    }
+
+    /// Reads the end tag of `name` where a fast path stopped (at its `<`): `</name>`, perhaps with white
+    /// space before the `>`, is passed over here; anything else is left to quick-xml, which reports it.
+    fn end_tag(&mut self, name: &str) -> Result<(), InputError> {
+        if let Some(close) = self.remaining().strip_prefix(b"</")
+            && close.starts_with(name.as_bytes())
+        {
+            let gt = skip_ws(close, name.len());
+            if close.get(gt) == Some(&b'>') {
+                self.jump(2 + gt + 1);
+                return Ok(());
+            }
+        }
+        match self.next()? {
+            Event::End(end) => self.end_of(&end, name),
+            _ => Err(self.malformed(
+                format!("malformed end tag of <{}>", truncate_name(name)),
+                self.position(),
+            )),
+        }
     }
 
     fn check_depth(&self, depth: u32) -> Result<(), InputError> {
@@ -683,13 +704,7 @@ impl<'a> Parser<'a> {
             Skipped::End { at, elements } => {
                 self.count_elements(elements, self.position() + at)?;
                 self.jump(at);
-                match self.next()? {
-                    Event::End(end) => self.end_of(&end, name),
-                    _ => Err(self.malformed(
-                        format!("malformed end tag of <{}>", truncate_name(name)),
-                        self.position(),
-                    )),
-                }
+                self.end_tag(name)
             }
             Skipped::TooDeep { at } => Err(InputError::at(
                 ErrorKind::TooDeep,
@@ -750,12 +765,7 @@ impl<'a> Parser<'a> {
             )
         {
             self.jump(end);
-            return match self.next()? {
-                Event::End(end) => self.end_of(&end, parent),
-                _ => {
-                    Err(self.malformed(format!("malformed end tag of <{parent}>"), self.position()))
-                }
-            };
+            return self.end_tag(parent);
         }
         self.children(depth, parent, |p, tag, child_empty| {
             if tag.name == item {
@@ -935,15 +945,8 @@ impl<'a> Parser<'a> {
         {
             self.elements += read.elements;
             self.jump(read.end);
-            // quick-xml reads the end tag itself and checks it closes the device element.
             device.finish();
-            return match self.next()? {
-                Event::End(end) => self.end_of(&end, tag.name),
-                _ => Err(self.malformed(
-                    format!("malformed end tag of <{}>", truncate_name(tag.name)),
-                    self.position(),
-                )),
-            };
+            return self.end_tag(tag.name);
         }
         // Something unusual: read the device again from its start tag, event by event, with every check.
         let mut device = self.device_start(tag, device.row)?;
