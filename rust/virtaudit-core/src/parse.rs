@@ -1631,9 +1631,14 @@ fn tag_end(tag: &[u8]) -> Option<usize> {
 }
 
 fn skip_ws(s: &[u8], mut i: usize) -> usize {
-    // Most white space between tags is a line feed and an indent of spaces: the spaces go eight at a time.
-    if s.get(i) == Some(&b'\n') {
-        i += 1;
+    match s.get(i) {
+        // Most white space between tags is a line feed and an indent of spaces: the spaces go eight
+        // at a time below.
+        Some(b'\n') => i += 1,
+        Some(b' ') => {}
+        // Often there is none at all (around `=`, before `>`).
+        Some(b) if !b.is_ascii_whitespace() => return i,
+        _ => {}
     }
     while let Some(chunk) = s.get(i..i + 8) {
         let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
