@@ -130,12 +130,14 @@ fn is_control(b: u8) -> bool {
     b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')
 }
 
+// Eight bytes at a time (SWAR): a byte value in every lane of a word, and the lanes' high bits.
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
 /// The high bit of each byte lane of `word` whose byte is below `n` (at most 0x80), exactly: the sum
 /// of a lane's low seven bits and `0x80 - n` stays inside the lane.
 fn lanes_below(word: u64, n: u8) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    !(((word & LOW7) + ONES * u64::from(0x80 - n)) | word) & !LOW7
+    !(((word & !HIGH) + ONES * u64::from(0x80 - n)) | word) & HIGH
 }
 
 /// First byte that XML 1.0 forbids as a character (C0 controls other than tab, LF and CR), and whether
@@ -143,8 +145,6 @@ fn lanes_below(word: u64, n: u8) -> u64 {
 /// closer look. That test is exact per byte, so the branch is taken only for a tab, a CR or a control
 /// character (libvirt writes none of them), not at every line end.
 fn find_control_char(data: &[u8]) -> (Option<usize>, bool) {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut any_high = 0u64;
     let mut chunks = data.chunks_exact(8);
     for (i, chunk) in chunks.by_ref().enumerate() {
@@ -689,8 +689,8 @@ impl<'a> Parser<'a> {
         Ok(Some((tag, empty)))
     }
 
-    /// Walks over an element's content without looking at it: finds the matching end tag with memchr,
-    /// counting only nested elements of the same name, and lets quick-xml read that end tag.
+    /// Walks over an element's content that no table reads ([`skip_content`]: every tag still checked,
+    /// nothing decoded), then reads its end tag ([`Parser::end_tag`]).
     fn skip(&mut self, empty: bool, depth: u32, name: &str) -> Result<(), InputError> {
         if empty {
             return Ok(());
@@ -1322,8 +1322,6 @@ static VALUE_STOP: [bool; 256] = {
 /// its bytes is below 0x28 (which covers the quotes, `&`, tab and line ends) or equal to `<`; a word
 /// that has one (a space, say) is looked at byte by byte from its first candidate.
 fn find_value_stop(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut i = 0;
     while let Some(chunk) = bytes.get(i..i + 8) {
         let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
