@@ -273,6 +273,10 @@ impl<'a> Parser<'a> {
         })?;
         self.after_text = matches!(event, Event::Text(_));
         match &event {
+            // quick-xml reads `<>` and `< a>` as elements without a name; XML has none.
+            Event::Start(start) | Event::Empty(start) if start.name().as_ref().is_empty() => {
+                return Err(self.malformed("element without a name", self.position()));
+            }
             Event::Start(_) | Event::Empty(_) => {
                 self.count_elements(1, self.position())?;
             }
@@ -341,7 +345,10 @@ impl<'a> Parser<'a> {
     /// Reads the end tag of `name` where a fast path stopped (at its `<`): `</name>`, perhaps with white
     /// space before the `>`, is passed over here; anything else is left to quick-xml, which reports it.
     fn end_tag(&mut self, name: &str) -> Result<(), InputError> {
+        // (quick-xml keeps the white space of an end tag that holds nothing else, such as `</ >`, as
+        // its name: a nameless element is left to it, though none gets this far.)
         if let Some(close) = self.remaining().strip_prefix(b"</")
+            && !name.is_empty()
             && close.starts_with(name.as_bytes())
         {
             let gt = skip_ws(close, name.len());

@@ -250,6 +250,37 @@ fn variants(text: &str) -> Vec<(&'static str, String)> {
             "end tag with space",
             text.replace("</source>", "</source >"),
         ),
+        // Found by the fuzzer: a nameless device closed by an end tag holding only white space.
+        (
+            "nameless device",
+            text.replacen("<devices>", "<devices><></\r>", 1),
+        ),
+        (
+            "nameless element in a skipped subtree",
+            text.replacen("<os>", "<os><></ >", 1),
+        ),
+        (
+            "nameless empty element",
+            text.replacen("<os>", "<os>< />", 1),
+        ),
+        ("end tag with CR", text.replace("</source>", "</source\r>")),
+        ("end tag with tab", text.replace("</source>", "</source\t>")),
+        (
+            "device end tag with CR",
+            text.replace("</interface>", "</interface\r>"),
+        ),
+        (
+            "device end tag with space",
+            text.replace("</interface>", "</interface >"),
+        ),
+        (
+            "list end tag with CR",
+            text.replace("</qemuCaps>", "</qemuCaps\r>"),
+        ),
+        (
+            "skipped end tag with CR",
+            text.replace("</os>", "</os\r\n>"),
+        ),
         ("bad element name", text.replacen("<alias ", "<1alias ", 1)),
         (
             "element in a namespace",
