@@ -712,6 +712,61 @@ def test_report_does_not_depend_on_the_batch_size(fmt: str) -> None:
     assert report("--batch-files", "1") == report("--batch-files", "7") == report()
 
 
+@pytest.mark.parametrize("prefetch", [False, True])
+def test_batches_in_order_with_at_most_one_scan_ahead(prefetch: bool) -> None:
+    """The audit scans the next batch while the rules run on this one: the batches still come in order,
+    the scanner is never used by two threads at once, at most two batches are alive (the consumer's and
+    the one being scanned), and closing the generator early waits for the scan in flight."""
+    import threading
+    import time
+    import weakref
+
+    from virtaudit._cli_app import _batches
+    from virtaudit.scanning import TABLE_NAMES
+
+    class Tables(dict[str, pl.DataFrame]):
+        """One batch's tables (a dict subclass, so it can be watched with a weak reference)."""
+
+    alive: list[weakref.ref[object]] = []
+    busy = threading.Lock()
+
+    class Scanner:
+        def __init__(self, batches: int) -> None:
+            self.made = 0
+            self.batches = batches
+            self.finished = 0
+
+        def next_batch(self, batch_files: int) -> Tables | None:
+            assert busy.acquire(blocking=False), "two scans at once"
+            try:
+                assert sum(ref() is not None for ref in alive) <= 1, "more than one batch alive already"
+                time.sleep(0.01)  # the consumer runs meanwhile
+                if self.made == self.batches:
+                    return None
+                self.made += 1
+                paths = pl.Series("path", [f"batch-{self.made}"], dtype=pl.String)
+                tables = Tables({name: pl.DataFrame([paths]) for name in TABLE_NAMES})
+                alive.append(weakref.ref(tables))
+                return tables
+            finally:
+                self.finished += 1
+                busy.release()
+
+    scanner = Scanner(5)
+    seen = []
+    for batch in _batches(scanner, 1, (), prefetch=prefetch):  # type: ignore[arg-type]
+        alive.append(weakref.ref(batch))
+        seen.append(batch.domains["path"][0])
+        del batch
+    assert seen == [f"batch-{i}" for i in range(1, 6)]
+
+    scanner = Scanner(5)
+    batches = _batches(scanner, 1, (), prefetch=prefetch)  # type: ignore[arg-type]
+    next(batches)
+    batches.close()
+    assert scanner.finished == scanner.made == (2 if prefetch else 1)
+
+
 def test_detached_copies_keep_values_and_nulls() -> None:
     from virtaudit._cli_app import _detached
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import polars as pl
     import typer
 
+    from virtaudit import _core
     from virtaudit.reports import AuditReport
     from virtaudit.scanning import Scan
 
@@ -232,6 +233,9 @@ class ScanOptions:
     quiet: bool = False
     audit_only: bool = False
     """The batches only feed the rules: the caps flags no rule reads are dropped as each batch arrives."""
+    prefetch: bool = False
+    """Scan the next batch in a background thread while the consumer works on this one (see
+    :func:`_batches`): two batches are alive at once instead of one."""
 
 
 def _caps_flags_used() -> list[str]:
@@ -300,11 +304,39 @@ class Progress:
             self._bar = None
 
 
+def _batches(
+    scanner: _core.Scanner, batch_files: int, sources: tuple[str, ...], *, prefetch: bool
+) -> Iterator[Scan]:
+    """The scanner's batches, in order.
+
+    With ``prefetch``, batch k+1 is scanned in a worker thread while the consumer works on batch k (the
+    core's scan and polars' queries release the GIL, so the two overlap on separate cores). Only one scan
+    is in flight: at most two batches are alive, the consumer's and the one being built.
+    """
+    from virtaudit.scanning import next_scan
+
+    if not prefetch:
+        while (batch := next_scan(scanner, batch_files, sources)) is not None:
+            yield batch
+            del batch
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Leaving the block (the end, an error, or the consumer closing the generator) waits for the scan in
+    # flight: the scanner is never used by two threads at once.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="virtaudit-scan") as pool:
+        pending = pool.submit(next_scan, scanner, batch_files, sources)
+        while (batch := pending.result()) is not None:
+            pending = pool.submit(next_scan, scanner, batch_files, sources)
+            yield batch
+            del batch
+
+
 def _pieces(paths: list[str], options: ScanOptions) -> Iterator[Piece]:
     """Scan ``paths`` batch by batch: plain files and directories through the core's batch scanner (memory
     bounded by ``batch_files``), archives and datasets one source at a time."""
     from virtaudit import _core, sources
-    from virtaudit.scanning import host_mode, next_scan
+    from virtaudit.scanning import host_mode
 
     plain: list[str] = []
     special: list[Path] = []
@@ -328,11 +360,11 @@ def _pieces(paths: list[str], options: ScanOptions) -> Iterator[Piece]:
                 **options.limits,
             )
             progress.start(scanner.input_count)
-            given = tuple(plain)
-            while (batch := next_scan(scanner, options.batch_files, given)) is not None:
+            for batch in _batches(scanner, options.batch_files, tuple(plain), prefetch=options.prefetch):
                 progress.advance(batch.files)
                 yield Piece(batch)
-                # Not kept while the next batch is scanned (the consumer drops its own reference too).
+                # Not kept once the consumer is done with it (it drops its own reference too): a batch
+                # lives while the rules run on it and, with prefetch, the next one is scanned.
                 del batch
         progress.stop()
         for path in special:
@@ -494,7 +526,8 @@ def _audit_pieces(
         if each is not None:
             each(piece, found, host_facts)
         out.add(piece.scan, found)
-        # Release this batch before the generator scans the next one.
+        # Release this batch before the generator builds another (with prefetch, the next one is already
+        # being scanned: see _batches).
         del piece, found
     return out
 
@@ -761,6 +794,7 @@ def audit_command(
         batch_files,
         quiet,
         audit_only=True,
+        prefetch=True,
     )
     collected = _audit_pieces(
         _pieces(scan_paths, options),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Final
 
 import polars as pl
@@ -111,7 +112,7 @@ def doc_ids(table: pl.DataFrame, keys: pl.DataFrame) -> pl.Series:
     same = (pl.col("path") == pl.col("path").shift()) & (pl.col("host") == pl.col("host").shift())
     starts = table.select(same.fill_null(False).not_().alias("start")).to_series()
     run = starts.cast(pl.UInt32).cum_sum() - 1
-    firsts = table.filter(starts).select("path", "host")
+    firsts = table.select("path", "host").filter(starts)  # (selected first: a filter copies every column)
     # m:1 refuses a document listed twice in domains, which would misalign the lookup.
     found = firsts.join(keys, on=["path", "host"], how="left", maintain_order="left", validate="m:1")
     return found.get_column("doc").gather(run)
@@ -417,17 +418,20 @@ def pci003(ctx: Context) -> pl.LazyFrame:
     )
 
 
+def _bus_key(bus: str) -> pl.Expr:
+    """(doc, PCI bus number) packed into one UInt64, exactly (both are UInt32): a join on one integer
+    column is much cheaper than on two. Null when the bus is null, which matches nothing, as in a join
+    on the two columns."""
+    return (pl.col("doc").cast(pl.UInt64) * 2**32 + pl.col(bus).cast(pl.UInt64)).alias("_bus_key")
+
+
 def pci004(ctx: Context) -> pl.LazyFrame:
     dev = ctx.status_devices()
-    indexes = (
-        dev.filter(
-            (pl.col("element") == "controller") & (pl.col("type") == "pci") & pl.col("index").is_not_null()
-        )
-        .select("doc", pl.col("index").alias("pci_bus"))
-        .unique()
-    )
+    indexes = dev.filter(
+        (pl.col("element") == "controller") & (pl.col("type") == "pci") & pl.col("index").is_not_null()
+    ).select(_bus_key("index"))
     on_bus = dev.filter((pl.col("address_type") == "pci") & (pl.col("pci_bus") > 0))
-    missing = on_bus.join(indexes, on=["doc", "pci_bus"], how="anti")
+    missing = on_bus.with_columns(_bus_key("pci_bus")).join(indexes, on="_bus_key", how="anti")
     detail = pl.format(
         "but no PCI controller has index {}, so hotplug and unplug on that bus fail ('Could not find PCI "
         "controller with index {}')",
@@ -640,8 +644,10 @@ def pci009(ctx: Context) -> pl.LazyFrame:
 def _alias_groups(dev: pl.LazyFrame) -> pl.LazyFrame:
     """Aliases used by more than one device of a document, with what uses them."""
     el, typ = pl.col("element"), pl.col("type")
-    dups = dev.filter(pl.struct("doc", "alias").is_duplicated())
-    return dups.group_by("doc", "alias", maintain_order=True).agg(
+    # The rows of repeated (doc, alias) pairs, found by the pair's hash (cheaper than comparing the pairs):
+    # a collision can only add rows, which form groups of one, dropped below.
+    dups = dev.filter(pl.struct("doc", "alias").hash().is_duplicated())
+    groups = dups.group_by("doc", "alias", maintain_order=True).agg(
         pl.len().alias("n"),
         pl.col("element").str.join(", ").alias("elements"),
         ((el == "controller") & (typ == "usb")).sum().alias("n_usb"),
@@ -652,6 +658,7 @@ def _alias_groups(dev: pl.LazyFrame) -> pl.LazyFrame:
         ((el == "interface") & (typ == "hostdev")).sum().alias("n_iface_hostdev"),
         pl.col("target_text").first(),
     )
+    return groups.filter(pl.col("n") > 1)
 
 
 def _groups_detail(extra: str) -> pl.Expr:
@@ -1092,13 +1099,19 @@ RULES: Final[Mapping[str, Callable[[Context], pl.LazyFrame]]] = {
 def run(ctx: Context, codes: Sequence[str]) -> pl.DataFrame:
     """Run the rules ``codes`` and concatenate their findings (unsorted; a ``doc`` id, no path).
 
-    Each rule is a query plan, so polars reads only the columns it needs. They are collected one after
-    the other, with the in-memory engine: a batch is small and already in memory, so the streaming
-    engine's set-up costs more than it saves, and collecting them all at once keeps every plan's
-    intermediate tables alive together (a higher peak) for no gain in speed.
+    Each rule is a query plan, so polars reads only the columns it needs. They are collected with the
+    in-memory engine (a batch is small and already in memory: the streaming engine's set-up costs more
+    than it saves), one family (PCI, ALS, RST) per ``collect_all``: that computes the parts a family's
+    plans share once (the alias groups of ALS002 and ALS007, ...) and saves most of the per-collect
+    set-up, while collecting all the rules at once would keep every plan's intermediate tables alive
+    together, a higher peak per batch.
     """
     schema = {name: (pl.UInt32 if name == "doc" else pl.String) for name in FINDING_COLUMNS}
     if not codes:
         return pl.DataFrame(schema=schema)
-    found = [RULES[code](ctx).cast(schema).collect(engine="in-memory") for code in codes]  # type: ignore[arg-type]
+    found: list[pl.DataFrame] = []
+    # Runs of consecutive codes of one family, so the findings stay in the order of ``codes``.
+    for _family, run_codes in groupby(codes, key=lambda code: CATALOG[code].family):
+        plans = [RULES[code](ctx).cast(schema) for code in run_codes]  # type: ignore[arg-type]
+        found.extend(pl.collect_all(plans, engine="in-memory"))
     return pl.concat(found, how="vertical")
