@@ -305,14 +305,17 @@ impl PairColumns {
         values: &[std::borrow::Cow<'_, str>],
         keep: &[String],
     ) {
+        let mut kept = 0;
         for value in values
             .iter()
             .filter(|v| keep.iter().any(|k| k == v.as_ref()))
         {
-            self.path.append_value(path);
-            self.host.append_value(host);
             self.value.append_value(value);
+            kept += 1;
         }
+        // Like `push`: the document's path and host stored once, not once per kept row.
+        self.path.append_repeated(path, kept);
+        self.host.append_repeated(host, kept);
     }
 
     fn reserve(&mut self, values: &[std::borrow::Cow<'_, str>], copies: usize) {
