@@ -429,6 +429,33 @@ def test_fifo_is_not_opened(tmp_path: Path) -> None:
     assert tree_state(tree.root) == before
 
 
+def test_links_to_fifos_devices_and_sockets_are_not_regular(tmp_path: Path) -> None:
+    """Types the walk learns only by following a link (or from the listing: a socket) are refused there.
+
+    The scan reads what the walk listed without looking again, so the walk itself must sort these out.
+    """
+    import socket as socketlib
+
+    tree = make_tree(tmp_path)
+    os.mkfifo(tmp_path / "pipe")
+    (tree.host_dir / "pipe-link.xml").symlink_to(tmp_path / "pipe")
+    (tree.host_dir / "null-link.xml").symlink_to("/dev/null")
+    odd = {str(tree.host_dir / "pipe-link.xml"), str(tree.host_dir / "null-link.xml")}
+    listener = socketlib.socket(socketlib.AF_UNIX)
+    sock_path = tree.host_dir / "s.xml"
+    if len(str(sock_path)) < 100:  # AF_UNIX paths are short
+        listener.bind(str(sock_path))
+        odd.add(str(sock_path))
+    try:
+        result = run_scan_subprocess([str(tree.root)], {}, timeout=60)
+    finally:
+        listener.close()
+    errors, domains = result["errors"], result["domains"]
+    assert dict(errors.select("path", "kind").rows()) == dict.fromkeys(odd, "not_regular"), errors.to_dicts()
+    assert all("never opened" in m for m in errors["message"]), errors.to_dicts()
+    assert sorted(domains["path"]) == sorted(str(p) for p in tree.good)
+
+
 def _drop_root_read_override() -> list[str] | None:
     """A command prefix that runs a child as root without CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH."""
     setpriv = shutil.which("setpriv")

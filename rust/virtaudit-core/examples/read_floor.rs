@@ -13,7 +13,8 @@
 //!
 //! Modes (diagnostics, to see where the time of a scan goes without Python in the way):
 //! - `read` (default): `File::open` + `read_to_end` into the reused buffer; the floor.
-//! - `core-read`: the core's own `read::read_file` (stat, open with O_NOATIME, fstat, capped read).
+//! - `core-read`: the core's own `read::read_listed_file`, as the scan reads (open with O_NOATIME,
+//!   fstat, one capped read).
 //! - `scan`: `virtaudit_core::scan` over the same files (read, parse, build the Arrow tables), with
 //!   `--jobs N` worker threads (default 1).
 
@@ -100,7 +101,7 @@ fn core_read_all(paths: &[PathBuf]) -> io::Result<u64> {
     let mut buf = Vec::with_capacity(1 << 20);
     let mut total = 0u64;
     for path in paths {
-        total += read::read_file(path, limits.max_file_size, &mut buf)
+        total += read::read_listed_file(path, limits.max_file_size, &mut buf)
             .map_err(|e| io::Error::other(format!("{}: {}", path.display(), e.message)))?;
     }
     std::hint::black_box(&buf);

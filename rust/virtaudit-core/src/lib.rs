@@ -116,7 +116,7 @@ fn scan_inputs(inputs: &[Input], options: &ScanOptions) -> Result<Batch, ScanErr
             builder.push_error(&display, &host, error);
             continue;
         }
-        let outcome = read::read_file(&input.path, options.limits.max_file_size, &mut buf)
+        let outcome = read::read_listed_file(&input.path, options.limits.max_file_size, &mut buf)
             .and_then(|size| parse_document(&buf, &options.limits).map(|doc| (size, doc)));
         match outcome {
             Ok((size, doc)) => {

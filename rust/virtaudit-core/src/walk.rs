@@ -13,9 +13,12 @@ use std::path::{Path, PathBuf};
 use regex::Regex;
 
 use crate::error::{ErrorKind, InputError};
+use crate::read::not_regular;
 
 /// One file to read, or one problem found while looking for files. Kept small (24 bytes plus the
-/// path's bytes): a scan of a million files holds a million of these.
+/// path's bytes): a scan of a million files holds a million of these. An input without an error was a
+/// regular file (or a link the walk could not follow) when it was listed; anything else that is not a
+/// directory is listed with a `not_regular` error, so the read need not look before it opens.
 #[derive(Debug, Clone)]
 pub struct Input {
     pub path: Box<Path>,
@@ -62,7 +65,10 @@ pub fn expand(args: &[PathBuf]) -> Vec<Input> {
         match fs::metadata(arg) {
             Ok(meta) if meta.is_dir() => walker.dir(arg, &mut Vec::new(), None),
             // Files named explicitly are read whatever their extension; FIFOs and devices are reported.
-            Ok(_) => walker.out.push(Input::file(arg.clone())),
+            Ok(meta) if meta.is_file() => walker.out.push(Input::file(arg.clone())),
+            Ok(meta) => walker
+                .out
+                .push(Input::failed(arg.clone(), not_regular(&meta.file_type()))),
             Err(err) => walker.out.push(Input::failed(
                 arg.clone(),
                 InputError::from_io(&err, "open"),
@@ -120,20 +126,20 @@ impl Walker {
                 return;
             }
         };
-        // (path, is a directory). The type comes from readdir itself; only symlinks cost a stat.
-        let mut names: Vec<(PathBuf, bool)> = Vec::new();
+        // (path, its type where known). The type comes from readdir itself; only symlinks cost a stat.
+        // The scan reads what is listed here without looking again, so everything but directories and
+        // regular files (FIFOs, sockets, devices) is recorded now as an input that is never opened.
+        let mut names: Vec<(PathBuf, Option<fs::FileType>)> = Vec::new();
         for entry in entries {
             match entry {
                 Ok(entry) => {
                     let path = entry.path();
-                    let is_dir = match entry.file_type() {
-                        Ok(t) if t.is_symlink() => {
-                            fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false)
-                        }
-                        Ok(t) => t.is_dir(),
-                        Err(_) => fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false),
+                    let file_type = match entry.file_type() {
+                        Ok(t) if !t.is_symlink() => Some(t),
+                        // A dangling or unreadable link: left to the read, which reports why.
+                        _ => fs::metadata(&path).ok().map(|m| m.file_type()),
                     };
-                    names.push((path, is_dir));
+                    names.push((path, file_type));
                 }
                 Err(err) => {
                     self.out.push(Input::failed(
@@ -143,17 +149,20 @@ impl Walker {
                 }
             }
         }
-        names.sort();
+        names.sort_by(|a, b| a.0.cmp(&b.0));
         ancestors.push(id);
-        for (path, is_dir) in names {
+        for (path, file_type) in names {
             // A dangling symlink is still a file the user may expect to be read: it becomes an error row.
             let matches = pattern.is_none_or(|re| re.is_match(&path.to_string_lossy()));
-            if is_dir {
+            if file_type.is_some_and(|t| t.is_dir()) {
                 // A directory that matches a pattern is taken whole, like a directory argument.
                 self.dir(&path, ancestors, if matches { None } else { pattern });
             } else if matches && (pattern.is_some() || path.extension().is_some_and(|e| e == "xml"))
             {
-                self.out.push(Input::file(path));
+                match file_type {
+                    Some(t) if !t.is_file() => self.out.push(Input::failed(path, not_regular(&t))),
+                    _ => self.out.push(Input::file(path)),
+                }
             }
         }
         ancestors.pop();
