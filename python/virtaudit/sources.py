@@ -120,7 +120,9 @@ def dataset_dirs(path: Path) -> list[Path]:
     if is_dataset(path):
         return [path]
     try:
-        children = sorted(p for p in path.iterdir() if p.is_dir() and not p.is_symlink())
+        # scandir's own entry types: no stat per entry (a flat directory of status files has thousands).
+        with os.scandir(path) as entries:
+            children = sorted(Path(e.path) for e in entries if e.is_dir(follow_symlinks=False))
     except OSError:
         return []
     return [p for p in children if is_dataset(p)]

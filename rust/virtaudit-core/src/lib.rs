@@ -40,14 +40,12 @@ pub enum HostFrom {
 impl HostFrom {
     pub fn host_of(&self, path: &Path) -> String {
         let nth_parent = |n: usize| -> String {
-            let absolute;
-            let mut p = path;
-            if !path.is_absolute() {
-                absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-                p = &absolute;
-                return nth_name(p, n);
-            }
-            nth_name(p, n)
+            // Relative paths are made absolute only when the name is not in the path as given
+            // (`guest.xml`, `./guest.xml`, `x/../guest.xml`): that takes a getcwd per file.
+            nth_name(path, n).unwrap_or_else(|| {
+                let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+                nth_name(&absolute, n).unwrap_or_default()
+            })
         };
         match self {
             HostFrom::Parent => nth_parent(1),
@@ -61,12 +59,13 @@ impl HostFrom {
     }
 }
 
-fn nth_name(path: &Path, n: usize) -> String {
+/// The name of the `n`th ancestor of `path`; `None` where the path as written does not hold it (too few
+/// components, or `.`/`..` in its place).
+fn nth_name(path: &Path, n: usize) -> Option<String> {
     path.ancestors()
         .nth(n)
         .and_then(|p| p.file_name())
         .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }
 
 #[derive(Debug, Clone, Default)]
@@ -254,5 +253,35 @@ impl Scanner {
             return Ok(None);
         }
         Ok(Some(scan_parallel(&self.pool, &inputs, &self.options)?))
+    }
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_name_the_same_host_as_their_absolute_form() {
+        let cwd = std::env::current_dir().unwrap();
+        let cwd_name = cwd.file_name().unwrap().to_string_lossy().into_owned();
+        for (relative, parent, grandparent) in [
+            ("fleet/web01/g.xml", "web01", "fleet".to_string()),
+            ("web01/g.xml", "web01", cwd_name.clone()),
+            ("g.xml", cwd_name.as_str(), String::new()),
+            ("./g.xml", cwd_name.as_str(), String::new()),
+        ] {
+            let path = Path::new(relative);
+            assert_eq!(HostFrom::Parent.host_of(path), parent, "{relative}");
+            let absolute = std::path::absolute(path).unwrap();
+            assert_eq!(HostFrom::Parent.host_of(&absolute), parent, "{relative}");
+            if !grandparent.is_empty() {
+                assert_eq!(
+                    HostFrom::Grandparent.host_of(path),
+                    grandparent,
+                    "{relative}"
+                );
+            }
+        }
+        assert_eq!(HostFrom::Parent.host_of(Path::new("/g.xml")), "");
     }
 }
