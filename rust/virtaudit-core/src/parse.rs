@@ -136,15 +136,62 @@ const HIGH: u64 = 0x8080_8080_8080_8080;
 
 /// The high bit of each byte lane of `word` whose byte is below `n` (at most 0x80), exactly: the sum
 /// of a lane's low seven bits and `0x80 - n` stays inside the lane.
+#[cfg(any(test, not(target_arch = "x86_64")))]
 fn lanes_below(word: u64, n: u8) -> u64 {
     !(((word & !HIGH) + ONES * u64::from(0x80 - n)) | word) & HIGH
 }
 
 /// First byte that XML 1.0 forbids as a character (C0 controls other than tab, LF and CR), and whether
-/// all bytes are ASCII. Eight bytes at a time: a word whose bytes below 0x20 are all line feeds needs no
-/// closer look. That test is exact per byte, so the branch is taken only for a tab, a CR or a control
-/// character (libvirt writes none of them), not at every line end.
+/// all bytes are ASCII. Sixteen bytes at a time with SSE2 (part of every x86-64): one signed compare
+/// flags both the bytes below 0x20 and those of 0x80 and above, line feeds are unflagged, and only a
+/// block with a flag left (a tab, a CR, a control character, non-ASCII text; libvirt writes almost
+/// none) is looked at byte by byte. This pass reads every byte of every file: at eight bytes a step it
+/// was a twentieth of the scan's instructions.
 fn find_control_char(data: &[u8]) -> (Option<usize>, bool) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE2 is part of the x86-64 baseline: every x86-64 processor has it.
+    return unsafe { find_control_char_sse2(data) };
+    #[cfg(not(target_arch = "x86_64"))]
+    find_control_char_swar(data)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn find_control_char_sse2(data: &[u8]) -> (Option<usize>, bool) {
+    use std::arch::x86_64::{
+        _mm_andnot_si128, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8,
+        _mm_set1_epi8,
+    };
+    let below_space = _mm_set1_epi8(0x20);
+    let line_feed = _mm_set1_epi8(b'\n' as i8);
+    let mut ascii = true;
+    let mut chunks = data.chunks_exact(16);
+    for (i, chunk) in chunks.by_ref().enumerate() {
+        // SAFETY: `chunk` holds 16 readable bytes, and an unaligned load has no alignment needs.
+        let block = unsafe { _mm_loadu_si128(chunk.as_ptr().cast()) };
+        let flagged = _mm_andnot_si128(
+            _mm_cmpeq_epi8(block, line_feed),
+            _mm_cmplt_epi8(block, below_space),
+        );
+        if _mm_movemask_epi8(flagged) != 0 {
+            if let Some(p) = chunk.iter().position(|&b| is_control(b)) {
+                return (Some(i * 16 + p), false);
+            }
+            ascii &= chunk.is_ascii();
+        }
+    }
+    let tail = chunks.remainder();
+    let start = data.len() - tail.len();
+    (
+        tail.iter().position(|&b| is_control(b)).map(|p| start + p),
+        ascii && tail.is_ascii(),
+    )
+}
+
+/// The same, eight bytes at a time in a word (SWAR), where SSE2 is not there: a word whose bytes below
+/// 0x20 are all line feeds needs no closer look.
+#[cfg(any(test, not(target_arch = "x86_64")))]
+fn find_control_char_swar(data: &[u8]) -> (Option<usize>, bool) {
     let mut any_high = 0u64;
     let mut chunks = data.chunks_exact(8);
     for (i, chunk) in chunks.by_ref().enumerate() {
@@ -1873,10 +1920,15 @@ mod tests {
 
     #[test]
     fn control_characters_are_found_anywhere() {
+        control_characters_are_found_by(find_control_char);
+        control_characters_are_found_by(find_control_char_swar);
+    }
+
+    fn control_characters_are_found_by(find_control_char: fn(&[u8]) -> (Option<usize>, bool)) {
         assert_eq!(find_control_char(b"<a>\n\t\r text</a>"), (None, true));
         assert_eq!(find_control_char("<a>é</a>".as_bytes()), (None, false));
-        for at in 0..20 {
-            let mut data = vec![b'x'; 20];
+        for at in 0..40 {
+            let mut data = vec![b'x'; 40];
             data[at] = 0x01;
             assert_eq!(find_control_char(&data).0, Some(at));
             data[at] = 0;
@@ -1892,16 +1944,16 @@ mod tests {
             [0x7F, 0x80, b'\n'],
             [0x9F, 0xA0, b' '],
         ] {
-            for at in 0..20 {
+            for at in 0..40 {
                 for byte in 0..=255u8 {
-                    let mut data: Vec<u8> = filler.iter().copied().cycle().take(20).collect();
+                    let mut data: Vec<u8> = filler.iter().copied().cycle().take(40).collect();
                     data[at] = byte;
                     let expected = data.iter().position(|&b| is_control(b));
-                    assert_eq!(
-                        find_control_char(&data).0,
-                        expected,
-                        "{filler:?} {at} {byte}"
-                    );
+                    let (found, ascii) = find_control_char(&data);
+                    assert_eq!(found, expected, "{filler:?} {at} {byte}");
+                    if found.is_none() {
+                        assert_eq!(ascii, data.is_ascii(), "{filler:?} {at} {byte}");
+                    }
                 }
             }
         }
