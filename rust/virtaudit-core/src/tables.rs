@@ -187,6 +187,17 @@ impl StringViewBuilder {
         self.nulls.append_n_non_nulls(n);
     }
 
+    /// Appends every value of a list (none null): one reservation and one validity update for all.
+    fn append_all<'s>(&mut self, values: impl ExactSizeIterator<Item = &'s str>) {
+        let n = values.len();
+        self.views.reserve(n);
+        for value in values {
+            let view = self.view_of(value);
+            self.views.push(view);
+        }
+        self.nulls.append_n_non_nulls(n);
+    }
+
     fn append_option(&mut self, value: Option<&str>) {
         match value {
             Some(v) => self.append_value(v),
@@ -329,9 +340,7 @@ impl PairColumns {
     fn push(&mut self, path: &str, host: &str, values: &[std::borrow::Cow<'_, str>]) {
         self.path.append_repeated(path, values.len());
         self.host.append_repeated(host, values.len());
-        for value in values {
-            self.value.append_value(value);
-        }
+        self.value.append_all(values.iter().map(|v| &**v));
     }
 }
 
