@@ -4,6 +4,7 @@
 //! at once, as a list of batches in path order) and [`Scanner`] (batch by batch, bounded memory).
 //! Every input ends up as exactly one row in `domains` or in `errors`.
 
+mod byteclass;
 pub mod error;
 pub mod parse;
 pub mod read;

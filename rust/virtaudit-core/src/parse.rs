@@ -13,6 +13,7 @@ use quick_xml::events::attributes::Attributes;
 use quick_xml::events::{BytesEnd, BytesRef, BytesStart, Event};
 use quick_xml::reader::Reader;
 
+use crate::byteclass::{find_control_char, find_value_stop, name_len};
 use crate::error::{ErrorKind, InputError};
 use crate::rows::{DeviceRow, DocKind, Document, DomainRow, Text};
 
@@ -124,93 +125,6 @@ fn decode(data: &[u8]) -> Result<&str, InputError> {
         ));
     }
     Ok(text)
-}
-
-fn is_control(b: u8) -> bool {
-    b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')
-}
-
-// Eight bytes at a time (SWAR): a byte value in every lane of a word, and the lanes' high bits.
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
-
-/// The high bit of each byte lane of `word` whose byte is below `n` (at most 0x80), exactly: the sum
-/// of a lane's low seven bits and `0x80 - n` stays inside the lane.
-#[cfg(any(test, not(target_arch = "x86_64")))]
-fn lanes_below(word: u64, n: u8) -> u64 {
-    !(((word & !HIGH) + ONES * u64::from(0x80 - n)) | word) & HIGH
-}
-
-/// First byte that XML 1.0 forbids as a character (C0 controls other than tab, LF and CR), and whether
-/// all bytes are ASCII. Sixteen bytes at a time with SSE2 (part of every x86-64): one signed compare
-/// flags both the bytes below 0x20 and those of 0x80 and above, line feeds are unflagged, and only a
-/// block with a flag left (a tab, a CR, a control character, non-ASCII text; libvirt writes almost
-/// none) is looked at byte by byte. This pass reads every byte of every file: at eight bytes a step it
-/// was a twentieth of the scan's instructions.
-fn find_control_char(data: &[u8]) -> (Option<usize>, bool) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: SSE2 is part of the x86-64 baseline: every x86-64 processor has it.
-    return unsafe { find_control_char_sse2(data) };
-    #[cfg(not(target_arch = "x86_64"))]
-    find_control_char_swar(data)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "sse2")]
-fn find_control_char_sse2(data: &[u8]) -> (Option<usize>, bool) {
-    use std::arch::x86_64::{
-        _mm_andnot_si128, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8,
-        _mm_set1_epi8,
-    };
-    let below_space = _mm_set1_epi8(0x20);
-    let line_feed = _mm_set1_epi8(b'\n' as i8);
-    let mut ascii = true;
-    let mut chunks = data.chunks_exact(16);
-    for (i, chunk) in chunks.by_ref().enumerate() {
-        // SAFETY: `chunk` holds 16 readable bytes, and an unaligned load has no alignment needs.
-        let block = unsafe { _mm_loadu_si128(chunk.as_ptr().cast()) };
-        let flagged = _mm_andnot_si128(
-            _mm_cmpeq_epi8(block, line_feed),
-            _mm_cmplt_epi8(block, below_space),
-        );
-        if _mm_movemask_epi8(flagged) != 0 {
-            if let Some(p) = chunk.iter().position(|&b| is_control(b)) {
-                return (Some(i * 16 + p), false);
-            }
-            ascii &= chunk.is_ascii();
-        }
-    }
-    let tail = chunks.remainder();
-    let start = data.len() - tail.len();
-    (
-        tail.iter().position(|&b| is_control(b)).map(|p| start + p),
-        ascii && tail.is_ascii(),
-    )
-}
-
-/// The same, eight bytes at a time in a word (SWAR), where SSE2 is not there: a word whose bytes below
-/// 0x20 are all line feeds needs no closer look.
-#[cfg(any(test, not(target_arch = "x86_64")))]
-fn find_control_char_swar(data: &[u8]) -> (Option<usize>, bool) {
-    let mut any_high = 0u64;
-    let mut chunks = data.chunks_exact(8);
-    for (i, chunk) in chunks.by_ref().enumerate() {
-        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        any_high |= word;
-        let line_feeds = lanes_below(word ^ (ONES * u64::from(b'\n')), 1);
-        if lanes_below(word, 0x20) & !line_feeds != 0
-            && let Some(p) = chunk.iter().position(|&b| is_control(b))
-        {
-            return (Some(i * 8 + p), false);
-        }
-    }
-    let tail = chunks.remainder();
-    let start = data.len() - tail.len();
-    let ascii = any_high & HIGH == 0 && tail.is_ascii();
-    (
-        tail.iter().position(|&b| is_control(b)).map(|p| start + p),
-        ascii,
-    )
 }
 
 /// Parses a number as libvirt's `virStrToLong_ui(..., 0, ...)` does: `0x` hex, leading `0` octal.
@@ -1348,57 +1262,6 @@ fn fast_device<'a>(
     }
 }
 
-/// Bytes of the simple attribute names that the fast paths accept (ASCII letters, digits, `_-:.`).
-static NAME_BYTE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b':' | b'.');
-        b += 1;
-    }
-    table
-};
-
-/// Bytes that end a plain attribute value, or make it not plain (a reference, `<`, a tab or line end,
-/// which the checked path normalises or refuses).
-static VALUE_STOP: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = matches!(b as u8, b'\'' | b'"' | b'&' | b'<' | b'\t' | b'\n' | b'\r');
-        b += 1;
-    }
-    table
-};
-
-/// Offset of the first [`VALUE_STOP`] byte. Eight bytes at a time: a word is passed over when none of
-/// its bytes is below 0x28 (which covers the quotes, `&`, tab and line ends) or equal to `<`; a word
-/// that has one (a space, say) is looked at byte by byte from its first candidate.
-fn find_value_stop(bytes: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        let lt = word.wrapping_sub(ONES * 0x28) & !word & HIGH;
-        let lt_eq = word ^ (ONES * u64::from(b'<'));
-        let candidates = lt | (lt_eq.wrapping_sub(ONES) & !lt_eq & HIGH);
-        if candidates == 0 {
-            i += 8;
-            continue;
-        }
-        // The lowest flagged lane is exact (borrows only run upwards), so nothing before it stops.
-        let first = i + (candidates.trailing_zeros() / 8) as usize;
-        if VALUE_STOP[usize::from(bytes[first])] {
-            return Some(first);
-        }
-        i = first + 1;
-    }
-    bytes[i..]
-        .iter()
-        .position(|&c| VALUE_STOP[usize::from(c)])
-        .map(|p| i + p)
-}
-
 /// Length of a plain attribute value up to its closing `quote`, or `None` if it is not plain.
 #[inline(always)] // called for every attribute; the call's own cost was a fifth of its work
 fn plain_value_len(value: &[u8], quote: u8) -> Option<usize> {
@@ -1442,10 +1305,7 @@ fn pairs_from<'t>(text: &'t str, mut i: usize, out: &mut Pairs<'t>) -> Option<(u
         if !(b[i].is_ascii_alphabetic() || b[i] == b'_') {
             return None;
         }
-        i += b[i..]
-            .iter()
-            .position(|&c| !NAME_BYTE[usize::from(c)])
-            .unwrap_or(b.len() - i);
+        i += name_len(&b[i..]);
         let name = text.get(start..i)?;
         i = skip_ws(b, i);
         if b.get(i) != Some(&b'=') {
@@ -1502,10 +1362,10 @@ fn plain_tag<'t>(text: &'t str, start: usize, out: &mut Pairs<'t>) -> Option<Pla
     {
         return None;
     }
-    let name_end = start
-        + b[start..]
-            .iter()
-            .position(|&c| !NAME_BYTE[usize::from(c)])?;
+    let name_end = start + name_len(&b[start..]);
+    if name_end == b.len() {
+        return None;
+    }
     let name = text.get(start..name_end)?;
     let (attributes, i) = pairs_from(text, name_end, out)?;
     let (empty, end) = match b.get(i)? {
@@ -1857,24 +1717,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn value_stops_are_found_like_a_byte_by_byte_search() {
-        let naive = |s: &[u8]| s.iter().position(|&c| VALUE_STOP[usize::from(c)]);
-        // Every byte value at every position of a 20-byte run, after a prefix of each filler that the
-        // word test flags without stopping (space, `!`, `%`) or passes over (letters, UTF-8 bytes).
-        for filler in [b'a', b' ', b'!', b'%', 0xC3, b'='] {
-            for at in 0..20 {
-                for byte in 0..=255u8 {
-                    let mut data = vec![filler; 20];
-                    data[at] = byte;
-                    assert_eq!(find_value_stop(&data), naive(&data), "{filler} {at} {byte}");
-                }
-            }
-        }
-        assert_eq!(find_value_stop(b""), None);
-        assert_eq!(find_value_stop(b"ua-net0'/>"), Some(7));
-    }
-
-    #[test]
     fn white_space_is_skipped_like_a_byte_by_byte_loop() {
         let naive = |s: &[u8], i: usize| {
             i + s[i..]
@@ -1916,47 +1758,6 @@ mod tests {
         let mut pairs: Pairs<'_> = [("", ""); FAST_ATTRIBUTES];
         assert_eq!(plain_pairs(" a='1' b='2' a='3'", &mut pairs), None);
         assert_eq!(plain_pairs(" type='pci' domain='0'", &mut pairs), Some(2));
-    }
-
-    #[test]
-    fn control_characters_are_found_anywhere() {
-        control_characters_are_found_by(find_control_char);
-        control_characters_are_found_by(find_control_char_swar);
-    }
-
-    fn control_characters_are_found_by(find_control_char: fn(&[u8]) -> (Option<usize>, bool)) {
-        assert_eq!(find_control_char(b"<a>\n\t\r text</a>"), (None, true));
-        assert_eq!(find_control_char("<a>é</a>".as_bytes()), (None, false));
-        for at in 0..40 {
-            let mut data = vec![b'x'; 40];
-            data[at] = 0x01;
-            assert_eq!(find_control_char(&data).0, Some(at));
-            data[at] = 0;
-            assert_eq!(find_control_char(&data).0, Some(at));
-            data[at] = 0xC3;
-            assert_eq!(find_control_char(&data), (None, false));
-        }
-        // Against a byte-by-byte search, with the allowed characters below 0x20 (and 0x7F, 0x80, 0x9F,
-        // 0xA0, which are not controls for XML) around every byte value.
-        for filler in [
-            *b"\n\t ",
-            *b"\r\n\n",
-            [0x7F, 0x80, b'\n'],
-            [0x9F, 0xA0, b' '],
-        ] {
-            for at in 0..40 {
-                for byte in 0..=255u8 {
-                    let mut data: Vec<u8> = filler.iter().copied().cycle().take(40).collect();
-                    data[at] = byte;
-                    let expected = data.iter().position(|&b| is_control(b));
-                    let (found, ascii) = find_control_char(&data);
-                    assert_eq!(found, expected, "{filler:?} {at} {byte}");
-                    if found.is_none() {
-                        assert_eq!(ascii, data.is_ascii(), "{filler:?} {at} {byte}");
-                    }
-                }
-            }
-        }
     }
 
     #[test]
