@@ -521,3 +521,29 @@ def test_audit_refuses_a_document_listed_twice() -> None:
     twice = virtaudit.Scan.from_tables({**scan.tables(), "domains": pl.concat([scan.domains, scan.domains])})
     with pytest.raises(pl.exceptions.ComputeError):
         audit(twice)
+
+
+def test_fmt_gives_the_text_pl_format_gives() -> None:
+    """The message formatter: the same text as ``pl.format`` (nulls propagate, numbers as text), on a frame
+    in several chunks, as the scan's tables are."""
+    from virtaudit.ruleset import fmt
+
+    parts = [
+        pl.DataFrame({"a": ["x", None], "n": [1, 2]}),
+        pl.DataFrame({"a": [], "n": []}, schema={"a": pl.String, "n": pl.Int64}),
+        pl.DataFrame({"a": ["{}", "z"], "n": [None, 30]}),
+    ]
+    frame = pl.concat(parts, rechunk=False)
+    assert frame.n_chunks() >= 2
+    for template, args in [
+        ("{} is {}", ("a", pl.col("n"))),
+        ("{}", ("a",)),
+        ("bus {} of {} ({})", (pl.col("n"), "a", pl.col("n") + 1)),
+        ("no placeholder", ()),
+    ]:
+        got = frame.select(fmt(template, *args).alias("t"))["t"].to_list()
+        want = pl.concat(parts).select(pl.format(template, *args).alias("t"))["t"].to_list()
+        assert got == want, template
+    assert frame.select(fmt("{} is {}", "a", "n"))[:, 0].to_list() == ["x is 1", None, None, "z is 30"]
+    with pytest.raises(ValueError, match="2 placeholders for 1 arguments"):
+        fmt("{} {}", "a")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cache
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias, cast
@@ -253,10 +254,6 @@ def audit(
 def _report_rows(found: pl.DataFrame, domains: pl.DataFrame) -> pl.DataFrame:
     """Findings of :func:`virtaudit.ruleset.run` (by ``doc``, the row of ``domains``) with their document
     and rule columns, sorted, as :data:`AUDIT_SCHEMA`."""
-    names = pl.DataFrame({"code": list(CATALOG), "rule": [rule.name for rule in CATALOG.values()]})
-    rank = pl.col("severity").replace_strict(
-        list(SEVERITIES), list(range(len(SEVERITIES))), return_dtype=pl.Int8
-    )
     doc = found.get_column("doc")
     document = [
         domains.get_column(column).gather(doc).alias(name)
@@ -269,10 +266,32 @@ def _report_rows(found: pl.DataFrame, domains: pl.DataFrame) -> pl.DataFrame:
             ("qemu_version", "qemu_version"),
         )
     ]
+    # One lazy query, collected once: each eager step would be a query of its own, and with a few
+    # findings per batch what these steps cost is mostly that per-query overhead.
     out = (
-        found.with_columns(document)
-        .join(names, on="code", how="left", maintain_order="left")
-        .with_columns(rank.alias("_rank"))
+        found.lazy()
+        .with_columns(document)
+        .join(_rule_names().lazy(), on="code", how="left", maintain_order="left")
+        .with_columns(_severity_rank().alias("_rank"))
         .sort("_rank", "host", "path", "code", maintain_order=True)
+        .select(_report_columns())
     )
-    return out.select([pl.col(name).cast(dtype) for name, dtype in AUDIT_SCHEMA.items()])
+    return out.collect(engine="in-memory")
+
+
+@cache
+def _rule_names() -> pl.DataFrame:
+    """(code, rule) of the catalog; built once (the catalog never changes)."""
+    return pl.DataFrame({"code": list(CATALOG), "rule": [rule.name for rule in CATALOG.values()]})
+
+
+@cache
+def _severity_rank() -> pl.Expr:
+    return pl.col("severity").replace_strict(
+        list(SEVERITIES), list(range(len(SEVERITIES))), return_dtype=pl.Int8
+    )
+
+
+@cache
+def _report_columns() -> tuple[pl.Expr, ...]:
+    return tuple(pl.col(name).cast(dtype) for name, dtype in AUDIT_SCHEMA.items())

@@ -199,6 +199,8 @@ def _field_changes(joined: pl.DataFrame, fields: tuple[str, ...], scope: str, it
 def _devices(scan: Scan, pairs: pl.DataFrame, side: str) -> pl.DataFrame:
     import polars as pl
 
+    from virtaudit.ruleset import fmt
+
     path_col = "path_b" if side == "b" else "path_a"
     dev = scan.devices.join(
         pairs.filter(pl.col(path_col).is_not_null()).select("pair", pl.col(path_col).alias("path")),
@@ -208,22 +210,19 @@ def _devices(scan: Scan, pairs: pl.DataFrame, side: str) -> pl.DataFrame:
     pos = pl.int_range(pl.len()).over("pair", "element")
     key = (
         pl.when((pl.col("element") == "controller") & pl.col("index").is_not_null())
-        .then(pl.format("controller {} {}", pl.col("type").fill_null("?"), pl.col("index")))
+        .then(fmt("controller {} {}", pl.col("type").fill_null("?"), pl.col("index")))
         .when(pl.col("address_type") == "dimm")
-        .then(pl.format("{} {}", pl.col("element"), pl.col("address")))
+        .then(fmt("{} {}", pl.col("element"), pl.col("address")))
         .when(pl.col("address_type") == "pci")
-        .then(pl.format("{} at {}", pl.col("element"), pl.col("address")))
+        .then(fmt("{} at {}", pl.col("element"), pl.col("address")))
         .when(pl.col("alias").is_not_null())
-        .then(pl.format("{} {}", pl.col("element"), pl.col("alias")))
-        .otherwise(pl.format("{} #{}", pl.col("element"), pos))
+        .then(fmt("{} {}", pl.col("element"), pl.col("alias")))
+        .otherwise(fmt("{} #{}", pl.col("element"), pos))
     )
     dev = dev.with_columns(key.alias("dkey"))
     dup = pl.int_range(pl.len()).over("pair", "dkey")
     return dev.with_columns(
-        pl.when(dup > 0)
-        .then(pl.format("{} ({})", pl.col("dkey"), dup + 1))
-        .otherwise(pl.col("dkey"))
-        .alias("dkey")
+        pl.when(dup > 0).then(fmt("{} ({})", pl.col("dkey"), dup + 1)).otherwise(pl.col("dkey")).alias("dkey")
     )
 
 
@@ -247,6 +246,8 @@ def _bus_table(scan: Scan, pairs: pl.DataFrame, side: str, target_libvirt: str |
 def diff(before: Scan, after: Scan, *, target_libvirt: str | None = None) -> pl.DataFrame:
     """The differences from ``before`` to ``after`` (:data:`CHANGE_COLUMNS`)."""
     import polars as pl
+
+    from virtaudit.ruleset import fmt
 
     pairs = _pairs(before.domains, after.domains)
     doc_b = before.domains.join(pairs.select("pair", pl.col("path_b").alias("path")), on="path", how="inner")
@@ -335,7 +336,7 @@ def diff(before: Scan, after: Scan, *, target_libvirt: str | None = None) -> pl.
     bus_b = _bus_table(before, both, "b", target_libvirt)
     bus_a = _bus_table(after, both, "a", target_libvirt)
     if bus_b is not None and bus_a is not None:
-        item = pl.format("pci controller {}", pl.col("index"))
+        item = fmt("pci controller {}", pl.col("index"))
         change_frames.append(
             whole(bus_b.join(bus_a, on=["pair", "index"], how="anti"), "bus", "vanished", item)
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from itertools import groupby
 from typing import Final
 
@@ -121,6 +122,9 @@ def doc_ids(table: pl.DataFrame, keys: pl.DataFrame) -> pl.Series:
 def _with_doc(table: pl.DataFrame, domains: pl.DataFrame, columns: Sequence[str] = ()) -> pl.DataFrame:
     """``table`` with the ``doc`` id of its document and that document's ``columns``; rows of no parsed
     document are dropped."""
+    if table.is_empty():  # (often the caps: no eager join and gathers for nothing)
+        docs = domains.select("doc", *columns).clear()
+        return table.with_columns(docs.get_columns())
     doc = doc_ids(table, domains.select("path", "host", "doc"))
     table = table.with_columns(doc)
     if doc.null_count():  # a filter copies every column: only when some rows have no document
@@ -213,10 +217,14 @@ def render(template: str, fields: Mapping[str, pl.Expr]) -> pl.Expr:
                 raise KeyError(f"message template field {field!r} not provided")
             parts.append(fields[field].cast(pl.String).fill_null("none"))
     text = pl.concat_str(parts) if parts else pl.lit("")
-    return pl.when(text.str.ends_with(".")).then(text).otherwise(pl.concat_str(text, pl.lit(".")))
+    # Strip one final period and add one back: the same text as a when/then on ends_with(".") but
+    # without three copies of the message expression for the optimiser to find common (the message is
+    # rendered for few rows; what costs is planning it, once per rule and batch).
+    return pl.concat_str(text.str.strip_suffix("."), pl.lit("."))
 
 
-def machine_in(patterns: Sequence[str]) -> pl.Expr:
+@cache
+def machine_in(patterns: tuple[str, ...]) -> pl.Expr:
     """Vectorised :func:`virtaudit.busnames.machine_matches` on the ``machine`` column."""
     machine = pl.col("machine")
     conds = [machine.str.starts_with(p[:-1]) if p.endswith("*") else machine == p for p in patterns]
@@ -226,26 +234,45 @@ def machine_in(patterns: Sequence[str]) -> pl.Expr:
     return out
 
 
+@cache
 def device_text() -> pl.Expr:
-    """``pci controller 0 (pci-root)``, ``hostdev (pci)``, ``video (virtio)``, ..."""
+    """``pci controller 0 (pci-root)``, ``hostdev (pci)``, ``video (virtio)``, ...
+
+    (Cached, like the other expressions below that depend on no data: the rules share one object per
+    process instead of building it again for every batch.)
+    """
+    # concat_str is null where a part is: the " (model)" suffix is "" where the model is null.
     ctrl = pl.concat_str(
         pl.col("type").fill_null("unknown"),
         pl.lit(" controller "),
         pl.col("index").cast(pl.String).fill_null("?"),
-        pl.when(pl.col("model").is_not_null())
-        .then(pl.concat_str(pl.lit(" ("), pl.col("model"), pl.lit(")")))
-        .otherwise(pl.lit("")),
+        pl.concat_str(pl.lit(" ("), pl.col("model"), pl.lit(")")).fill_null(""),
     )
     kind = pl.coalesce(pl.col("type"), pl.col("model"))
-    other = pl.concat_str(
-        pl.col("element"),
-        pl.when(kind.is_not_null())
-        .then(pl.concat_str(pl.lit(" ("), kind, pl.lit(")")))
-        .otherwise(pl.lit("")),
-    )
+    other = pl.concat_str(pl.col("element"), pl.concat_str(pl.lit(" ("), kind, pl.lit(")")).fill_null(""))
     return pl.when(pl.col("element") == "controller").then(ctrl).otherwise(other)
 
 
+def fmt(template: str, *args: pl.Expr | str) -> pl.Expr:
+    """``template`` with each ``{}`` replaced by the next argument (a column name or an expression), null
+    where an argument is null: what ``pl.format`` gives, built as a ``concat_str``. polars 2.1's own
+    format kernel panicked ("assertion failed: i < self.len()") on a filtered frame that kept empty
+    chunks, and the scan's tables arrive in many chunks.
+    """
+    pieces = template.split("{}")
+    if len(pieces) != len(args) + 1:
+        raise ValueError(f"{template!r} has {len(pieces) - 1} placeholders for {len(args)} arguments")
+    parts: list[pl.Expr] = []
+    for i, piece in enumerate(pieces):
+        if i:
+            arg = args[i - 1]
+            parts.append(pl.col(arg) if isinstance(arg, str) else arg)
+        if piece:
+            parts.append(pl.lit(piece))
+    return pl.concat_str(parts)
+
+
+@cache
 def q(text: str) -> pl.Expr:
     """Quote a column's value in messages: 'value' (null stays null)."""
     return pl.concat_str(pl.lit("'"), pl.col(text), pl.lit("'"))
@@ -264,23 +291,40 @@ def finding(
 ) -> pl.LazyFrame:
     """Shape ``frame`` into finding rows for rule ``code`` (message rendered from the catalog); the
     document's path, host and names are added by ``doc`` once all rules ran."""
-    none = pl.lit(None, pl.String)
     sev = pl.lit(severity) if isinstance(severity, str) else severity
     template = CATALOG[code].message
+    optional = {
+        "element": element,
+        "alias": alias,
+        "recorded_bus": recorded_bus,
+        "expected_bus": expected_bus,
+    }
     return frame.select(
-        pl.col("doc"),
+        _doc_column(),
         pl.lit(code).alias("code"),
         sev.cast(pl.String).alias("severity"),
         render(template, fields).alias("message"),
-        (element if element is not None else none).cast(pl.String).alias("element"),
-        (alias if alias is not None else none).cast(pl.String).alias("alias"),
-        (recorded_bus if recorded_bus is not None else none).cast(pl.String).alias("recorded_bus"),
-        (expected_bus if expected_bus is not None else none).cast(pl.String).alias("expected_bus"),
+        *(
+            _absent(name) if expr is None else expr.cast(pl.String).alias(name)
+            for name, expr in optional.items()
+        ),
     )
 
 
+@cache
+def _doc_column() -> pl.Expr:
+    return pl.col("doc").cast(pl.UInt32)  # the type :func:`run` concatenates
+
+
+@cache
+def _absent(name: str) -> pl.Expr:
+    """A null string column ``name``, for the finding columns a rule leaves empty."""
+    return pl.lit(None, pl.String).alias(name)
+
+
+@cache
 def _alias_q() -> pl.Expr:
-    return pl.when(pl.col("alias").is_not_null()).then(q("alias")).otherwise(pl.lit("(none)"))
+    return q("alias").fill_null("(none)")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -303,7 +347,7 @@ def pci001(ctx: Context) -> pl.LazyFrame:
     detail = (
         pl.when(~pl.col("confirmed"))
         .then(
-            pl.format(
+            fmt(
                 "libvirt's root-bus naming for {} is unconfirmed, so the bus {} that {} would use for PCI "
                 "hotplug after a restart may not be the one QEMU has",
                 pl.col("arch"),
@@ -313,7 +357,7 @@ def pci001(ctx: Context) -> pl.LazyFrame:
         )
         .when(~pl.col("agrees") & pl.col("pseries"))
         .then(
-            pl.format(
+            fmt(
                 "pSeries root aliases are never translated, so after a restart {} would send PCI hotplugs "
                 "to bus {}, which QEMU lacks (its root bus is {})",
                 target,
@@ -323,7 +367,7 @@ def pci001(ctx: Context) -> pl.LazyFrame:
         )
         .when(~pl.col("agrees"))
         .then(
-            pl.format(
+            fmt(
                 "after a restart {} would send PCI hotplugs to bus {}, but QEMU's root bus is {}, so they "
                 "fail",
                 target,
@@ -333,7 +377,7 @@ def pci001(ctx: Context) -> pl.LazyFrame:
         )
         .when(pl.col("qemu_dependent"))
         .then(
-            pl.format(
+            fmt(
                 "after a restart {} assumes the unknown QEMU version is new enough and uses bus {}, which "
                 "is wrong if this host's QEMU predates PPC multibus support (record its version in host "
                 "facts)",
@@ -342,7 +386,7 @@ def pci001(ctx: Context) -> pl.LazyFrame:
             )
         )
         .otherwise(
-            pl.format("after a restart {} translates it to QEMU's root bus {}, so hotplug works", target, rb)
+            fmt("after a restart {} translates it to QEMU's root bus {}, so hotplug works", target, rb)
         )
     )
     return finding(
@@ -371,7 +415,7 @@ def pci002(ctx: Context) -> pl.LazyFrame:
     detail = (
         pl.when(pl.col("recompute") == "every-root")
         .then(
-            pl.format(
+            fmt(
                 "{} ignores it after a restart and sends PCI hotplugs to bus {}, but QEMU's root bus is {}",
                 target,
                 rb,
@@ -379,7 +423,7 @@ def pci002(ctx: Context) -> pl.LazyFrame:
             )
         )
         .otherwise(
-            pl.format(
+            fmt(
                 "after a restart {} uses it verbatim as bus {}, but QEMU names this machine's root bus {}, "
                 "so PCI hotplug fails",
                 target,
@@ -402,7 +446,7 @@ def pci002(ctx: Context) -> pl.LazyFrame:
 
 def pci003(ctx: Context) -> pl.LazyFrame:
     c = ctx.controllers.filter(pl.col("alias").is_null() & pl.col("restart_bus").is_null())
-    detail = pl.format(
+    detail = fmt(
         "after a restart {} refuses PCI hotplug onto its bus ('Device alias was not set for PCI "
         "controller with index {}')",
         pl.col("target_text"),
@@ -432,7 +476,7 @@ def pci004(ctx: Context) -> pl.LazyFrame:
     ).select(_bus_key("index"))
     on_bus = dev.filter((pl.col("address_type") == "pci") & (pl.col("pci_bus") > 0))
     missing = on_bus.with_columns(_bus_key("pci_bus")).join(indexes, on="_bus_key", how="anti")
-    detail = pl.format(
+    detail = fmt(
         "but no PCI controller has index {}, so hotplug and unplug on that bus fail ('Could not find PCI "
         "controller with index {}')",
         pl.col("pci_bus"),
@@ -482,7 +526,7 @@ def pci005(ctx: Context) -> pl.LazyFrame:
             )
         )
         .otherwise(
-            pl.format(
+            fmt(
                 "machine {} always has a {}, which libvirt re-adds at load without an alias, so PCI hotplug "
                 "onto it fails after a restart",
                 pl.col("machine"),
@@ -518,7 +562,7 @@ def pci006(ctx: Context) -> pl.LazyFrame:
         & pl.col("default_root_confirmed")
         & (pl.col("model") != pl.col("default_root_model"))
     )
-    detail = pl.format(
+    detail = fmt(
         "on {} that machine requires a {}, and libvirt rejects the definition at load ('The PCI controller "
         "with index=0 must be model=...')",
         pl.col("arch"),
@@ -539,7 +583,7 @@ def pci006(ctx: Context) -> pl.LazyFrame:
 def pci007(ctx: Context) -> pl.LazyFrame:
     phb = ctx.controllers.filter(pl.col("phb"))
     no_target = phb.filter(pl.col("target_index").is_null()).with_columns(
-        pl.format(
+        fmt(
             "without a target index, so after a restart {} sends hotplugs to bus {} instead of {}",
             pl.col("target_text"),
             q("restart_bus"),
@@ -550,7 +594,7 @@ def pci007(ctx: Context) -> pl.LazyFrame:
     odd_alias = phb.filter(
         pl.col("alias").is_not_null() & ~pl.col("user_alias_flag") & (pl.col("alias") != expected_alias)
     ).with_columns(
-        pl.format(
+        fmt(
             "aliased {} where libvirt assigns {}, a sign of a hand-edited or foreign status file",
             q("alias"),
             pl.concat_str(pl.lit("'"), expected_alias, pl.lit("'")),
@@ -582,7 +626,7 @@ def pci008(ctx: Context) -> pl.LazyFrame:
         {
             "device": device_text(),
             "alias": _alias_q(),
-            "recorded_bus": pl.concat_str(pl.lit("'"), pl.col("_bus"), pl.lit("'")),
+            "recorded_bus": q("_bus"),
             "detail": pl.lit("hot-unplug of this device is refused by configuration (since libvirt 6.4.0)"),
         },
         element=pl.col("element"),
@@ -591,6 +635,7 @@ def pci008(ctx: Context) -> pl.LazyFrame:
     )
 
 
+@cache
 def _pci_capable() -> pl.Expr:
     el, typ, model = pl.col("element"), pl.col("type"), pl.col("model")
     return (
@@ -662,7 +707,7 @@ def _alias_groups(dev: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _groups_detail(extra: str) -> pl.Expr:
-    return pl.format("{} devices ({}){}", pl.col("n"), pl.col("elements"), pl.lit(extra))
+    return fmt("{} devices ({}){}", pl.col("n"), pl.col("elements"), pl.lit(extra))
 
 
 def als001(ctx: Context) -> pl.LazyFrame:
@@ -683,6 +728,7 @@ def als001(ctx: Context) -> pl.LazyFrame:
     )
 
 
+@cache
 def _hostdev_pair() -> pl.Expr:
     return (
         pl.col("alias").str.contains(r"^hostdev\d+$")
@@ -742,7 +788,7 @@ def als004(ctx: Context) -> pl.LazyFrame:
     detail = (
         pl.when(pl.col("_breaks"))
         .then(
-            pl.format(
+            fmt(
                 "{} uses the user alias as the name of QEMU's built-in bus 'ide', so disk hotplug onto it "
                 "fails",
                 pl.col("target_text"),
@@ -755,7 +801,7 @@ def als004(ctx: Context) -> pl.LazyFrame:
                 "-device"
             )
         )
-        .otherwise(pl.format("{} translates it to QEMU's name 'ide'", pl.col("target_text")))
+        .otherwise(fmt("{} translates it to QEMU's name 'ide'", pl.col("target_text")))
     )
     severity = pl.when(pl.col("_breaks")).then(pl.lit("high")).otherwise(pl.lit("info"))
     return finding(
@@ -819,7 +865,7 @@ def als005(ctx: Context) -> pl.LazyFrame:
         "low",
         {
             "alias": _alias_q(),
-            "detail": pl.format(
+            "detail": fmt(
                 "the {} has it but the list lacks it, so if the device goes away while libvirtd is down "
                 "libvirt "
                 "does not remove it from the definition",
@@ -903,14 +949,14 @@ def rst001(ctx: Context) -> pl.LazyFrame:
     detail = (
         pl.when(critical)
         .then(
-            pl.format(
+            fmt(
                 "{} refuses to reconnect (\"domain '{}' has no capabilities recorded\") and kills the guest",
                 pl.col("target_text"),
                 pl.col("name").fill_null("?"),
             )
         )
         .otherwise(
-            pl.format(
+            fmt(
                 "{} re-detects them from the QEMU binary installed now, which may not be the one running "
                 "the guest",
                 pl.col("target_text"),
@@ -929,13 +975,8 @@ def rst002(ctx: Context) -> pl.LazyFrame:
     docs = ctx.status_domains().filter(
         (pl.col("state") == "shutoff") | ((pl.col("state") == "paused") & (pl.col("reason") == "starting up"))
     )
-    recorded = pl.concat_str(
-        pl.lit("'"),
-        pl.col("state"),
-        pl.when(pl.col("reason").is_not_null())
-        .then(pl.concat_str(pl.lit("' (reason '"), pl.col("reason"), pl.lit("')")))
-        .otherwise(pl.lit("'")),
-    )
+    reason = pl.concat_str(pl.lit("' (reason '"), pl.col("reason"), pl.lit("')")).fill_null("'")
+    recorded = pl.concat_str(pl.lit("'"), pl.col("state"), reason)
     detail = pl.lit("libvirt kills a guest that was not fully started when it reconnects after a restart")
     return finding(docs, "RST002", "high", {"recorded_bus": recorded, "detail": detail})
 
@@ -960,7 +1001,7 @@ def rst004(ctx: Context) -> pl.LazyFrame:
         & (pl.col("model") == "virtio")
         & pl.col("video_device").is_null()
     )
-    detail = pl.format(
+    detail = fmt(
         "{} may back it with a different QEMU device (virtio-vga or virtio-gpu) than the running guest "
         "uses, a guest ABI change at migration or the next start",
         pl.col("target_text"),
@@ -988,7 +1029,7 @@ def rst005(ctx: Context) -> pl.LazyFrame:
         separator=" and ",
         ignore_nulls=True,
     )
-    detail = pl.format(
+    detail = fmt(
         "{} but the status XML records no secret or TLS objects for it (written before libvirt 4.5.0), so "
         "hot-unplug after a restart may leave them in QEMU",
         what,
@@ -1027,12 +1068,12 @@ def rst007(ctx: Context) -> pl.LazyFrame:
     detail = (
         pl.when(old)
         .then(
-            pl.format(
+            fmt(
                 "{} may cancel them or mark them broken at reconnect, so let them finish first",
                 pl.col("target_text"),
             )
         )
-        .otherwise(pl.format("{} re-attaches them at reconnect", pl.col("target_text")))
+        .otherwise(fmt("{} re-attaches them at reconnect", pl.col("target_text")))
     )
     return finding(
         docs, "RST007", pl.when(old).then(pl.lit("low")).otherwise(pl.lit("info")), {"detail": detail}
@@ -1051,7 +1092,7 @@ def rst008(ctx: Context) -> pl.LazyFrame:
         & usb.fill_null(False)
         & (pl.col("address_type") != "usb").fill_null(True)
     )
-    detail = pl.format(
+    detail = fmt(
         "{} does not rebuild its USB port allocations after a restart, so a hotplugged USB device may "
         "collide "
         "with it",
@@ -1106,12 +1147,14 @@ def run(ctx: Context, codes: Sequence[str]) -> pl.DataFrame:
     set-up, while collecting all the rules at once would keep every plan's intermediate tables alive
     together, a higher peak per batch.
     """
-    schema = {name: (pl.UInt32 if name == "doc" else pl.String) for name in FINDING_COLUMNS}
     if not codes:
-        return pl.DataFrame(schema=schema)
+        return pl.DataFrame(
+            schema={name: (pl.UInt32 if name == "doc" else pl.String) for name in FINDING_COLUMNS}
+        )
     found: list[pl.DataFrame] = []
     # Runs of consecutive codes of one family, so the findings stay in the order of ``codes``.
     for _family, run_codes in groupby(codes, key=lambda code: CATALOG[code].family):
-        plans = [RULES[code](ctx).cast(schema) for code in run_codes]  # type: ignore[arg-type]
+        # (no cast to a schema: :func:`finding` already gives every plan the same column types)
+        plans = [RULES[code](ctx) for code in run_codes]
         found.extend(pl.collect_all(plans, engine="in-memory"))
     return pl.concat(found, how="vertical")
