@@ -13,7 +13,7 @@ use quick_xml::events::attributes::Attributes;
 use quick_xml::events::{BytesEnd, BytesRef, BytesStart, Event};
 use quick_xml::reader::Reader;
 
-use crate::byteclass::{find_control_char, find_value_stop, name_len};
+use crate::byteclass::{find_control_char, find_value_stop, name_len, tag_end};
 use crate::error::{ErrorKind, InputError};
 use crate::rows::{DeviceRow, DocKind, Document, DomainRow, Text};
 
@@ -1527,21 +1527,6 @@ fn comment_end(bytes: &[u8], at: usize) -> Option<usize> {
     (bytes.get(dashes + 2) == Some(&b'>')).then_some(dashes + 3)
 }
 
-/// Offset of the `>` that ends a start tag, passing over quoted attribute values (which may hold `>`).
-fn tag_end(tag: &[u8]) -> Option<usize> {
-    // A plain loop: tags are short, shorter than memchr's set-up pays for.
-    let mut i = 0;
-    while i < tag.len() {
-        match tag[i] {
-            b'>' => return Some(i),
-            quote @ (b'\'' | b'"') => i += 1 + find_near(&tag[i + 1..], quote)?,
-            _ => {}
-        }
-        i += 1;
-    }
-    None
-}
-
 fn skip_ws(s: &[u8], mut i: usize) -> usize {
     match s.get(i) {
         // Most white space between tags is a line feed and an indent of spaces: the spaces go eight
@@ -1564,11 +1549,6 @@ fn skip_ws(s: &[u8], mut i: usize) -> usize {
         i += 1;
     }
     i
-}
-
-/// Position of `needle` in a short run; a plain loop beats memchr's set-up cost over a few bytes.
-fn find_near(haystack: &[u8], needle: u8) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
 }
 
 /// Fast path for `<qemuCaps><flag name='…'/>…</qemuCaps>` and `<devices><device alias='…'/>…`: reads
