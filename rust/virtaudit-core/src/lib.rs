@@ -12,8 +12,10 @@ pub mod rows;
 pub mod tables;
 pub mod walk;
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
 use regex::Regex;
@@ -142,6 +144,13 @@ fn pool(jobs: Option<usize>) -> Result<rayon::ThreadPool, ScanError> {
 }
 
 /// Parses `inputs` in parallel into batches that keep the inputs' order.
+///
+/// The inputs are cut into contiguous runs that shrink as the end nears (guided scheduling): each run
+/// is about what is left divided by twice the number of threads, at least [`MIN_RUN`] files. The
+/// threads take runs in order from a shared counter. Large first runs keep the batches few and large
+/// (every batch is a chunk of every table downstream); small last runs let both threads finish
+/// together. With equal runs (a sixteenth each) one thread could still be on its last run while the
+/// other had nothing left: up to a sixteenth of the work on one core.
 fn scan_parallel(
     pool: &rayon::ThreadPool,
     inputs: &[Input],
@@ -150,15 +159,39 @@ fn scan_parallel(
     if inputs.is_empty() {
         return Ok(vec![TableBuilder::new().finish()?]);
     }
-    // Enough chunks for the pool to balance uneven files, few enough to keep batches large.
-    let threads = pool.current_num_threads().max(1);
-    let chunk = (inputs.len() / (threads * 8)).clamp(16, 2048);
-    pool.install(|| {
-        inputs
-            .par_chunks(chunk)
-            .map(|c| scan_inputs(c, options))
-            .collect()
-    })
+    let runs = guided_runs(inputs.len(), pool.current_num_threads().max(1));
+    let next = AtomicUsize::new(0);
+    let batches: Vec<OnceLock<Result<Batch, ScanError>>> =
+        runs.iter().map(|_| OnceLock::new()).collect();
+    pool.broadcast(|_| {
+        loop {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            let Some(run) = runs.get(k) else { break };
+            let _ = batches[k].set(scan_inputs(&inputs[run.clone()], options));
+        }
+    });
+    batches
+        .into_iter()
+        .map(|batch| batch.into_inner().expect("every run is scanned once"))
+        .collect()
+}
+
+/// Fewest files in a run of [`scan_parallel`] (a batch of a few files costs more than it balances).
+const MIN_RUN: usize = 16;
+/// Most files in a run: the batches of a large scan stay of a bounded size.
+const MAX_RUN: usize = 2048;
+
+/// Contiguous runs covering `0..len`, shrinking towards the end (see [`scan_parallel`]).
+fn guided_runs(len: usize, threads: usize) -> Vec<Range<usize>> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    while start < len {
+        let left = len - start;
+        let size = (left / (2 * threads)).clamp(MIN_RUN, MAX_RUN).min(left);
+        runs.push(start..start + size);
+        start += size;
+    }
+    runs
 }
 
 /// Scans everything named by `args` (files, directories, glob patterns).
@@ -284,5 +317,31 @@ mod host_tests {
             }
         }
         assert_eq!(HostFrom::Parent.host_of(Path::new("/g.xml")), "");
+    }
+}
+
+#[cfg(test)]
+mod run_tests {
+    use super::*;
+
+    #[test]
+    fn guided_runs_cover_every_input_once_in_order_and_shrink() {
+        for threads in [1, 2, 3, 8] {
+            for len in [1, 15, 16, 17, 100, 2000, 20_000, 1_000_003] {
+                let runs = guided_runs(len, threads);
+                assert_eq!(runs.first().map(|r| r.start), Some(0));
+                assert_eq!(runs.last().map(|r| r.end), Some(len));
+                for pair in runs.windows(2) {
+                    assert_eq!(pair[0].end, pair[1].start);
+                    assert!(pair[0].len() >= pair[1].len(), "{len} {threads}: {runs:?}");
+                }
+                assert!(runs.iter().all(|r| r.len() <= MAX_RUN && !r.is_empty()));
+                assert!(runs[..runs.len() - 1].iter().all(|r| r.len() >= MIN_RUN));
+            }
+        }
+        // 2,000 files on two threads: a few large runs first, small ones last, about as many as before.
+        let runs = guided_runs(2000, 2);
+        assert_eq!(runs[0].len(), 500);
+        assert!(runs.len() < 32, "{}", runs.len());
     }
 }
