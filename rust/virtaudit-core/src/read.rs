@@ -64,7 +64,8 @@ pub fn read_file(path: &Path, max_file_size: u64, buf: &mut Vec<u8>) -> Result<u
 
 /// Like [`read_file`], for a path the walk has already seen to be a regular file (from the directory
 /// listing's own file types, or the stat of a named file), so it does not look again before opening:
-/// that stat was about a tenth of the time a scan spends outside the parser. What was opened is still
+/// that stat was 5% of a one-thread scan's profile (dropping it and two of the three reads took the
+/// reading of 2,000 files from 60 to 40 ms). What was opened is still
 /// checked (fstat) before a byte is read, so a path replaced since the walk by a FIFO, a directory or a
 /// huge file is refused the same way; the open itself cannot block (O_NONBLOCK). Only a device node put
 /// in its place, which takes root, would be opened.
