@@ -722,7 +722,8 @@ def test_report_does_not_depend_on_the_batch_size(fmt: str) -> None:
 def test_batches_in_order_with_at_most_one_scan_ahead(prefetch: bool) -> None:
     """The audit scans the next batch while the rules run on this one: the batches still come in order,
     the scanner is never used by two threads at once, at most two batches are alive (the consumer's and
-    the one being scanned), and closing the generator early waits for the scan in flight."""
+    the one being scanned), and closing the generator early waits for the scan in flight and starts no
+    other."""
     import threading
     import time
     import weakref
@@ -770,7 +771,24 @@ def test_batches_in_order_with_at_most_one_scan_ahead(prefetch: bool) -> None:
     batches = _batches(scanner, 1, (), prefetch=prefetch)  # type: ignore[arg-type]
     next(batches)
     batches.close()
-    assert scanner.finished == scanner.made == (2 if prefetch else 1)
+    # Nothing is left running, and nothing more than one batch ahead was started (with prefetch, the next
+    # batch is scanned to the end if it had started, and not started if it had not).
+    assert scanner.finished == scanner.made
+    assert 1 <= scanner.made <= (2 if prefetch else 1)
+
+
+def test_audit_scan_starts_before_polars_is_imported() -> None:
+    """The command line makes its scan (the walk and the first batch) before it imports polars and the
+    rules, so that the two overlap: nothing on that path may import polars."""
+    code = (
+        "import sys; from virtaudit._cli_app import Pieces, ScanOptions, _limits; "
+        f"pieces = Pieces([{str(FLEET)!r}], ScanOptions(None, None, _limits(None, None, None), 7, True, "
+        "audit_only=True, prefetch=True)); "
+        "tables = pieces._plain._pending.result(); "
+        "print(tables['domains'].num_rows, 'polars' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["7", "False"], out
 
 
 def test_detached_copies_keep_values_and_nulls() -> None:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import enum
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any, Final
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     import polars as pl
     import typer
 
@@ -180,7 +182,7 @@ def _check_target(target_libvirt: str | None) -> str | None:
 def _check_host_from(host_from: str | None) -> str | None:
     if host_from is None:
         return None
-    from virtaudit.scanning import host_mode
+    from virtaudit.hostnames import host_mode
 
     try:
         host_mode(host_from)
@@ -239,7 +241,7 @@ class ScanOptions:
 
 
 def _caps_flags_used() -> list[str]:
-    from virtaudit.ruleset import CAPS_FLAGS_USED
+    from virtaudit.catalog import CAPS_FLAGS_USED
 
     return list(CAPS_FLAGS_USED)
 
@@ -248,13 +250,13 @@ def _for_audit(scan: Scan) -> Scan:
     """``scan`` without the caps rows no rule reads (copied out, so the full table's memory goes now).
 
     The caps table holds a couple of hundred flags per status file, more than half of a batch's memory,
-    and the rules read only :data:`virtaudit.ruleset.CAPS_FLAGS_USED`.
+    and the rules read only :data:`virtaudit.catalog.CAPS_FLAGS_USED`.
     """
     import dataclasses
 
     import polars as pl
 
-    from virtaudit.ruleset import CAPS_FLAGS_USED
+    from virtaudit.catalog import CAPS_FLAGS_USED
 
     caps = _detached(scan.caps.filter(pl.col("flag").is_in(CAPS_FLAGS_USED)))
     return dataclasses.replace(scan, caps=caps)
@@ -304,84 +306,163 @@ class Progress:
             self._bar = None
 
 
+class PlainScan:
+    """The core's batch scan of plain files and directories, begun when it is made.
+
+    The scanner (the walk) and the first batch are built in a worker thread at once, so that they overlap
+    whatever the caller does meanwhile: an audit imports polars and the rules (about 0.35 s, as long as
+    scanning a few thousand files takes), and the core runs with the GIL released. Then, with
+    ``prefetch``, batch k+1 is scanned in the worker while the consumer works on batch k (polars' queries
+    release the GIL too); without it, each later batch is scanned when asked for. At most one scan is in
+    flight, so at most two batches are alive (the consumer's and the one being built), and the scanner is
+    never used by two threads at once.
+    """
+
+    def __init__(
+        self,
+        open_scanner: Callable[[], tuple[_core.Scanner, int]],
+        batch_files: int,
+        sources: tuple[str, ...],
+        *,
+        prefetch: bool,
+    ) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._batch_files = batch_files
+        self._sources = sources
+        self._prefetch = prefetch
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="virtaudit-scan")
+        # (the scanner with the walk's count, read as it is made: later, a scan in flight holds the
+        # scanner, and the core refuses any other call on it meanwhile)
+        self._scanner = self._pool.submit(open_scanner)
+        # (one worker runs the tasks in order: the scanner is made before the first batch asks for it)
+        self._pending: Future[Any] | None = self._pool.submit(self._next_tables)
+
+    def _next_tables(self) -> Any:
+        return self._scanner.result()[0].next_batch(self._batch_files)
+
+    @property
+    def input_count(self) -> int:
+        """Inputs the walk found (waits for the walk; raises what making the scanner raised)."""
+        return self._scanner.result()[1]
+
+    def __iter__(self) -> Iterator[Scan]:
+        from virtaudit.scanning import scan_of_tables
+
+        try:
+            while self._pending is not None:
+                tables = self._pending.result()
+                self._pending = None
+                if tables is None:
+                    return
+                # The frames take the core's tables over without copying; once they hold them nothing
+                # else does (dropped before the next scan starts).
+                batch = scan_of_tables(tables, self._sources)
+                del tables
+                if self._prefetch:
+                    self._pending = self._pool.submit(self._next_tables)
+                yield batch
+                del batch
+                if not self._prefetch:
+                    self._pending = self._pool.submit(self._next_tables)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop scanning: waits for the batch in flight (a scan cannot be interrupted), starts no other."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _batches(
     scanner: _core.Scanner, batch_files: int, sources: tuple[str, ...], *, prefetch: bool
 ) -> Iterator[Scan]:
-    """The scanner's batches, in order.
+    """The batches of an existing scanner, in order (see :class:`PlainScan`; no input count)."""
+    return iter(PlainScan(lambda: (scanner, 0), batch_files, sources, prefetch=prefetch))
 
-    With ``prefetch``, batch k+1 is scanned in a worker thread while the consumer works on batch k (the
-    core's scan and polars' queries release the GIL, so the two overlap on separate cores). Only one scan
-    is in flight: at most two batches are alive, the consumer's and the one being built.
+
+class Pieces:
+    """Scan ``paths`` batch by batch: plain files and directories through the core's batch scanner
+    (memory bounded by ``batch_files``), then archives and datasets one source at a time.
+
+    The plain files' scan starts when this is made (see :class:`PlainScan`): make it before importing
+    polars and the rules, and check the arguments before making it.
     """
-    from virtaudit.scanning import next_scan
 
-    if not prefetch:
-        while (batch := next_scan(scanner, batch_files, sources)) is not None:
-            yield batch
-            del batch
-        return
-    from concurrent.futures import ThreadPoolExecutor
+    def __init__(self, paths: list[str], options: ScanOptions) -> None:
+        from virtaudit import sources
 
-    # Leaving the block (the end, an error, or the consumer closing the generator) waits for the scan in
-    # flight: the scanner is never used by two threads at once.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="virtaudit-scan") as pool:
-        pending = pool.submit(next_scan, scanner, batch_files, sources)
-        while (batch := pending.result()) is not None:
-            pending = pool.submit(next_scan, scanner, batch_files, sources)
-            yield batch
-            del batch
-
-
-def _pieces(paths: list[str], options: ScanOptions) -> Iterator[Piece]:
-    """Scan ``paths`` batch by batch: plain files and directories through the core's batch scanner (memory
-    bounded by ``batch_files``), archives and datasets one source at a time."""
-    from virtaudit import _core, sources
-    from virtaudit.scanning import host_mode
-
-    plain: list[str] = []
-    special: list[Path] = []
-    for p in paths:
-        if p and sources.is_special(Path(p)):
-            special.append(Path(p))
-        elif p:
-            plain.append(p)
-    progress = Progress(enabled=not options.quiet and sys.stderr.isatty())
-    try:
-        if plain:
-            mode, value = host_mode(options.host_from)
-            # For an audit the core keeps only the caps rows the rules read: the rest are never built.
-            caps_flags = _caps_flags_used() if options.audit_only else None
-            scanner = _core.Scanner(
-                plain,
-                jobs=options.jobs,
-                host_mode=mode,
-                host_value=value,
-                caps_flags=caps_flags,
-                **options.limits,
+        self._options = options
+        plain: list[str] = []
+        self._special: list[Path] = []
+        for p in paths:
+            if p and sources.is_special(Path(p)):
+                self._special.append(Path(p))
+            elif p:
+                plain.append(p)
+        self._plain = (
+            PlainScan(
+                _scanner_opener(plain, options), options.batch_files, tuple(plain), prefetch=options.prefetch
             )
-            progress.start(scanner.input_count)
-            for batch in _batches(scanner, options.batch_files, tuple(plain), prefetch=options.prefetch):
-                progress.advance(batch.files)
-                yield Piece(batch)
-                # Not kept once the consumer is done with it (it drops its own reference too): a batch
-                # lives while the rules run on it and, with prefetch, the next one is scanned.
-                del batch
-        progress.stop()
-        for path in special:
-            try:
-                source = sources.read_special(
-                    path, jobs=options.jobs, host_from=options.host_from, **options.limits
-                )
-            except ValueError as exc:  # a dataset of another schema version, unreadable metadata
-                raise _usage_error(str(exc), "PATHS") from exc
-            piece = Piece(source.scan, source.facts if source.facts.height else None)
-            del source
-            if options.audit_only:
-                piece.scan = _for_audit(piece.scan)
-            yield piece
-            del piece
-    finally:
-        progress.stop()
+            if plain
+            else None
+        )
+
+    def __iter__(self) -> Iterator[Piece]:
+        from virtaudit import sources
+
+        options = self._options
+        progress = Progress(enabled=not options.quiet and sys.stderr.isatty())
+        try:
+            if self._plain is not None:
+                progress.start(self._plain.input_count)
+                for batch in self._plain:
+                    progress.advance(batch.files)
+                    yield Piece(batch)
+                    # Not kept once the consumer is done with it (it drops its own reference too): a batch
+                    # lives while the rules run on it and, with prefetch, the next one is scanned.
+                    del batch
+            progress.stop()
+            for path in self._special:
+                try:
+                    source = sources.read_special(
+                        path, jobs=options.jobs, host_from=options.host_from, **options.limits
+                    )
+                except ValueError as exc:  # a dataset of another schema version, unreadable metadata
+                    raise _usage_error(str(exc), "PATHS") from exc
+                piece = Piece(source.scan, source.facts if source.facts.height else None)
+                del source
+                if options.audit_only:
+                    piece.scan = _for_audit(piece.scan)
+                yield piece
+                del piece
+        finally:
+            progress.stop()
+            if self._plain is not None:
+                self._plain.close()
+
+
+def _scanner_opener(paths: list[str], options: ScanOptions) -> Callable[[], tuple[_core.Scanner, int]]:
+    """A function making the core's batch scanner of ``paths`` and giving it with the number of inputs its
+    walk found (run in the scan's worker thread)."""
+    from virtaudit import _core
+    from virtaudit.hostnames import host_mode
+
+    mode, value = host_mode(options.host_from)
+    # For an audit the core keeps only the caps rows the rules read: the rest are never built.
+    caps_flags = _caps_flags_used() if options.audit_only else None
+
+    def open_scanner() -> tuple[_core.Scanner, int]:
+        scanner = _core.Scanner(
+            paths,
+            jobs=options.jobs,
+            host_mode=mode,
+            host_value=value,
+            caps_flags=caps_flags,
+            **options.limits,
+        )
+        return scanner, scanner.input_count
+
+    return open_scanner
 
 
 def _load_scan(paths: list[str], options: ScanOptions) -> tuple[Scan, pl.DataFrame | None]:
@@ -393,7 +474,7 @@ def _load_scan(paths: list[str], options: ScanOptions) -> tuple[Scan, pl.DataFra
 
     scan: Scan | None = None
     facts: list[pl.DataFrame] = []
-    for piece in _pieces(paths, options):
+    for piece in Pieces(paths, options):
         scan = piece.scan if scan is None else scan.concat(piece.scan)
         if piece.facts is not None:
             facts.append(piece.facts)
@@ -503,7 +584,7 @@ class Collected:
 
 
 def _audit_pieces(
-    pieces: Iterator[Piece],
+    pieces: Iterable[Piece],
     *,
     target_libvirt: str | None,
     facts: pl.DataFrame | None,
@@ -583,7 +664,7 @@ def _color(output: Path | None) -> bool:
 
 
 def _validate_codes(select: list[str] | None, ignore: list[str] | None) -> None:
-    from virtaudit.auditing import select_codes
+    from virtaudit.catalog import select_codes
 
     try:
         select_codes(select, ignore)
@@ -796,8 +877,10 @@ def audit_command(
         audit_only=True,
         prefetch=True,
     )
+    # Scanning starts here, in a worker thread, while the rules (and polars) are imported below.
+    pieces = Pieces(scan_paths, options)
     collected = _audit_pieces(
-        _pieces(scan_paths, options),
+        pieces,
         target_libvirt=target,
         facts=facts,
         select=select_l,
@@ -912,6 +995,7 @@ def scan_command(
     options = ScanOptions(
         jobs, host_naming, _limits(max_file_size, max_depth, max_elements), batch_files, quiet
     )
+    pieces = Pieces(scan_paths, options)  # (scanning starts now)
     written: set[str] = set()
     counter = {"part": 0}
 
@@ -930,7 +1014,7 @@ def scan_command(
         counter["part"] += 1
 
     collected = _audit_pieces(
-        _pieces(scan_paths, options),
+        pieces,
         target_libvirt=target,
         facts=facts,
         select=None,

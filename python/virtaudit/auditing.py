@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias, cast
 
 import polars as pl
 
-from virtaudit.catalog import CATALOG, FAMILIES, SEVERITIES
+from virtaudit.catalog import CATALOG, SEVERITIES, select_codes
 from virtaudit.versions import LibvirtVersion, libvirt_key, libvirt_label, qemu_label, qemu_number
 
 if TYPE_CHECKING:
@@ -168,38 +168,6 @@ def _target_columns(
         .otherwise(pl.concat_str(pl.lit("libvirt "), pl.col("libvirt_version")))
         .alias("target_text")
     )
-
-
-# ---------------------------------------------------------------------------------------------------
-# selection
-
-
-def select_codes(
-    select: Iterable[str] | str | None = None, ignore: Iterable[str] | str | None = None
-) -> list[str]:
-    """Rule codes chosen by ``select`` and ``ignore`` (codes like ``PCI001`` or families like ``PCI``)."""
-
-    def expand(items: Iterable[str] | str | None) -> set[str]:
-        if items is None:
-            return set()
-        if isinstance(items, str):
-            items = [part for part in items.replace(",", " ").split() if part]
-        chosen: set[str] = set()
-        for item in items:
-            token = item.strip().upper()
-            if token in CATALOG:
-                chosen.add(token)
-            elif token in FAMILIES:
-                chosen.update(code for code in CATALOG if code.startswith(token))
-            elif token == "ALL":
-                chosen.update(CATALOG)
-            else:
-                raise ValueError(f"unknown rule code or family: {item!r}")
-        return chosen
-
-    chosen = expand(select) if select is not None else set(CATALOG)
-    chosen -= expand(ignore)
-    return [code for code in CATALOG if code in chosen]
 
 
 # ---------------------------------------------------------------------------------------------------

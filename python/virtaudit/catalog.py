@@ -12,13 +12,26 @@ clause that depends on the case (documented in ``severity_logic``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
-import polars as pl
+if TYPE_CHECKING:
+    import polars as pl
 
-__all__ = ["CATALOG", "FAMILIES", "SEVERITIES", "Rule", "rules", "severity_rank"]
+# (polars is imported by rules() only: the command line checks --select/--ignore against the catalog
+# before polars is loaded, while the first files are already being scanned.)
+
+__all__ = [
+    "CAPS_FLAGS_USED",
+    "CATALOG",
+    "FAMILIES",
+    "SEVERITIES",
+    "Rule",
+    "rules",
+    "select_codes",
+    "severity_rank",
+]
 
 SEVERITIES: Final = ("critical", "high", "medium", "low", "info")
 """Severities, most severe first. critical: guest lost or killed at the restart; high: hotplug or
@@ -29,6 +42,10 @@ FAMILIES: Final[Mapping[str, str]] = {
     "ALS": "device aliases",
     "RST": "state libvirt rebuilds from status XML at a restart",
 }
+
+CAPS_FLAGS_USED: Final = ("pci-multibus",)
+"""The QEMU capability flags the rules read (RST003). The caps table is the largest scan table (a couple of
+hundred flags per status file): an audit's scan keeps only these rows of it."""
 
 Scope = Literal["status", "any"]
 
@@ -568,8 +585,38 @@ def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity)
 
 
+def select_codes(
+    select: Iterable[str] | str | None = None, ignore: Iterable[str] | str | None = None
+) -> list[str]:
+    """Rule codes chosen by ``select`` and ``ignore`` (codes like ``PCI001`` or families like ``PCI``)."""
+
+    def expand(items: Iterable[str] | str | None) -> set[str]:
+        if items is None:
+            return set()
+        if isinstance(items, str):
+            items = [part for part in items.replace(",", " ").split() if part]
+        chosen: set[str] = set()
+        for item in items:
+            token = item.strip().upper()
+            if token in CATALOG:
+                chosen.add(token)
+            elif token in FAMILIES:
+                chosen.update(code for code in CATALOG if code.startswith(token))
+            elif token == "ALL":
+                chosen.update(CATALOG)
+            else:
+                raise ValueError(f"unknown rule code or family: {item!r}")
+        return chosen
+
+    chosen = expand(select) if select is not None else set(CATALOG)
+    chosen -= expand(ignore)
+    return [code for code in CATALOG if code in chosen]
+
+
 def rules() -> pl.DataFrame:
     """The catalog as a DataFrame, one row per rule, in code order."""
+    import polars as pl
+
     return pl.DataFrame(
         {
             "code": [r.code for r in _RULES],

@@ -27,7 +27,7 @@ from virtaudit.busnames import (
     facts_frame,
     pci_controllers,
 )
-from virtaudit.catalog import CATALOG
+from virtaudit.catalog import CAPS_FLAGS_USED, CATALOG
 from virtaudit.versions import libvirt_key
 
 __all__ = ["FINDING_COLUMNS", "RULES", "Context", "render", "run"]
@@ -93,10 +93,6 @@ _SOUND_PCI_MODELS: Final = ("ich6", "ich7", "ich9", "ac97", "es1370")
 # Addresses of devices that QEMU creates with -device (and so lists in /machine/peripheral).
 _DEVICE_BACKED_ADDRESSES: Final = ("pci", "drive", "usb", "ccw", "virtio-serial", "dimm", "ccid")
 
-
-# The caps table is the largest scan table (a couple of hundred flags per status file) and the rules read
-# only these flags of it (RST003): the rest never needs a document id.
-CAPS_FLAGS_USED: Final = ("pci-multibus",)
 
 _DOC_COLUMNS: Final = ("kind", "name", "arch", "machine", "target_key", "qemu_key", "target_text")
 """The per-document columns copied onto every device row."""

@@ -7,7 +7,6 @@ arguments into the core's and wraps the Arrow tables it returns, which polars im
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import polars as pl
 
 from virtaudit import _core
+from virtaudit.hostnames import HostFrom, host_mode
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",
@@ -33,33 +33,7 @@ DEFAULT_MAX_DEPTH: int = _core.DEFAULT_MAX_DEPTH
 DEFAULT_MAX_ELEMENTS: int = _core.DEFAULT_MAX_ELEMENTS
 TABLE_NAMES: tuple[str, ...] = tuple(_core.TABLE_NAMES)
 
-HostFrom = str | re.Pattern[str] | None
 StrPath = str | bytes | os.PathLike[str]
-
-
-def host_mode(host_from: HostFrom) -> tuple[str, str | None]:
-    """How the core should name hosts.
-
-    ``None`` or ``"parent"``: the directory holding the file; ``"grandparent"``: the one above it;
-    a compiled pattern, or a string with exactly one capture group: the group matched against the path;
-    any other string: that fixed name for every file.
-    """
-    if host_from is None or host_from == "parent":
-        return "parent", None
-    if host_from == "grandparent":
-        return "grandparent", None
-    if isinstance(host_from, re.Pattern):
-        if host_from.groups != 1:
-            raise ValueError("a host_from pattern needs exactly one capture group")
-        return "regex", host_from.pattern
-    if "(" in host_from:
-        try:
-            groups = re.compile(host_from).groups
-        except re.error:
-            groups = 0
-        if groups == 1:
-            return "regex", host_from
-    return "fixed", host_from
 
 
 def _frame(table: Any) -> pl.DataFrame:
@@ -248,4 +222,9 @@ def next_scan(scanner: _core.Scanner, batch_files: int, sources: tuple[str, ...]
     tables = scanner.next_batch(batch_files)
     if tables is None:
         return None
+    return scan_of_tables(tables, sources)
+
+
+def scan_of_tables(tables: Mapping[str, Any], sources: tuple[str, ...] = ()) -> Scan:
+    """A :class:`Scan` of the core's tables of one batch (polars takes them over without copying)."""
     return Scan.from_tables(_frames(tables), sources)

@@ -40,7 +40,8 @@ from urllib.parse import quote
 if TYPE_CHECKING:
     import polars as pl
 
-    from virtaudit.scanning import HostFrom, Scan
+    from virtaudit.hostnames import HostFrom
+    from virtaudit.scanning import Scan
 
 __all__ = [
     "ARCHIVE_SUFFIXES",
@@ -311,7 +312,7 @@ def _zip_members(path: Path) -> Iterator[_Member]:
 
 
 def _host_of(name: str, full: str, host_from: HostFrom, fallback: str) -> str:
-    from virtaudit.scanning import host_mode
+    from virtaudit.hostnames import host_mode
 
     mode, value = host_mode(host_from)
     parts = name.split("/")[:-1]
@@ -393,7 +394,7 @@ def read_archive(
     import polars as pl
 
     from virtaudit import _core
-    from virtaudit.scanning import host_mode
+    from virtaudit.hostnames import host_mode
 
     limits = {
         "max_file_size": _core.DEFAULT_MAX_FILE_SIZE if max_file_size is None else max_file_size,
