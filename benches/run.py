@@ -373,6 +373,21 @@ def measures_for(
                 preflight=check_report,
             )
         )
+        # The same command on an empty directory: what every audit costs before and after its files
+        # (interpreter, imports of typer, polars and the rules, an empty report). Context for audit_vs_cat.
+        empty = fleet.parent / "empty"
+        empty.mkdir(exist_ok=True)
+        argv_empty = [str(cli), "audit", str(empty), "--output-format", "json", "--quiet"]
+        ms.append(
+            Measure(
+                "audit_empty",
+                "the same `virtaudit audit` on an empty directory (fixed cost)",
+                functools.partial(run_command, argv_empty, ok=(0,)),
+                "command",
+                command=shlex.join(argv_empty) + " > /dev/null",
+                throughput=False,
+            )
+        )
     else:
         code = f"import virtaudit; virtaudit.audit(virtaudit.scan({d!r}))"
         argv = [sys.executable, "-c", code]
@@ -595,6 +610,15 @@ def ratios(sizes: list[dict[str, Any]], version: dict[str, Any]) -> list[dict[st
         ("scan1_vs_read_floor", "scan 1 thread time / Rust read-only pass time", "scan_1", "read_floor"),
         ("scan1_vs_rust_scan1", "scan 1 thread time / Rust-only scan time", "scan_1", "rust_scan_1"),
         ("cat_vs_read_floor", "cat time / Rust read-only pass time", "cat", "read_floor"),
+        # Where audit_vs_cat's time goes: the scan alone, and the command's fixed cost, against cat.
+        ("scan2_vs_cat", "scan 2 threads time / cat time", "scan_2", "cat"),
+        (
+            "audit_empty_vs_cat",
+            "`virtaudit audit` of an empty directory (fixed cost) / cat time",
+            "audit_empty",
+            "cat",
+        ),
+        ("audit_vs_scan2", "`virtaudit audit` time / scan 2 threads time", "audit", "scan_2"),
     )
     for s in sizes:
         for key, figure, num, den in context:
