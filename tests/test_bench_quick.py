@@ -53,11 +53,14 @@ def test_quick_mode_runs_and_writes_results(quick_run: dict[str, Any]) -> None:
     assert [s["files"] for s in results["sizes"]] == [30, 60]
     for size in results["sizes"]:
         measures = size["measures"]
-        assert {"scan_1", "scan_2", "audit", "lxml_1", "lxml_2", "cat"} <= set(measures)
+        assert {"scan_1", "scan_2", "audit", "audit_empty", "lxml_1", "lxml_2", "cat"} <= set(measures)
         for name, m in measures.items():
             assert "error" not in m, (name, m)
             assert m["wall_s"] > 0, (name, m)
-            if not name.startswith("calib"):  # the calibration loops do not read the files
+            # (the calibration loops and the audit of an empty directory do not read the files)
+            if name.startswith("calib") or name == "audit_empty":
+                assert m["mb_per_s"] is None, (name, m)
+            else:
                 assert m["mb_per_s"] > 0 and m["files_per_s"] > 0, (name, m)
         assert size["checks"]["lxml_1"]["equal"], size["checks"]
         assert size["checks"]["lxml_2"]["equal"], size["checks"]

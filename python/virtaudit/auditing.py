@@ -152,6 +152,8 @@ def _target_columns(
     """
     default_key = libvirt_key(target_libvirt)
     facts = load_host_facts(host_facts)
+    if facts.is_empty():  # (the usual audit: every document is judged for the one target)
+        return _single_target(domains.height, default_key)
     keys = domains.select("host").join(
         facts.select("host", pl.col("libvirt_key").alias("_lkey"), "qemu_key"),
         on="host",
@@ -167,6 +169,24 @@ def _target_columns(
         .then(pl.lit("the newest libvirt"))
         .otherwise(pl.concat_str(pl.lit("libvirt "), pl.col("libvirt_version")))
         .alias("target_text")
+    )
+
+
+def _single_target(height: int, key: int) -> pl.DataFrame:
+    """:func:`_target_columns` where no host has facts: ``key`` and its label on every row, without the
+    join and the lookups (the same columns and types)."""
+    label = libvirt_label(key)
+    text = "the newest libvirt" if label == "newest" else f"libvirt {label}"
+    values = {
+        "target_key": (key, pl.Int64),
+        "qemu_key": (None, pl.Int64),
+        "libvirt_version": (label, pl.String),
+        "qemu_version": (None, pl.String),
+        "target_text": (text, pl.String),
+    }
+    # (a one-row frame repeated: cheaper than a repeat query per column)
+    return pl.DataFrame(
+        [pl.Series(name, [value], dtype).new_from_index(0, height) for name, (value, dtype) in values.items()]
     )
 
 

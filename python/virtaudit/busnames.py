@@ -543,55 +543,69 @@ def _devices_with_context(scan: Scan, targets: pl.DataFrame | None, target_key: 
     return scan.devices.join(domains, on=["path", "host"], how="inner")
 
 
-def pci_controllers(devices: pl.DataFrame) -> pl.DataFrame:
+def pci_controllers(devices: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     """PCI controllers of ``devices`` (joined with document context: kind, name, arch, machine,
     target_key, qemu_key) with the bus names QEMU has and libvirt would use after a restart, plus the
-    root facts. ``devices`` is a scan's devices table joined with per-document context."""
-    ctrl = devices.filter((pl.col("element") == "controller") & (pl.col("type") == "pci"))
+    root facts. ``devices`` is a scan's devices table joined with per-document context (or a query of
+    one: it is filtered before anything is copied)."""
+    ctrl = devices.lazy().filter((pl.col("element") == "controller") & (pl.col("type") == "pci"))
+    ctrl_df = ctrl.collect(engine="in-memory")
+    keys = ctrl_df.select(_COMBO_KEYS)
     # The root facts are keyed on the model as written; only index-0 controllers need them, but the
-    # pSeries flag matters for host bridges, so every controller gets its combination's facts.
-    facts = facts_frame(ctrl)
-    ctrl = ctrl.join(facts, on=list(_COMBO_KEYS), how="left", nulls_equal=True)
+    # pSeries flag matters for host bridges, so every controller gets its combination's facts. (Joined
+    # on the keys alone and put beside: a join of the whole table would copy every column.)
+    facts = keys.join(
+        facts_frame(keys), on=list(_COMBO_KEYS), how="left", nulls_equal=True, maintain_order="left"
+    )
+    ctrl_df = ctrl_df.hstack(facts.drop(_COMBO_KEYS).get_columns())
+    out = ctrl_df.lazy()
+    for stage in _controller_columns():
+        out = out.with_columns(stage)
+    return out.collect(engine="in-memory")
 
-    alias = pl.col("alias")
+
+@lru_cache(maxsize=1)
+def _controller_columns() -> tuple[tuple[pl.Expr, ...], ...]:
+    """The bus-name columns of :func:`pci_controllers`, in stages that read the columns the stages before
+    added (cheaper than one stage repeating their expressions). Built once: they depend on no data."""
+    alias, index = pl.col("alias"), pl.col("index")
+    eff_model = pl.when(index == 0).then(pl.col("root_model")).otherwise(pl.col("model"))
+    effective = pl.col("effective_model")
+    is_root = (index == 0) & effective.is_in(ROOT_MODEL_NAMES).fill_null(False)
     user = alias.str.starts_with("ua-").fill_null(False)
-    eff_model = pl.when(pl.col("index") == 0).then(pl.col("root_model")).otherwise(pl.col("model"))
-    is_root = (pl.col("index") == 0) & eff_model.is_in(ROOT_MODEL_NAMES).fill_null(False)
-    phb = pl.col("pseries") & (eff_model == PCI_ROOT) & (pl.col("index") > 0)
+    phb = (pl.col("pseries") & (effective == PCI_ROOT) & (index > 0)).fill_null(False)
+    root, user_alias, host_bridge = pl.col("is_root"), pl.col("user_alias_flag"), pl.col("phb")
     recompute = pl.col("recompute")
     recomputes = (
-        is_root
+        root
         & pl.col("recomputed_root_bus").is_not_null()
-        & ((recompute == "every-root") | ((recompute == "user-alias") & user))
+        & ((recompute == "every-root") | ((recompute == "user-alias") & user_alias))
     )
     named = pl.when(recomputes).then(pl.col("recomputed_root_bus")).otherwise(alias)
     restart_bus = (
-        pl.when(phb.fill_null(False) & (pl.col("target_index") > 0).fill_null(False))
+        pl.when(host_bridge & (pl.col("target_index") > 0).fill_null(False))
         .then(pl.concat_str(named, pl.lit(".0")))
         .otherwise(named)
     )
-    trust_model = pl.col("confirmed") | user | alias.is_null()
+    trust_model = pl.col("confirmed") | user_alias | alias.is_null()
     qemu_bus = (
-        pl.when(is_root)
+        pl.when(root)
         .then(
             pl.when(pl.col("qemu_root_bus").is_not_null() & trust_model)
             .then(pl.col("qemu_root_bus"))
-            .when(~user)
+            .when(~user_alias)
             .then(alias)
         )
-        .when(phb.fill_null(False))
+        .when(host_bridge)
         .then(pl.concat_str(alias, pl.lit(".0")))
         .otherwise(alias)
     )
-    return ctrl.with_columns(
-        eff_model.alias("effective_model"),
-        is_root.alias("is_root"),
-        user.alias("user_alias_flag"),
-        phb.fill_null(False).alias("phb"),
-        qemu_bus.alias("qemu_bus"),
-        restart_bus.alias("restart_bus"),
-    ).with_columns(
-        (pl.col("qemu_bus") == pl.col("restart_bus")).fill_null(False).alias("agrees"),
+    return (
+        (eff_model.alias("effective_model"),),
+        (is_root.alias("is_root"), user.alias("user_alias_flag")),
+        (phb.alias("phb"),),
+        (qemu_bus.alias("qemu_bus"), restart_bus.alias("restart_bus")),
+        ((pl.col("qemu_bus") == pl.col("restart_bus")).fill_null(False).alias("agrees"),),
     )
 
 
