@@ -252,6 +252,30 @@ fn release_free_memory() {
     }
 }
 
+/// Makes glibc serve blocks of 1 MiB and more (a batch's column buffers) from their own mappings, given
+/// back to the system when freed. By default glibc raises that threshold each time such a block is freed,
+/// up to 32 MiB, and from then on carves column buffers out of its arenas, where they fragment: a
+/// million-file audit peaked at 249 MB with the default, 235 MB with this (same machine, same hour). The
+/// CPU cost of mapping fresh pages did not show in a 20,000-file audit. Process-wide, like
+/// [`release_free_memory`]; set when a batch scanner is made.
+fn map_large_blocks() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        const M_MMAP_THRESHOLD: std::os::raw::c_int = -3;
+        unsafe extern "C" {
+            fn mallopt(
+                param: std::os::raw::c_int,
+                value: std::os::raw::c_int,
+            ) -> std::os::raw::c_int;
+        }
+        // SAFETY: glibc's mallopt takes no pointers; M_MMAP_THRESHOLD only changes where later blocks
+        // come from, and may be set at any time from any thread.
+        unsafe {
+            mallopt(M_MMAP_THRESHOLD, 1 << 20);
+        }
+    }
+}
+
 /// Batch-by-batch scanning: the list of inputs is kept, their tables are produced `batch_files` at a
 /// time, so memory stays bounded by the batch size whatever the number of files.
 pub struct Scanner {
@@ -263,6 +287,7 @@ pub struct Scanner {
 
 impl Scanner {
     pub fn new(args: &[PathBuf], options: ScanOptions) -> Result<Self, ScanError> {
+        map_large_blocks();
         let pool = pool(options.jobs)?;
         Ok(Scanner {
             inputs: InputList::new(expand(args)),
