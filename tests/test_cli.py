@@ -728,7 +728,7 @@ def test_batches_in_order_with_at_most_one_scan_ahead(prefetch: bool) -> None:
     import time
     import weakref
 
-    from virtaudit._cli_app import _batches
+    from virtaudit._cli_app import PlainScan
     from virtaudit.scanning import TABLE_NAMES
 
     class Tables(dict[str, pl.DataFrame]):
@@ -761,14 +761,14 @@ def test_batches_in_order_with_at_most_one_scan_ahead(prefetch: bool) -> None:
 
     scanner = Scanner(5)
     seen = []
-    for batch in _batches(scanner, 1, (), prefetch=prefetch):  # type: ignore[arg-type]
+    for batch in PlainScan(scanner, 1, (), prefetch=prefetch):  # type: ignore[arg-type]
         alive.append(weakref.ref(batch))
         seen.append(batch.domains["path"][0])
         del batch
     assert seen == [f"batch-{i}" for i in range(1, 6)]
 
     scanner = Scanner(5)
-    batches = _batches(scanner, 1, (), prefetch=prefetch)  # type: ignore[arg-type]
+    batches = iter(PlainScan(scanner, 1, (), prefetch=prefetch))  # type: ignore[arg-type]
     next(batches)
     batches.close()
     # Nothing is left running, and nothing more than one batch ahead was started (with prefetch, the next

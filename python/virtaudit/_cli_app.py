@@ -236,7 +236,7 @@ class ScanOptions:
     """The batches only feed the rules: the caps flags no rule reads are dropped as each batch arrives."""
     prefetch: bool = False
     """Scan the next batch in a background thread while the consumer works on this one (see
-    :func:`_batches`): two batches are alive at once instead of one."""
+    :class:`PlainScan`): two batches are alive at once instead of one."""
 
 
 def _caps_flags_used() -> list[str]:
@@ -359,13 +359,6 @@ class PlainScan:
     def close(self) -> None:
         """Stop scanning: waits for the batch in flight (a scan cannot be interrupted), starts no other."""
         self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _batches(
-    scanner: _core.Scanner, batch_files: int, sources: tuple[str, ...], *, prefetch: bool
-) -> Iterator[Scan]:
-    """The batches of ``scanner``, in order (see :class:`PlainScan`)."""
-    return iter(PlainScan(scanner, batch_files, sources, prefetch=prefetch))
 
 
 class Pieces:
@@ -594,7 +587,7 @@ def _audit_pieces(
             each(piece, found, host_facts)
         out.add(piece.scan, found)
         # Release this batch before the generator builds another (with prefetch, the next one is already
-        # being scanned: see _batches).
+        # being scanned: see PlainScan).
         del piece, found
     return out
 

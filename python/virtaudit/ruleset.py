@@ -11,7 +11,7 @@ from __future__ import annotations
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cache
 from itertools import groupby
 from typing import Final, TypeAlias
 
@@ -155,7 +155,9 @@ class Context:
     name, arch, machine, target_key, qemu_key, target_text). ``caps``: only the flags of
     :data:`CAPS_FLAGS_USED`, with ``doc``. ``live_aliases``: with ``doc``. ``controllers``:
     :func:`virtaudit.busnames.pci_controllers` of the running guests' devices. ``facts``: per document, the
-    default root of its machine (see :meth:`domain_facts`).
+    default root of its machine (see :meth:`domain_facts`). ``status_only``: every document is a status
+    file (the usual batch), so a filter on the kind would keep every row; ``all_live``: besides, every one
+    has a list of live devices, so a join on those keeps every row.
     """
 
     domains: pl.LazyFrame
@@ -164,6 +166,8 @@ class Context:
     live_aliases: pl.LazyFrame
     controllers: pl.LazyFrame
     facts: pl.LazyFrame
+    status_only: bool
+    all_live: bool
 
     @classmethod
     def build(
@@ -180,46 +184,40 @@ class Context:
         dev = _with_doc(devices, domains, _DOC_COLUMNS)
         caps = _with_doc(caps.filter(pl.col("flag").is_in(CAPS_FLAGS_USED)), domains)
         live_aliases = _with_doc(live_aliases, domains)
+        # (null kind: not a status file, as ``kind == "status"`` in a filter)
+        is_status = pl.col("kind").eq_missing("status")
+        status_only, all_live = domains.select(
+            is_status.all().alias("status_only"),
+            (is_status & pl.col("has_live_devices").fill_null(False)).all().alias("all_live"),
+        ).row(0)
         # The Python-side tables (root facts per machine) need eager frames: built here, once.
         running = dev.lazy()
-        if not _all_status(domains):  # (the usual batch has only status files: no filter to run)
+        if not status_only:  # (the usual batch has only status files: no filter to run)
             running = running.filter(pl.col("kind") == "status")
         ctrl = pci_controllers(running)
         facts = _domain_facts(domains)
-        return cls(domains.lazy(), dev.lazy(), caps.lazy(), live_aliases.lazy(), ctrl.lazy(), facts.lazy())
-
-    @cached_property
-    def _status_only(self) -> bool:
-        """Every document is a status file (the usual batch): a filter on the kind would keep every row."""
-        return bool(self.domains.select(_is_status().all()).collect(engine="in-memory").item())
-
-    @cached_property
-    def _all_live(self) -> bool:
-        """Every document is a status file with a list of live devices: a join on those keeps every row."""
-        every = _is_status().all() & pl.col("has_live_devices").fill_null(False).all()
-        return bool(self.domains.select(every).collect(engine="in-memory").item())
+        return cls(
+            domains.lazy(),
+            dev.lazy(),
+            caps.lazy(),
+            live_aliases.lazy(),
+            ctrl.lazy(),
+            facts.lazy(),
+            status_only=bool(status_only),
+            all_live=bool(all_live),
+        )
 
     def status_devices(self) -> pl.LazyFrame:
         # Without a filter where every document is a status file: each rule would compare every row.
-        return self.devices if self._status_only else self.devices.filter(pl.col("kind") == "status")
+        return self.devices if self.status_only else self.devices.filter(pl.col("kind") == "status")
 
     def status_domains(self) -> pl.LazyFrame:
-        return self.domains if self._status_only else self.domains.filter(pl.col("kind") == "status")
+        return self.domains if self.status_only else self.domains.filter(pl.col("kind") == "status")
 
     def domain_facts(self) -> pl.LazyFrame:
         """Per document (doc, arch, machine, target_key, qemu_key): the default root of its machine at its
         target, with the :func:`virtaudit.busnames.facts_frame` columns."""
         return self.facts
-
-
-@cache
-def _is_status() -> pl.Expr:
-    # (null kind: not a status file, as ``kind == "status"`` in a filter)
-    return pl.col("kind").eq_missing("status")
-
-
-def _all_status(domains: pl.DataFrame) -> bool:
-    return bool(domains.select(_is_status().all()).item())
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -332,31 +330,6 @@ def _rule(code: str) -> Callable[[Callable[[Context], Parts]], Callable[[Context
     return register
 
 
-def finding(
-    frame: pl.LazyFrame,
-    code: str,
-    severity: pl.Expr | str,
-    fields: Mapping[str, pl.Expr],
-    *,
-    element: pl.Expr | None = None,
-    alias: pl.Expr | None = None,
-    recorded_bus: pl.Expr | None = None,
-    expected_bus: pl.Expr | None = None,
-) -> pl.LazyFrame:
-    """Shape ``frame`` into finding rows for rule ``code`` (message rendered from the catalog); the
-    document's path, host and names are added by ``doc`` once all rules ran."""
-    shape = finding_columns(
-        code,
-        severity,
-        fields,
-        element=element,
-        alias=alias,
-        recorded_bus=recorded_bus,
-        expected_bus=expected_bus,
-    )
-    return frame.select(shape.columns)
-
-
 def finding_columns(
     code: str,
     severity: pl.Expr | str,
@@ -367,7 +340,8 @@ def finding_columns(
     recorded_bus: pl.Expr | None = None,
     expected_bus: pl.Expr | None = None,
 ) -> _Shape:
-    """The columns :func:`finding` selects, and the columns they read."""
+    """A rule's finding columns for ``code`` (message rendered from the catalog) and the columns of its hits
+    they read; the document's path, host and names are added by ``doc`` once all rules ran."""
     sev = pl.lit(severity) if isinstance(severity, str) else severity
     template = CATALOG[code].message
     optional = {
@@ -984,7 +958,7 @@ def als005(ctx: Context) -> Parts:
     # (no unique() on the right side of the anti joins below: duplicates do not change an anti join)
     known = dev.select("doc", "alias")
     live = ctx.live_aliases.select("doc", "alias")
-    if not ctx._all_live:  # (usually every document has the list: then these joins keep every row)
+    if not ctx.all_live:  # (usually every document has the list: then these joins keep every row)
         live = live.join(docs, on=["doc"], how="semi")
         dev = dev.join(docs, on=["doc"], how="semi")
     # Sound codecs are QEMU devices named after their sound device: sound0-codec0 stands for sound0. The
