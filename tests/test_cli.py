@@ -792,6 +792,39 @@ def test_audit_scan_starts_before_polars_is_imported() -> None:
     assert out.split() == ["7", "7", "False"], out
 
 
+@pytest.mark.parametrize("command", ["audit", "scan", "diff"])
+def test_jobs_caps_the_polars_pool_too(command: str, tmp_path: Path) -> None:
+    """-j N is the whole command's thread count: polars' pool (the rules' queries) gets N threads as well,
+    which polars reads from POLARS_MAX_THREADS when it is imported, so the command sets it first."""
+    args = {
+        "audit": ["audit", str(FLEET), "-f", "json", "-o", str(tmp_path / "r.json")],
+        "scan": ["scan", str(FLEET), "--out", str(tmp_path / "ds"), "-q"],
+        "diff": ["diff", str(FLEET), str(FLEET), "-o", str(tmp_path / "d.txt")],
+    }[command]
+    env = {k: v for k, v in os.environ.items() if k != "POLARS_MAX_THREADS"}
+
+    def pool_after(extra: list[str]) -> int:
+        code = (
+            "import sys; from virtaudit.cli import main\n"
+            f"try:\n    main({[*args, *extra]!r})\nexcept SystemExit:\n    pass\n"
+            "import polars; print(polars.thread_pool_size())"
+        )
+        run = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+        )
+        return int(run.stdout.split()[-1])
+
+    fresh = subprocess.run(
+        [sys.executable, "-c", "import polars; print(polars.thread_pool_size())"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert pool_after(["-j", "3"]) == 3
+    assert pool_after([]) == int(fresh.stdout)  # (without -j polars sizes its pool itself)
+
+
 def test_detached_copies_keep_values_and_nulls() -> None:
     from virtaudit._cli_app import _detached
 

@@ -239,6 +239,16 @@ class ScanOptions:
     :class:`PlainScan`): two batches are alive at once instead of one."""
 
 
+def _limit_threads(jobs: int | None) -> None:
+    """``--jobs`` caps polars' thread pool too (the rules' queries), not only the scan's: an operator
+    who asks for one thread on a busy hypervisor means the whole command. polars sizes its pool once,
+    from ``POLARS_MAX_THREADS``, when it is first imported, so every command that takes ``--jobs`` calls
+    this before anything imports polars. (In a process that has imported polars already, such as a test
+    runner's, it cannot take effect and changes nothing.)"""
+    if jobs is not None and "polars" not in sys.modules:
+        os.environ["POLARS_MAX_THREADS"] = str(jobs)
+
+
 def _caps_flags_used() -> list[str]:
     from virtaudit.catalog import CAPS_FLAGS_USED
 
@@ -727,7 +737,14 @@ def _option_types() -> dict[str, Any]:
         ),
     ]
     JobsOpt = Annotated[
-        int | None, typer.Option("--jobs", "-j", min=1, help="Scan threads (default: one per core).")
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Threads of the scan, and of polars for the rules (default: one per core). "
+            "-j 1 keeps an audit on one core: it scans and checks in turn.",
+        ),
     ]
     QuietOpt = Annotated[
         bool,
@@ -834,6 +851,7 @@ def audit_command(
     batch_files: BatchOpt = DEFAULT_BATCH_FILES,
 ) -> None:
     """Scan status XML and report the guests a libvirtd restart or upgrade would break."""
+    _limit_threads(jobs)
     import typer
 
     fmt = _resolve_format(output_format.value if output_format else None, output, tuple(OutputFormat))
@@ -854,7 +872,8 @@ def audit_command(
         batch_files,
         quiet,
         audit_only=True,
-        prefetch=True,
+        # (scanning the next batch while the rules check this one would keep two cores busy)
+        prefetch=jobs != 1,
     )
     # Scanning starts here, in a worker thread, while the rules (and polars) are imported below.
     pieces = Pieces(scan_paths, options)
@@ -959,6 +978,7 @@ def scan_command(
     many hosts can share one directory. Exit codes: 0 everything was read; 2 usage error; 3 some inputs
     could not be read (listed in the errors table).
     """
+    _limit_threads(jobs)
     import typer
 
     from virtaudit import sources
@@ -1174,6 +1194,7 @@ def diff_command(
     index, PCI address, DIMM slot or alias. Exit codes: 0 no difference; 1 differences; 2 usage error;
     3 some inputs could not be read.
     """
+    _limit_threads(jobs)
     import typer
 
     from virtaudit import diffing
