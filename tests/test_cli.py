@@ -825,6 +825,27 @@ def test_jobs_caps_the_polars_pool_too(command: str, tmp_path: Path) -> None:
     assert pool_after([]) == int(fresh.stdout)  # (without -j polars sizes its pool itself)
 
 
+def test_audit_with_one_job_scans_and_checks_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """-j 1: no batch is scanned ahead while the rules check another (that would keep two cores busy);
+    the findings are the same."""
+    from virtaudit import _cli_app
+
+    seen: list[bool] = []
+    made = _cli_app.PlainScan.__init__
+
+    def spy(self: Any, *args: Any, prefetch: bool, **kwargs: Any) -> None:
+        seen.append(prefetch)
+        made(self, *args, prefetch=prefetch, **kwargs)
+
+    monkeypatch.setattr(_cli_app.PlainScan, "__init__", spy)
+    one, default = (
+        json.loads(invoke("audit", FLEET, "-f", "json", *jobs).stdout)["findings"]
+        for jobs in (["-j", "1"], [])
+    )
+    assert seen == [False, True]
+    assert one == default and one
+
+
 def test_detached_copies_keep_values_and_nulls() -> None:
     from virtaudit._cli_app import _detached
 
