@@ -164,25 +164,25 @@ def _target_columns(
     return keys.with_columns(
         _labels(keys["target_key"], libvirt_label, "libvirt_version"),
         _labels(keys["qemu_key"], qemu_label, "qemu_version"),
-    ).with_columns(
-        pl.when(pl.col("libvirt_version") == "newest")
-        .then(pl.lit("the newest libvirt"))
-        .otherwise(pl.concat_str(pl.lit("libvirt "), pl.col("libvirt_version")))
-        .alias("target_text")
+        _labels(keys["target_key"], _target_text, "target_text"),
     )
+
+
+def _target_text(key: int) -> str:
+    """How messages name the libvirt judged for (``libvirt 7.10.0``, ``the newest libvirt``)."""
+    label = libvirt_label(key)
+    return "the newest libvirt" if label == "newest" else f"libvirt {label}"
 
 
 def _single_target(height: int, key: int) -> pl.DataFrame:
     """:func:`_target_columns` where no host has facts: ``key`` and its label on every row, without the
     join and the lookups (the same columns and types)."""
-    label = libvirt_label(key)
-    text = "the newest libvirt" if label == "newest" else f"libvirt {label}"
     values = {
         "target_key": (key, pl.Int64),
         "qemu_key": (None, pl.Int64),
-        "libvirt_version": (label, pl.String),
+        "libvirt_version": (libvirt_label(key), pl.String),
         "qemu_version": (None, pl.String),
-        "target_text": (text, pl.String),
+        "target_text": (_target_text(key), pl.String),
     }
     # (a one-row frame repeated: cheaper than a repeat query per column)
     return pl.DataFrame(
