@@ -57,6 +57,9 @@ def test_quick_mode_runs_and_writes_results(quick_run: dict[str, Any]) -> None:
         for name, m in measures.items():
             assert "error" not in m, (name, m)
             assert m["wall_s"] > 0, (name, m)
+            # (the runs are kept rounded to the microsecond)
+            assert abs(m["best_wall_s"] - min(m["runs_wall_s"])) < 1e-6, (name, m)
+            assert m["best_wall_s"] <= m["wall_s"], (name, m)
             # (the calibration loops and the audit of an empty directory do not read the files)
             if name.startswith("calib") or name == "audit_empty":
                 assert m["mb_per_s"] is None, (name, m)
@@ -68,6 +71,10 @@ def test_quick_mode_runs_and_writes_results(quick_run: dict[str, Any]) -> None:
     assert keys == {"scan1_vs_lxml1", "scan2_vs_scan1", "audit_vs_cat", "scale_scan1", "version_ms"}
     targets = [r for r in results["ratios"] if r["target"] is not None]
     assert all(r["value"] is not None for r in targets), targets
+    # Beside each target ratio, without a verdict: the same ratio from each measure's fastest round.
+    best = {r["key"] for r in results["ratios"] if r["key"].endswith("_best")}
+    assert best == {f"{k}_best" for k in keys - {"version_ms"}} | {"machine_parallelism_best"}
+    assert all(r["target"] is None for r in results["ratios"] if r["key"] in best)
 
 
 def test_quick_mode_writes_the_results_page(quick_run: dict[str, Any]) -> None:
