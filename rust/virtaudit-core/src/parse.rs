@@ -1293,29 +1293,45 @@ fn pairs_from<'t>(text: &'t str, mut i: usize, out: &mut Pairs<'t>) -> Option<(u
     let mut count = 0;
     let mut seen = 0u64;
     loop {
-        let before = i;
-        i = skip_ws(b, i);
-        if i == b.len() || b[i] == b'>' || b[i] == b'/' {
-            return Some((count, i));
-        }
-        if i == before || count == FAST_ATTRIBUTES {
+        // libvirt writes ` name='value'`: one space before the name and none around `=`. That spelling
+        // is recognised by its first bytes, without the three white-space skips of the general one.
+        let start = if b.get(i) == Some(&b' ') && b.get(i + 1).is_some_and(|&c| is_name_start(c)) {
+            i + 1
+        } else {
+            let before = i;
+            i = skip_ws(b, i);
+            if i == b.len() || b[i] == b'>' || b[i] == b'/' {
+                return Some((count, i));
+            }
+            if i == before || !is_name_start(b[i]) {
+                return None;
+            }
+            i
+        };
+        if count == FAST_ATTRIBUTES {
             return None;
         }
-        let start = i;
-        if !(b[i].is_ascii_alphabetic() || b[i] == b'_') {
-            return None;
-        }
-        i += name_len(&b[i..]);
+        i = start + name_len(&b[start..]);
         let name = text.get(start..i)?;
-        i = skip_ws(b, i);
-        if b.get(i) != Some(&b'=') {
-            return None;
+        if b.get(i) == Some(&b'=') {
+            i += 1;
+        } else {
+            i = skip_ws(b, i);
+            if b.get(i) != Some(&b'=') {
+                return None;
+            }
+            i += 1;
         }
-        i = skip_ws(b, i + 1);
-        let quote = *b.get(i)?;
-        if quote != b'\'' && quote != b'"' {
-            return None;
-        }
+        let quote = match b.get(i) {
+            Some(&q @ (b'\'' | b'"')) => q,
+            _ => {
+                i = skip_ws(b, i);
+                match b.get(i) {
+                    Some(&q @ (b'\'' | b'"')) => q,
+                    _ => return None,
+                }
+            }
+        };
         let len = plain_value_len(&b[i + 1..], quote)?;
         let value = text.get(i + 1..i + 1 + len)?;
         // Duplicates are looked for only when a name's bit in `seen` is already set: one well
@@ -1329,6 +1345,11 @@ fn pairs_from<'t>(text: &'t str, mut i: usize, out: &mut Pairs<'t>) -> Option<(u
         count += 1;
         i += len + 2;
     }
+}
+
+/// A byte that may start a name on the fast paths (a letter or `_`; anything else takes the long way).
+fn is_name_start(c: u8) -> bool {
+    c.is_ascii_alphabetic() || c == b'_'
 }
 
 /// One of 64 bits for an attribute name (from its length and first and last bytes), so that the names

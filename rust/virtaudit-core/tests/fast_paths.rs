@@ -181,6 +181,27 @@ fn variants(text: &str) -> Vec<(String, String)> {
             text.replace("<address ", "<address\t"),
         ),
         ("spaces around =", text.replace("bus='", "bus = '")),
+        // Each spelling that leaves the canonical ` name='` of the attribute reader at another point.
+        ("space before =", text.replace("slot='", "slot ='")),
+        ("space after =", text.replace("slot='", "slot= '")),
+        (
+            "line end after =",
+            text.replace("function='", "function=\n'"),
+        ),
+        (
+            "two spaces before a name",
+            text.replace(" bus='", "  bus='"),
+        ),
+        (
+            "line end before a name",
+            text.replace(" slot='", "\nslot='"),
+        ),
+        (
+            "name starting with a digit",
+            text.replace(" bus='", " 1bus='"),
+        ),
+        ("name starting with ':'", text.replace(" bus='", " :bus='")),
+        ("'=' without a value", text.replace("slot='", "slot=>'")),
         ("text in device", text.replace("<alias ", "text<alias ")),
         // Text before a child leaves quick-xml in the middle of its markup state (a fuzzer find).
         (
