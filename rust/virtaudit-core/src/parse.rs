@@ -363,12 +363,9 @@ impl<'a> Parser<'a> {
 
     /// [`Parser::check_tag`], after a cheap look that clears the usual plain tag.
     fn check_plain_tag(&self, tag: &Tag<'a>) -> Result<(), InputError> {
-        let plain_name = tag
-            .name
-            .as_bytes()
-            .first()
-            .is_some_and(|&b| b.is_ascii_alphabetic() || b == b'_' || b == b':');
-        if plain_name && plain_pairs(tag.attrs, &mut [("", ""); FAST_ATTRIBUTES]).is_some() {
+        if is_xml_name(tag.name)
+            && plain_pairs(tag.attrs, &mut [("", ""); FAST_ATTRIBUTES]).is_some()
+        {
             Ok(())
         } else {
             self.check_tag(tag)
@@ -377,18 +374,20 @@ impl<'a> Parser<'a> {
 
     /// Checks what the tables do not read of a tag: a valid name and well-formed attributes.
     fn check_tag(&self, tag: &Tag<'a>) -> Result<(), InputError> {
-        let starts_well = tag
-            .name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_alphabetic() || c == '_' || c == ':');
-        if !starts_well {
-            return Err(self.malformed(
+        self.check_name(tag)?;
+        self.attributes(tag, |_, _| {})
+    }
+
+    /// The element's name is an XML name (see [`is_xml_name`]).
+    fn check_name(&self, tag: &Tag<'a>) -> Result<(), InputError> {
+        if is_xml_name(tag.name) {
+            Ok(())
+        } else {
+            Err(self.malformed(
                 format!("invalid element name <{}>", truncate_name(tag.name)),
                 self.position(),
-            ));
+            ))
         }
-        self.attributes(tag, |_, _| {})
     }
 
     /// Calls `f` with each attribute name and (unescaped) value of a tag.
@@ -436,6 +435,14 @@ impl<'a> Parser<'a> {
                     self.position(),
                 )
             })?;
+            // quick-xml takes any run of bytes up to `=` for a name; libxml2 refuses the file (and
+            // libvirt with it) unless it is an XML name. (The fast paths read plain names only.)
+            if !is_xml_name(attr.key.as_ref()) {
+                return Err(self.malformed(
+                    format!("invalid attribute name in <{}>", truncate_name(tag.name)),
+                    self.position(),
+                ));
+            }
             // Values without references or whitespace to normalise are borrowed as they are.
             if memchr::memchr(b'<', attr.value.as_bytes()).is_some() {
                 return Err(self.malformed(
@@ -526,6 +533,7 @@ impl<'a> Parser<'a> {
                             }
                             "qemuCaps" => {
                                 doc.domain.has_qemu_caps = true;
+                                p.check_plain_tag(child_tag)?;
                                 p.named_list(
                                     child_empty,
                                     2,
@@ -537,6 +545,7 @@ impl<'a> Parser<'a> {
                             }
                             "devices" => {
                                 doc.domain.has_live_devices = true;
+                                p.check_plain_tag(child_tag)?;
                                 p.named_list(
                                     child_empty,
                                     2,
@@ -778,8 +787,13 @@ impl<'a> Parser<'a> {
                 }
                 Event::GeneralRef(r) => self.resolve_ref(&r)?,
                 Event::Start(start) => {
-                    let child = self.tag(&start).name;
-                    self.skip(false, depth + 1, child)?;
+                    let child = self.tag(&start);
+                    self.check_tag(&child)?;
+                    self.skip(false, depth + 1, child.name)?;
+                    continue;
+                }
+                Event::Empty(start) => {
+                    self.check_tag(&self.tag(&start))?;
                     continue;
                 }
                 Event::End(end) => {
@@ -828,6 +842,9 @@ impl<'a> Parser<'a> {
         let (mut seen_os, mut seen_os_type) = (false, false);
         let (mut seen_name, mut seen_uuid, mut seen_emulator) = (false, false, false);
         self.children(depth, "domain", |p, child_tag, child_empty| {
+            // Every tag is checked as libxml2 would (libvirt refuses the whole file otherwise), whether or
+            // not a table reads its attributes.
+            p.check_plain_tag(child_tag)?;
             match child_tag.name {
                 "name" if !seen_name => {
                     seen_name = true;
@@ -848,6 +865,8 @@ impl<'a> Parser<'a> {
                                     b"machine" => doc.domain.machine = Some(value),
                                     _ => {}
                                 })?;
+                            } else {
+                                p.check_plain_tag(os_tag)?;
                             }
                             p.skip(os_empty, depth + 2, os_tag.name)
                         })?;
@@ -858,6 +877,7 @@ impl<'a> Parser<'a> {
                     if !child_empty {
                         p.children(depth + 1, "devices", |p, device_tag, device_empty| {
                             if device_tag.name == "emulator" {
+                                p.check_plain_tag(device_tag)?;
                                 if !seen_emulator {
                                     seen_emulator = true;
                                     doc.domain.emulator = non_empty(p.text_content(
@@ -872,6 +892,7 @@ impl<'a> Parser<'a> {
                             }
                             // Elements in a namespace are not libvirt devices (its XPath queries ignore them).
                             if device_tag.name.contains(':') {
+                                p.check_plain_tag(device_tag)?;
                                 return p.skip(device_empty, depth + 2, device_tag.name);
                             }
                             // Built in place: a device row is a few hundred bytes, not worth moving.
@@ -881,10 +902,7 @@ impl<'a> Parser<'a> {
                         })?;
                     }
                 }
-                _ => {
-                    p.check_tag(child_tag)?;
-                    p.skip(child_empty, depth + 1, child_tag.name)?;
-                }
+                _ => p.skip(child_empty, depth + 1, child_tag.name)?,
             }
             Ok(())
         })
@@ -929,6 +947,8 @@ impl<'a> Parser<'a> {
         tag: &Tag<'a>,
         row: &'r mut DeviceRow<'a>,
     ) -> Result<DeviceState<'a, 'r>, InputError> {
+        // (any name is a device here, so it is checked like the names of skipped elements)
+        self.check_name(tag)?;
         *row = DeviceRow {
             element: Cow::Borrowed(tag.name),
             ..DeviceRow::default()
@@ -1345,6 +1365,34 @@ fn pairs_from<'t>(text: &'t str, mut i: usize, out: &mut Pairs<'t>) -> Option<(u
         count += 1;
         i += len + 2;
     }
+}
+
+/// Whether `name` is an XML 1.0 name: exactly for ASCII (a letter, `_` or `:`, then letters, digits and
+/// `_:.-`); a non-ASCII character is taken as a name character, and as a first one where it is a
+/// letter. What libxml2 refuses as a name (`1bus`, `-x`, `a@b`) makes libvirt refuse the whole file.
+fn is_xml_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    // The usual name is ASCII, checked a block at a time; any other takes the character loop.
+    if bytes
+        .first()
+        .is_some_and(|&b| is_name_start(b) || b == b':')
+        && name_len(bytes) == bytes.len()
+    {
+        return true;
+    }
+    let mut chars = name.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    let first_ok = if first.is_ascii() {
+        first.is_ascii_alphabetic() || first == '_' || first == ':'
+    } else {
+        first.is_alphabetic()
+    };
+    first_ok
+        && chars.all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '.' | '-') || !c.is_ascii()
+        })
 }
 
 /// A byte that may start a name on the fast paths (a letter or `_`; anything else takes the long way).

@@ -17,6 +17,7 @@ use std::thread;
 use std::time::Duration;
 
 use arrow_array::{Array, RecordBatch, StringViewArray};
+use virtaudit_core::parse::parse_document_checked;
 use virtaudit_core::{
     Batch, ErrorKind, InputError, Limits, ScanOptions, Scanner, parse_document, scan, scan_buffers,
 };
@@ -686,6 +687,87 @@ fn skipped_content_is_still_checked() {
             other.map(|d| d.devices.len())
         )),
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A status file with a place for an attribute (`{A}`) on every kind of tag the parser meets, and a
+/// place for an element (`{E}`) in every kind of content: read for a table, skipped, text, lists.
+const EVERY_PLACE: &str = "<domstatus state='running'{A}>
+  <qemuCaps{A}>{E}<flag name='kvm'{A}/></qemuCaps>
+  <devices{A}>{E}<device alias='net0'{A}/></devices>
+  <job{A}>{E}<x{A}/></job>
+  <domain type='kvm'{A}>
+    <name{A}>x{E}</name>
+    <uuid{A}>u</uuid>
+    <os{A}>{E}<type arch='x86_64'{A}>hvm</type><type{A}>hvm</type><boot dev='hd'{A}/></os>
+    <devices{A}>{E}
+      <emulator{A}>/usr/bin/qemu-kvm</emulator>
+      <controller type='pci' index='0' model='pci-root'{A}>{E}<alias name='pci.0'{A}/></controller>
+      <interface type='network'{A}><mac address='52:54:00:00:00:01'{A}/>{E}<address type='pci' bus='0x00'{A}/></interface>
+      <x:y xmlns:x='urn:x'{A}/>
+    </devices>
+    <metadata{A}>{E}<m{A}/></metadata>
+  </domain>
+</domstatus>";
+
+/// `EVERY_PLACE` with `bad` at the `n`-th `marker` and every other place empty.
+fn at_place(marker: &str, n: usize, bad: &str) -> String {
+    let mut out = String::new();
+    for (i, piece) in EVERY_PLACE.split(marker).enumerate() {
+        if i > 0 {
+            out.push_str(if i - 1 == n { bad } else { "" });
+        }
+        out.push_str(piece);
+    }
+    out.replace("{A}", "").replace("{E}", "")
+}
+
+/// What libxml2 refuses in a name or an attribute, it refuses wherever it stands, and libvirt with it:
+/// on a tag whose attributes no table reads (`<os>`, `<name>`, `<qemuCaps>`), on a skipped element, in
+/// text. Both the fast and the checked parse must refuse it.
+#[test]
+fn names_and_attributes_are_checked_on_every_tag() {
+    let clean = at_place("{A}", usize::MAX, "");
+    let fast = parse_document(clean.as_bytes(), &Limits::default()).expect("the template parses");
+    let checked = parse_document_checked(clean.as_bytes(), &Limits::default()).expect("and so");
+    assert_eq!(fast.devices.len(), 2, "{:?}", fast.devices);
+    assert_eq!(fast, checked);
+    let places = |marker: &str| EVERY_PLACE.matches(marker).count();
+    let mut failures = Vec::new();
+    let mut tried = 0;
+    for (marker, bad) in [
+        ("{A}", " 1x='1'"),
+        ("{A}", " -x='1'"),
+        ("{A}", " x@y='1'"),
+        ("{A}", " x=1"),
+        ("{A}", " x"),
+        ("{E}", "<a@b/>"),
+        ("{E}", "<a@b></a@b>"),
+        ("{E}", "<a 1x='1'/>"),
+        ("{E}", "<a><b x=1/></a>"),
+        ("{E}", "<.a/>"),
+    ] {
+        for n in 0..places(marker) {
+            let doc = at_place(marker, n, bad);
+            for (label, result) in [
+                ("fast", parse_document(doc.as_bytes(), &Limits::default())),
+                (
+                    "checked",
+                    parse_document_checked(doc.as_bytes(), &Limits::default()),
+                ),
+            ] {
+                tried += 1;
+                match result {
+                    Err(e) if e.kind == ErrorKind::MalformedXml => {}
+                    Err(e) => failures.push(format!("{bad:?} at {marker} #{n} ({label}): {e}")),
+                    Ok(_) => failures.push(format!(
+                        "{bad:?} at {marker} #{n} ({label}): parsed as a good document"
+                    )),
+                }
+            }
+        }
+    }
+    assert!(tried > 300, "{tried}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
