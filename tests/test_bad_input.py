@@ -511,3 +511,75 @@ def test_unreadable_file(tmp_path: Path, scan: Callable[..., Any]) -> None:
         assert stat.S_IMODE(secret.stat().st_mode) == 0, "the scan changed the file mode"
     finally:
         secret.chmod(0o644)
+
+
+# --------------------------------------------------------------------------------------------------
+# names: refused exactly where libxml2 (lxml here) refuses them, since libvirt reads status files with it
+
+# First characters and later characters around the edges of XML 1.0's (fifth edition) name classes.
+# (Not ':': a name with one is also a qualified name of XML namespaces, with rules of its own that lxml
+# applies (declared prefixes, no empty parts) and this scanner does not judge.)
+NAME_CHARS = (
+    "a",
+    "_",
+    "1",
+    "-",
+    ".",
+    "@",
+    ";",
+    "\u00b7",  # middle dot: a later character only
+    "\u00c0",
+    "\u00d7",  # multiplication sign: never
+    "\u0300",  # combining grave: a later character only
+    "\u0663",  # Arabic-Indic digit three: a first character too
+    "\u037e",  # Greek question mark: never
+    "\u200c",
+    "\u2000",
+    "\u203f",  # undertie: a later character only
+    "\u3000",
+    "\ufeff",
+    "\ufffe",
+    "\U00010000",
+)
+NAME_PLACES = {
+    # (where, how the name is put into GOOD_STATUS)
+    "attribute of a read element": lambda n: GOOD_STATUS.replace(b"<os>", f"<os {n}='1'>".encode()),
+    "attribute of a device": lambda n: GOOD_STATUS.replace(
+        b"model='pci-root'", f"model='pci-root' {n}='1'".encode()
+    ),
+    "element skipped": lambda n: GOOD_STATUS.replace(b"<os>", f"<os><{n}/>".encode()),
+    "device element": lambda n: GOOD_STATUS.replace(b"<controller ", f"<{n}/><controller ".encode()),
+    "element in qemuCaps": lambda n: GOOD_STATUS.replace(b"<flag ", f"<{n} x='1'/><flag ".encode()),
+}
+
+
+def _lxml_accepts(data: bytes) -> bool:
+    from lxml import etree
+
+    try:
+        etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("place", sorted(NAME_PLACES))
+def test_names_are_refused_where_libxml2_refuses_them(
+    tmp_path: Path, scan: Callable[..., Any], place: str
+) -> None:
+    files: dict[str, bool] = {}
+    for i, first in enumerate(NAME_CHARS):
+        for j, later in enumerate(NAME_CHARS):
+            for k, name in enumerate((first + "x" + later, first)):
+                data = NAME_PLACES[place](name)
+                path = tmp_path / f"n{i:02d}-{j:02d}-{k}.xml"
+                path.write_bytes(data)
+                files[str(path)] = _lxml_accepts(data)
+    accepted = sum(files.values())
+    assert 0 < accepted < len(files), "the cases must hold both good and bad names"
+    tables = scan_tables(scan(str(tmp_path)))
+    refused = set(tables["errors"]["path"].to_list())
+    differ = {p: ok for p, ok in files.items() if ok == (p in refused)}
+    shown = {Path(p).name: ("lxml accepts" if ok else "lxml refuses") for p, ok in list(differ.items())[:10]}
+    assert not differ, f"{len(differ)} of {len(files)} files judged otherwise than lxml: {shown}"
+    assert set(tables["errors"]["kind"].to_list()) <= {"malformed_xml"}

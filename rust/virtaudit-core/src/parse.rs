@@ -250,6 +250,10 @@ impl<'a> Parser<'a> {
             Event::GeneralRef(r) => {
                 self.resolve_ref(r)?;
             }
+            // libxml2 refuses `]]>` in text wherever it stands (quick-xml reads it as text).
+            Event::Text(t) if holds_cdata_end(t.as_ref().as_bytes()) => {
+                return Err(self.malformed("']]>' in text", self.position()));
+            }
             // `<?xml …?>` is only allowed as the very first thing of the file.
             Event::Decl(_) if self.elements > 0 => {
                 return Err(self.malformed("XML declaration inside the document", self.position()));
@@ -774,13 +778,8 @@ impl<'a> Parser<'a> {
         let mut out: Cow<'a, str> = Cow::Borrowed("");
         loop {
             let piece: Cow<'a, str> = match self.next()? {
-                Event::Text(t) => {
-                    let s = self.tag_text(&t);
-                    if s.contains("]]>") {
-                        return Err(self.malformed("']]>' in text", self.position()));
-                    }
-                    Cow::Borrowed(s)
-                }
+                // (`]]>` in text is refused by `next`)
+                Event::Text(t) => Cow::Borrowed(self.tag_text(&t)),
                 Event::CData(c) => {
                     let s: &str = &c;
                     Cow::Owned(s.to_string())
@@ -1225,12 +1224,13 @@ fn fast_device<'a>(
     let mut pairs: Pairs<'a> = [("", ""); FAST_ATTRIBUTES];
     let mut i = 0;
     loop {
-        // Text between tags: usually a little white space; a reference leaves it to the checked path.
+        // Text between tags: usually a little white space; a reference, or a `]` that may begin the
+        // `]]>` XML forbids in text, leaves it to the checked path.
         let at = match skip_ws(bytes, i) {
             at if bytes.get(at) == Some(&b'<') => at,
-            at => at + bytes[at..].iter().position(|&b| b == b'<' || b == b'&')?,
+            at => at + memchr::memchr3(b'<', b'&', b']', &bytes[at..])?,
         };
-        if bytes[at] == b'&' {
+        if bytes[at] != b'<' {
             return None;
         }
         let after = &bytes[at + 1..];
@@ -1367,9 +1367,9 @@ fn pairs_from<'t>(text: &'t str, mut i: usize, out: &mut Pairs<'t>) -> Option<(u
     }
 }
 
-/// Whether `name` is an XML 1.0 name: exactly for ASCII (a letter, `_` or `:`, then letters, digits and
-/// `_:.-`); a non-ASCII character is taken as a name character, and as a first one where it is a
-/// letter. What libxml2 refuses as a name (`1bus`, `-x`, `a@b`) makes libvirt refuse the whole file.
+/// Whether `name` is an XML name (XML 1.0, fifth edition, as libxml2 reads names): a NameStartChar,
+/// then NameChars. What libxml2 refuses as a name (`1bus`, `-x`, `a@b`, `×`) makes libvirt refuse the
+/// whole file.
 fn is_xml_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     // The usual name is ASCII, checked a block at a time; any other takes the character loop.
@@ -1381,18 +1381,23 @@ fn is_xml_name(name: &str) -> bool {
         return true;
     }
     let mut chars = name.chars();
-    let Some(first) = chars.next() else {
-        return false;
-    };
-    let first_ok = if first.is_ascii() {
-        first.is_ascii_alphabetic() || first == '_' || first == ':'
-    } else {
-        first.is_alphabetic()
-    };
-    first_ok
-        && chars.all(|c| {
-            c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '.' | '-') || !c.is_ascii()
-        })
+    chars.next().is_some_and(is_name_start_char) && chars.all(is_name_char)
+}
+
+/// XML 1.0 (fifth edition) NameStartChar.
+fn is_name_start_char(c: char) -> bool {
+    matches!(c,
+        ':' | 'A'..='Z' | '_' | 'a'..='z'
+        | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}' | '\u{F8}'..='\u{2FF}'
+        | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}' | '\u{200C}'..='\u{200D}'
+        | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}' | '\u{3001}'..='\u{D7FF}'
+        | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}' | '\u{10000}'..='\u{EFFFF}')
+}
+
+/// XML 1.0 (fifth edition) NameChar.
+fn is_name_char(c: char) -> bool {
+    is_name_start_char(c)
+        || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
 }
 
 /// A byte that may start a name on the fast paths (a letter or `_`; anything else takes the long way).
@@ -1523,9 +1528,10 @@ fn skip_content(text: &str, max_nesting: u32) -> Skipped {
         i = match after.first() {
             Some(b'/') => {
                 if nesting == 0 {
-                    // References in the passed-over text must still resolve: leave any span holding
-                    // one to the event-based path, which checks them.
-                    if memchr::memchr(b'&', &rest[..at]).is_some() {
+                    // References in the passed-over text must still resolve, and text must not hold
+                    // `]]>`: leave any span with either to the event-based path, which checks them
+                    // (a CDATA section or an attribute value may hold `]]>` too; it finds those good).
+                    if needs_checked_text(&rest[..at]) {
                         return Skipped::Unclosed;
                     }
                     return Skipped::End { at, elements };
@@ -1567,9 +1573,9 @@ fn skip_content(text: &str, max_nesting: u32) -> Skipped {
                     open.push(tag.name);
                     nesting += 1;
                     if nesting > max_nesting {
-                        // An unresolvable reference before this point is the first error: the
-                        // event-based path finds whichever comes first.
-                        if memchr::memchr(b'&', &rest[..at]).is_some() {
+                        // An unresolvable reference (or `]]>`) before this point is the first error:
+                        // the event-based path finds whichever comes first.
+                        if needs_checked_text(&rest[..at]) {
                             return Skipped::Unclosed;
                         }
                         return Skipped::TooDeep { at };
@@ -1581,6 +1587,18 @@ fn skip_content(text: &str, max_nesting: u32) -> Skipped {
         };
     }
     Skipped::Unclosed
+}
+
+/// Whether passed-over markup holds a reference or `]]>`, which only the event-based path checks.
+fn needs_checked_text(span: &[u8]) -> bool {
+    // (one pass for the usual span, which has neither `&` nor `]`)
+    memchr::memchr2(b'&', b']', span)
+        .is_some_and(|_| memchr::memchr(b'&', span).is_some() || holds_cdata_end(span))
+}
+
+/// Whether `text` holds `]]>` (looked for only where there is a `]`: text is mostly white space).
+fn holds_cdata_end(text: &[u8]) -> bool {
+    memchr::memchr(b']', text).is_some_and(|at| memchr::memmem::find(&text[at..], b"]]>").is_some())
 }
 
 /// The offset just past a comment that starts at `at` (`<!--`), if it is plainly well formed: XML
@@ -1866,14 +1884,21 @@ mod fast_path_tests {
 
     #[test]
     fn skipping_tracks_nesting_and_limits() {
-        let rest =
-            "<cpu/><cpu a='1'><x/></cpu><!-- </cpu> --><![CDATA[</x>]]><?pi </a>?></cpu>tail";
+        let rest = "<cpu/><cpu a='1'><x/></cpu><!-- </cpu> --><?pi </a>?></cpu>tail";
         match skip_content(rest, 10) {
             Skipped::End { at, elements } => {
                 assert_eq!(&rest[at..], "</cpu>tail");
                 assert_eq!(elements, 3);
             }
             _ => panic!("end tag not found"),
+        }
+        // A CDATA section ends in the `]]>` that text must not hold: the event-based path tells them
+        // apart (libvirt writes no CDATA).
+        for rest in ["<![CDATA[</x>]]></cpu>", "<a b=']]>'/></cpu>", "x]]></cpu>"] {
+            assert!(
+                matches!(skip_content(rest, 10), Skipped::Unclosed),
+                "{rest}"
+            );
         }
         assert!(matches!(skip_content("<cpu>", 10), Skipped::Unclosed));
         assert!(matches!(
