@@ -1119,25 +1119,26 @@ impl<'a, 'r> DeviceState<'a, 'r> {
                 row.has_auth = true;
                 attrs.check()
             }
+            // (the attributes of these are read by no table, but checked like any others')
             "encryption" => {
                 row.has_encryption = true;
-                Ok(())
+                attrs.check()
             }
             "origstates" => {
                 row.has_origstates = true;
-                Ok(())
+                attrs.check()
             }
             "actual" => {
                 row.has_actual = true;
-                Ok(())
+                attrs.check()
             }
             "privateData" if !empty => {
                 self.private_data_level = Some(level);
-                Ok(())
+                attrs.check()
             }
             "objects" if self.private_data_level == Some(level - 1) => {
                 row.has_private_objects = true;
-                Ok(())
+                attrs.check()
             }
             "source" => attrs.each(|key, value| {
                 if key == b"tls" && value == "yes" {

@@ -704,6 +704,8 @@ const EVERY_PLACE: &str = "<domstatus state='running'{A}>
       <emulator{A}>/usr/bin/qemu-kvm</emulator>
       <controller type='pci' index='0' model='pci-root'{A}>{E}<alias name='pci.0'{A}/></controller>
       <interface type='network'{A}><mac address='52:54:00:00:00:01'{A}/>{E}<address type='pci' bus='0x00'{A}/></interface>
+      <disk type='network'{A}><source protocol='rbd'{A}><auth username='u'{A}/>{E}<privateData{A}><objects{A}/></privateData></source><encryption format='luks'{A}/><target dev='vda'{A}/></disk>
+      <hostdev mode='subsystem' type='pci'{A}><origstates{A}/><actual type='x'{A}/></hostdev>
       <x:y xmlns:x='urn:x'{A}/>
     </devices>
     <metadata{A}>{E}<m{A}/></metadata>
@@ -730,7 +732,12 @@ fn names_and_attributes_are_checked_on_every_tag() {
     let clean = at_place("{A}", usize::MAX, "");
     let fast = parse_document(clean.as_bytes(), &Limits::default()).expect("the template parses");
     let checked = parse_document_checked(clean.as_bytes(), &Limits::default()).expect("and so");
-    assert_eq!(fast.devices.len(), 2, "{:?}", fast.devices);
+    assert_eq!(fast.devices.len(), 4, "{:?}", fast.devices);
+    let disk = &fast.devices[2];
+    assert!(
+        disk.has_auth && disk.has_encryption && disk.has_private_objects,
+        "{disk:?}"
+    );
     assert_eq!(fast, checked);
     let places = |marker: &str| EVERY_PLACE.matches(marker).count();
     let mut failures = Vec::new();
