@@ -583,3 +583,56 @@ def test_names_are_refused_where_libxml2_refuses_them(
     shown = {Path(p).name: ("lxml accepts" if ok else "lxml refuses") for p, ok in list(differ.items())[:10]}
     assert not differ, f"{len(differ)} of {len(files)} files judged otherwise than lxml: {shown}"
     assert set(tables["errors"]["kind"].to_list()) <= {"malformed_xml"}
+
+
+# Code points around the edges of XML's Char class: as references (decimal and hex) and, where UTF-8
+# can hold them, written out.
+CHAR_POINTS = (
+    0x1,
+    0x8,
+    0x9,
+    0xA,
+    0xB,
+    0xD,
+    0x1F,
+    0x20,
+    0x7F,
+    0x85,
+    0xD7FF,
+    0xD800,
+    0xE000,
+    0xFFFD,
+    0xFFFE,
+    0xFFFF,
+    0x10000,
+    0x10FFFF,
+    0x110000,
+)
+CHAR_PLACES = {
+    "text read": lambda t: GOOD_STATUS.replace(b"good-status", b"good" + t + b"-status"),
+    "attribute read": lambda t: GOOD_STATUS.replace(b"name='pci.0'", b"name='pci" + t + b".0'"),
+    "text skipped": lambda t: GOOD_STATUS.replace(b"<os>", b"<os><cmdline>" + t + b"</cmdline>"),
+    "attribute skipped": lambda t: GOOD_STATUS.replace(b"<os>", b"<os><boot x='" + t + b"'/>"),
+    "text in a device": lambda t: GOOD_STATUS.replace(b"<alias ", t + b"<alias "),
+}
+
+
+@pytest.mark.parametrize("place", sorted(CHAR_PLACES))
+def test_characters_are_refused_where_libxml2_refuses_them(
+    tmp_path: Path, scan: Callable[..., Any], place: str
+) -> None:
+    files: dict[str, bool] = {}
+    for cp in CHAR_POINTS:
+        spellings = [f"&#{cp};".encode(), f"&#x{cp:X};".encode()]
+        if cp > 0x7F and not 0xD800 <= cp <= 0xDFFF and cp <= 0x10FFFF:
+            spellings.append(chr(cp).encode())
+        for k, text in enumerate(spellings):
+            data = CHAR_PLACES[place](text)
+            path = tmp_path / f"c{cp:06x}-{k}.xml"
+            path.write_bytes(data)
+            files[str(path)] = _lxml_accepts(data)
+    assert 0 < sum(files.values()) < len(files), "the cases must hold both good and bad characters"
+    tables = scan_tables(scan(str(tmp_path)))
+    refused = set(tables["errors"]["path"].to_list())
+    differ = {Path(p).name: ok for p, ok in files.items() if ok == (p in refused)}
+    assert not differ, f"judged otherwise than lxml (True: lxml accepts): {differ}"

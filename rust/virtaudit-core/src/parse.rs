@@ -110,6 +110,22 @@ fn decode(data: &[u8]) -> Result<&str, InputError> {
             InputError::at(ErrorKind::NotUtf8, "invalid UTF-8", data, offset)
         })?
     };
+    // Beyond ASCII, valid UTF-8 holds two characters that are not XML's: U+FFFE and U+FFFF.
+    let noncharacter = if ascii {
+        None
+    } else {
+        memchr::memmem::find_iter(body, b"\xEF\xBF")
+            .find(|&at| matches!(body.get(at + 2), Some(0xBE | 0xBF)))
+    };
+    if let Some(offset) = noncharacter {
+        let offset = offset + (data.len() - body.len());
+        return Err(InputError::at(
+            ErrorKind::MalformedXml,
+            "U+FFFE or U+FFFF in XML (not an XML character)",
+            data,
+            offset,
+        ));
+    }
     if let Some(offset) = control {
         let what = if body[offset] == 0 {
             "NUL byte".to_string()
@@ -266,7 +282,8 @@ impl<'a> Parser<'a> {
     fn resolve_ref(&self, r: &BytesRef<'_>) -> Result<Cow<'static, str>, InputError> {
         if r.is_char_ref() {
             return match r.resolve_char_ref() {
-                Ok(Some(c)) => Ok(Cow::Owned(c.to_string())),
+                // (quick-xml refuses only `&#0;`; XML allows references to its Chars alone)
+                Ok(Some(c)) if is_xml_char(c) => Ok(Cow::Owned(c.to_string())),
                 _ => Err(self.malformed("invalid character reference", self.position())),
             };
         }
@@ -473,6 +490,18 @@ impl<'a> Parser<'a> {
                         self.position(),
                     )
                 })?;
+            // quick-xml resolves `&#6;` or `&#xFFFE;` like any other reference; XML allows references
+            // to its Chars only. (A literal non-Char was refused with the whole text, so any one here
+            // came from a reference.)
+            if !value.chars().all(is_xml_char) {
+                return Err(self.malformed(
+                    format!(
+                        "bad attribute value in <{}>: invalid character reference",
+                        truncate_name(tag.name)
+                    ),
+                    self.position(),
+                ));
+            }
             f(attr.key.as_ref().as_bytes(), value);
         }
         Ok(())
@@ -1383,6 +1412,11 @@ fn is_xml_name(name: &str) -> bool {
     }
     let mut chars = name.chars();
     chars.next().is_some_and(is_name_start_char) && chars.all(is_name_char)
+}
+
+/// XML 1.0's Char: what a document may hold, and what a character reference may stand for.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 /// XML 1.0 (fifth edition) NameStartChar.

@@ -748,6 +748,8 @@ fn names_and_attributes_are_checked_on_every_tag() {
         ("{A}", " x@y='1'"),
         ("{A}", " x=1"),
         ("{A}", " x"),
+        ("{A}", " x='&#6;'"),
+        ("{A}", " x='a&#xFFFE;'"),
         ("{E}", "<a@b/>"),
         ("{E}", "<a@b></a@b>"),
         ("{E}", "<a 1x='1'/>"),
@@ -755,6 +757,9 @@ fn names_and_attributes_are_checked_on_every_tag() {
         ("{E}", "<.a/>"),
         ("{E}", "x]]>y"),
         ("{E}", "<a>]]></a>"),
+        ("{E}", "&#6;"),
+        ("{E}", "<a>&#x1F;</a>"),
+        ("{E}", "\u{FFFF}"),
     ] {
         for n in 0..places(marker) {
             let doc = at_place(marker, n, bad);
