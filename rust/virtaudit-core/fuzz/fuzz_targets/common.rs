@@ -70,7 +70,10 @@ fn reference_well_formed(data: &[u8]) -> Option<bool> {
                     let Ok(attr) = attr else { return Some(false) };
                     if !is_xml_name(attr.key.as_ref())
                         || attr.value.contains('<')
-                        || attr.normalized_value(XmlVersion::Implicit1_0).is_err()
+                        // (quick-xml resolves references to non-characters such as `&#6;` too)
+                        || !attr
+                            .normalized_value(XmlVersion::Implicit1_0)
+                            .is_ok_and(|v| v.chars().all(is_xml_char))
                     {
                         return Some(false);
                     }
@@ -136,16 +139,42 @@ fn attributes_spaced(tag: &str) -> bool {
     true
 }
 
-/// An XML 1.0 Name (the ASCII part exactly; any non-ASCII character is taken as a name character).
+/// An XML 1.0 (fifth edition) Name, as libxml2 reads names: written here from the specification's
+/// tables, apart from the core's own check.
 fn is_xml_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    let Some(first) = chars.next() else {
-        return false;
+    const START: &[(u32, u32)] = &[
+        (0x3A, 0x3A),
+        (0x41, 0x5A),
+        (0x5F, 0x5F),
+        (0x61, 0x7A),
+        (0xC0, 0xD6),
+        (0xD8, 0xF6),
+        (0xF8, 0x2FF),
+        (0x370, 0x37D),
+        (0x37F, 0x1FFF),
+        (0x200C, 0x200D),
+        (0x2070, 0x218F),
+        (0x2C00, 0x2FEF),
+        (0x3001, 0xD7FF),
+        (0xF900, 0xFDCF),
+        (0xFDF0, 0xFFFD),
+        (0x10000, 0xEFFFF),
+    ];
+    const MORE: &[(u32, u32)] = &[
+        (0x2D, 0x2E),
+        (0x30, 0x39),
+        (0xB7, 0xB7),
+        (0x300, 0x36F),
+        (0x203F, 0x2040),
+    ];
+    let within = |table: &[(u32, u32)], c: char| {
+        table
+            .iter()
+            .any(|&(lo, hi)| (lo..=hi).contains(&u32::from(c)))
     };
-    (first.is_ascii_alphabetic() || first == '_' || first == ':' || !first.is_ascii())
-        && chars.all(|c| {
-            c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '.' | '-') || !c.is_ascii()
-        })
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| within(START, c))
+        && chars.all(|c| within(START, c) || within(MORE, c))
 }
 
 fn is_xml_char(c: char) -> bool {
