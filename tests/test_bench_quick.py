@@ -121,3 +121,25 @@ def test_lxml_baseline_in_two_processes_matches_one(tmp_path: Path) -> None:
     diffs = (frame_diff(two[t], one[t], t) for t in reference_lxml.TABLES)
     problems = [d for d in diffs if d is not None]
     assert not problems, "\n\n".join(problems)
+
+
+def test_fastest_round_ratios_pair_the_rounds_both_measures_ran() -> None:
+    """lxml runs fewer rounds than the scan: its best of three must meet the scan's best of the same three
+    rounds, not of all nine (the later rounds would favour the scan)."""
+    import run  # benches/run.py
+
+    def measure(runs: list[float]) -> dict[str, Any]:
+        return {"wall_s": sorted(runs)[len(runs) // 2], "runs_wall_s": runs}
+
+    size = {
+        "files": 10,
+        "bytes": 1000,
+        "measures": {
+            "lxml_1": measure([6.0, 5.0, 7.0]),
+            "scan_1": measure([0.5, 0.4, 0.6, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]),
+        },
+    }
+    assert run._best_pair(size, "lxml_1", "scan_1") == (5.0, 0.4)
+    best = {r["key"]: r["value"] for r in run.ratios([size], {})}
+    assert best["scan1_vs_lxml1_best"] == pytest.approx(12.5)
+    assert best["scan1_vs_lxml1"] == pytest.approx(60.0)  # medians: 6.0 / 0.1
