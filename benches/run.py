@@ -679,8 +679,8 @@ def ratios(sizes: list[dict[str, Any]], version: dict[str, Any]) -> list[dict[st
             )
     if len(sizes) >= 2:
         small, large = sizes[0], sizes[-1]
-        small_rate = _ratio(float(small["bytes"]), _best_pair(small, "scan_1", "scan_1")[0])
-        large_rate = _ratio(float(large["bytes"]), _best_pair(large, "scan_1", "scan_1")[0])
+        small_rate = _ratio(float(small["bytes"]), small["measures"]["scan_1"].get("best_wall_s"))
+        large_rate = _ratio(float(large["bytes"]), large["measures"]["scan_1"].get("best_wall_s"))
         out.append(
             {
                 "key": "scale_scan1_best",

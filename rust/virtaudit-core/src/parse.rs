@@ -662,11 +662,7 @@ impl<'a> Parser<'a> {
         }
         let rest = self.remaining();
         let at = skip_ws(rest, 0);
-        if rest.get(at) != Some(&b'<')
-            || !rest
-                .get(at + 1)
-                .is_some_and(|&b| b.is_ascii_alphabetic() || b == b'_')
-        {
+        if rest.get(at) != Some(&b'<') || !rest.get(at + 1).is_some_and(|&b| is_name_start(b)) {
             return Ok(None);
         }
         let Some(gt) = tag_end(&rest[at + 1..]) else {
@@ -1465,10 +1461,7 @@ struct PlainTag<'t> {
 /// its end and its attributes. Anything else returns `None`, for the checked path.
 fn plain_tag<'t>(text: &'t str, start: usize, out: &mut Pairs<'t>) -> Option<PlainTag<'t>> {
     let b = text.as_bytes();
-    if !b
-        .get(start)
-        .is_some_and(|&c| c.is_ascii_alphabetic() || c == b'_')
-    {
+    if !b.get(start).is_some_and(|&c| is_name_start(c)) {
         return None;
     }
     let name_end = start + name_len(&b[start..]);
