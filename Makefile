@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYDEPS := 'maturin>=1.9,<2' 'polars>=1.20' 'typer>=0.12,<0.29' 'rich>=13' 'pytest>=8' 'ruff>=0.6' 'mypy>=1.11' 'lxml>=5' 'hypothesis>=6.100'
 
-.PHONY: all setup build demo test test-rust lint test-python bench bench-quick fuzz clean
+.PHONY: all setup build demo test test-rust lint test-python bench bench-quick fuzz clean ansible wheel wheel-check
 
 all: test
 
@@ -44,7 +44,7 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/python -m mypy.stubtest virtaudit._core
 
-test-python: build
+test-python: build ansible
 	$(BIN)/pytest -q
 
 # Everything CI runs.
@@ -62,5 +62,26 @@ fuzz:
 	rust/virtaudit-core/fuzz/run.sh parse_xml $(FUZZ_SECONDS)
 	rust/virtaudit-core/fuzz/run.sh parse_bytes $(FUZZ_SECONDS)
 
+# ansible-core for the fleet playbook's end-to-end test (tests/test_ansible.py), in a venv of its own:
+# it is not a dependency of virtaudit.
+ANSIBLE_VENV := .venv-ansible
+$(ANSIBLE_VENV)/.installed:
+	$(PYTHON) -m venv $(ANSIBLE_VENV)
+	$(ANSIBLE_VENV)/bin/pip install --quiet 'ansible-core>=2.16,<2.20'
+	touch $@
+
+ansible: $(ANSIBLE_VENV)/.installed
+
+# The abi3 wheel for the central machine (one wheel for every Python >= 3.11), release build, stripped.
+wheel: setup
+	$(BIN)/maturin build --release --strip --out dist
+
+# Installs the wheel into a fresh venv and runs the demo audit from it, outside the source tree.
+wheel-check: wheel
+	rm -rf dist/venv && $(PYTHON) -m venv dist/venv
+	dist/venv/bin/pip install --quiet "$$(ls -t dist/virtaudit-*.whl | head -n 1)"
+	cd dist && venv/bin/virtaudit audit ../examples/fleet --quiet --limit 3; rc=$$?; \
+	  if [ $$rc -ne 1 ]; then echo "wheel-check: expected exit 1 (planted findings), got $$rc"; exit 1; fi
+
 clean:
-	rm -rf $(VENV) target
+	rm -rf $(VENV) $(ANSIBLE_VENV) dist target

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tarfile
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ from conftest import REPO_ROOT, load_scan
 from test_reports import validate_jsonl, validate_report
 
 FLEET = REPO_ROOT / "examples" / "fleet"
-PLAYBOOK = REPO_ROOT / "contrib" / "ansible" / "virtaudit-fleet.yml"
 FORMATS = ("table", "json", "jsonl", "csv", "parquet", "junit", "sarif", "html")
 
 
@@ -632,76 +630,6 @@ def test_readme_demo_command() -> None:
     # the fleet has hazards planted on purpose: exit 1, never 2 or 3
     assert result.exit_code == 1, result.output
     assert "exit 1:" in result.stdout
-
-
-def _ansible_playbook() -> str:
-    exe = shutil.which("ansible-playbook")
-    if exe is None:
-        pytest.skip("ansible-playbook is not installed (pip install ansible-core); playbook not checked")
-    return exe
-
-
-def test_ansible_playbook_syntax() -> None:
-    exe = _ansible_playbook()
-    inventory = PLAYBOOK.parent / "inventory.example.ini"
-    result = subprocess.run(
-        [exe, "--syntax-check", "-i", str(inventory), str(PLAYBOOK)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-@pytest.fixture
-def ansible_fleet(tmp_path: Path) -> Iterator[Path]:
-    yield tmp_path
-
-
-def test_ansible_playbook_runs_against_the_example_fleet(ansible_fleet: Path) -> None:
-    if os.environ.get("VIRTAUDIT_ANSIBLE_RUN") != "1":
-        pytest.skip("set VIRTAUDIT_ANSIBLE_RUN=1 to run the playbook with a local connection")
-    exe = _ansible_playbook()
-    tmp = ansible_fleet
-    inventory = tmp / "inventory.ini"
-    lines = ["[hypervisors]"]
-    for host in sorted(p for p in FLEET.iterdir() if p.is_dir()):
-        lines.append(
-            f"{host.name} ansible_connection=local ansible_become=false virtaudit_status_dir={host} "
-            f"virtaudit_remote_dir={tmp / ('remote-' + host.name)}"
-        )
-    # the modules run with the Python that has Ansible (a venv's), not whatever is first on PATH
-    python = Path(exe).resolve().parent / "python"
-    lines += ["[all:vars]", f"ansible_python_interpreter={python if python.exists() else sys.executable}"]
-    inventory.write_text("\n".join(lines) + "\n")
-    bindir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
-    result = subprocess.run(
-        [
-            exe,
-            "-i",
-            str(inventory),
-            "-e",
-            f"ansible_python_interpreter={python if python.exists() else sys.executable}",
-            str(PLAYBOOK),
-            "-e",
-            f"virtaudit_fetch_dir={tmp / 'fetched'}",
-            "-e",
-            f"virtaudit_report_dir={tmp / 'report'}",
-            "-e",
-            "virtaudit_target_libvirt=10.0.0",
-            "-e",
-            "virtaudit_fail_playbook=false",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=env,
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    fleet = json.loads(invoke("audit", FLEET.resolve(), "--target-libvirt", "10.0.0", "-f", "json").stdout)
-    fetched = json.loads((tmp / "report" / "findings.json").read_text())
-    assert fetched["findings"] == fleet["findings"]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,0 +1,201 @@
+"""Evidence from the running QEMU: the bus names its command line used, read without touching the guest.
+
+A status file says what libvirt believes; the QEMU process of a running guest says what QEMU has. Its
+command line (``/proc/PID/cmdline``, PID from ``<domstatus pid=…>``) names every device created at start
+with its ``id`` and the ``bus`` it was plugged into, so for every PCI bus that carried a device at start it
+tells QEMU's real name of that bus. Devices hotplugged since are not on it, which is why the evidence is
+per bus, from the devices that were: a bus name QEMU accepted at start exists in QEMU.
+
+Reading ``/proc`` has no side effect on the guest. QMP (``virsh qemu-monitor-command``) would also see
+hotplugged devices, but libvirt then taints the domain (``custom-monitor``), which support teams treat as
+a modified guest; nothing here uses it.
+
+The PID of a status file may have been reused by another process since (a guest that died while libvirtd
+was down): the command line counts only when its ``-uuid`` is the guest's.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+__all__ = [
+    "Evidence",
+    "LiveDevice",
+    "StatusDevice",
+    "bus_names_by_index",
+    "judge",
+    "parse_devices",
+    "read_cmdline",
+]
+
+# A command line is a few KiB; a cap keeps a hostile /proc entry (or a path given in a test) bounded.
+CMDLINE_LIMIT: Final = 4 * 1024 * 1024
+
+# QEMU devices that are PCI buses themselves: devices are plugged into them by their `id`.
+PCI_BUS_DRIVERS: Final = frozenset(
+    {
+        "pci-bridge",
+        "pcie-pci-bridge",
+        "pcie-root-port",
+        "ioh3420",
+        "x3130-upstream",
+        "xio3130-downstream",
+        "i82801b11-bridge",
+        "dmi-to-pci-bridge",
+        "pxb",
+        "pxb-pcie",
+        "spapr-pci-host-bridge",
+    }
+)
+
+Verdict = Literal["confirmed", "refuted", "unverified"]
+
+
+@dataclass(frozen=True)
+class LiveDevice:
+    """One ``-device`` of a QEMU command line (the properties that name it and where it sits)."""
+
+    driver: str
+    id: str | None
+    bus: str | None
+    addr: str | None
+
+
+@dataclass(frozen=True)
+class StatusDevice:
+    """What the status file says of one device: its alias, and for PCI controllers their index."""
+
+    alias: str | None
+    pci_bus: int | None
+    controller_index: int | None = None
+    target_index: int | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    verdict: Verdict
+    detail: str
+
+
+def read_cmdline(pid: int, *, proc: Path = Path("/proc")) -> list[str] | None:
+    """The argv of process ``pid``, or None when it is gone or unreadable. Opened read-only, capped."""
+    if pid <= 0:
+        return None
+    try:
+        fd = os.open(proc / str(pid) / "cmdline", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as f:
+            data = f.read(CMDLINE_LIMIT + 1)
+    except OSError:
+        return None
+    if not data or len(data) > CMDLINE_LIMIT:
+        return None
+    return [arg.decode("utf-8", "replace") for arg in data.rstrip(b"\0").split(b"\0")]
+
+
+def _keyval(text: str) -> dict[str, str]:
+    """QEMU's ``driver,key=value,...`` syntax: ``,,`` stands for a comma inside a value."""
+    fields: list[str] = []
+    current: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == ",":
+            if text[i + 1 : i + 2] == ",":
+                current.append(",")
+                i += 2
+                continue
+            fields.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+        i += 1
+    fields.append("".join(current))
+    props = {"driver": fields[0]} if fields and "=" not in fields[0] else {}
+    for field in fields[1 if props else 0 :]:
+        key, sep, value = field.partition("=")
+        if sep:
+            props[key] = value
+    return props
+
+
+def _device(spec: str) -> LiveDevice | None:
+    props: Mapping[str, object]
+    if spec.startswith("{"):  # libvirt >= 7.9 with QEMU >= 6.2 writes -device as JSON
+        try:
+            loaded = json.loads(spec)
+        except ValueError:
+            return None
+        if not isinstance(loaded, dict):
+            return None
+        props = loaded
+    else:
+        props = _keyval(spec)
+
+    def text(key: str) -> str | None:
+        value = props.get(key)
+        return value if isinstance(value, str) else None
+
+    driver = text("driver")
+    if driver is None:
+        return None
+    return LiveDevice(driver=driver, id=text("id"), bus=text("bus"), addr=text("addr"))
+
+
+def parse_devices(argv: Sequence[str]) -> list[LiveDevice]:
+    """Every ``-device`` of a command line, in order (unparsable ones are left out)."""
+    devices = []
+    for option, value in itertools.pairwise(argv):
+        if option in ("-device", "--device"):
+            device = _device(value)
+            if device is not None:
+                devices.append(device)
+    return devices
+
+
+def uuid_of(argv: Sequence[str]) -> str | None:
+    for option, value in itertools.pairwise(argv):
+        if option in ("-uuid", "--uuid"):
+            return value.lower()
+    return None
+
+
+def bus_names_by_index(live: Iterable[LiveDevice], status: Iterable[StatusDevice]) -> dict[int, str]:
+    """QEMU's name of each PCI bus (by libvirt's controller index) that the command line proves.
+
+    A device on PCI bus N whose alias is a ``-device`` id shows the name QEMU accepted for bus N. A PCI
+    controller of index N that is a ``-device`` itself names bus N by its id (an extra pSeries PHB's bus
+    is ``ID.0``). Two proofs that disagree make the bus unproven.
+    """
+    by_id = {d.id: d for d in live if d.id}
+    seen: dict[int, set[str]] = {}
+    for device in status:
+        qemu = by_id.get(device.alias or "")
+        if qemu is None:
+            continue
+        if device.pci_bus is not None and qemu.bus:
+            seen.setdefault(device.pci_bus, set()).add(qemu.bus)
+        if device.controller_index is not None and qemu.driver in PCI_BUS_DRIVERS and qemu.id:
+            phb = qemu.driver == "spapr-pci-host-bridge" and (device.target_index or 0) > 0
+            seen.setdefault(device.controller_index, set()).add(f"{qemu.id}.0" if phb else qemu.id)
+    return {index: next(iter(names)) for index, names in seen.items() if len(names) == 1}
+
+
+def judge(bus_index: int, libvirt_bus: str, qemu_buses: Mapping[int, str]) -> Evidence:
+    """Does the name libvirt will use for bus ``bus_index`` after a restart exist in QEMU?"""
+    qemu = qemu_buses.get(bus_index)
+    if qemu is None:
+        return Evidence("unverified", f"no device on PCI bus {bus_index} was on QEMU's command line")
+    if qemu == libvirt_bus:
+        return Evidence("refuted", f"QEMU's command line plugs devices of bus {bus_index} into '{qemu}'")
+    return Evidence(
+        "confirmed", f"QEMU calls bus {bus_index} '{qemu}' on its command line, not '{libvirt_bus}'"
+    )
