@@ -1,0 +1,124 @@
+"""virtaudit's verdicts against a real libvirtd and QEMU (tests/lab/scenarios.py, docs/lab.md).
+
+Offline (every `pytest` run): the recording in tests/lab/recorded/ must match the scenario table, and
+virtaudit, auditing the recorded status files for the recorded libvirt and QEMU versions, must agree with
+what libvirt did. Live (marker `lab`, `make lab`): the harness has just run every scenario against the
+libvirt installed here (VIRTAUDIT_LAB_OUT names its output); libvirt must still behave as recorded, and
+virtaudit must agree with what it did now.
+
+Scenarios with a known model gap are strict xfails: once the rules are fixed the test passes, the xfail
+turns into a failure, and the marker must go (with the rule code pinned in the table).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lab import run_virtaudit
+from scenarios import GAPS, SCENARIOS, Scenario
+from verdict import disagreement
+
+HERE = Path(__file__).resolve().parent
+RECORDED_LIBVIRT = "9.0.0"  # the libvirt the table's outcomes were recorded from
+RECORDING = HERE / "recorded" / f"restart-{RECORDED_LIBVIRT}"
+
+
+def params(live: bool) -> list[Any]:
+    out = []
+    for s in SCENARIOS:
+        marks = [pytest.mark.lab] if live else []
+        if s.gap is not None:
+            marks.append(pytest.mark.xfail(strict=True, reason=GAPS[s.gap]))
+        out.append(pytest.param(s, id=s.name, marks=marks))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ offline
+
+
+@pytest.fixture(scope="module")
+def recording() -> dict[str, Any]:
+    path = RECORDING / "results.json"
+    if not path.exists():
+        pytest.skip(f"no lab recording at {path} (make lab writes it)")
+    results: dict[str, Any] = json.loads(path.read_text())
+    return results
+
+
+@pytest.fixture(scope="module")
+def offline_findings(recording: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """virtaudit now, on the recorded status files, with the recorded versions as host facts."""
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copytree(RECORDING / "lab", Path(tmp) / "lab")
+        return run_virtaudit(Path(tmp), recording["libvirt"], recording["qemu"])
+
+
+def test_recording_covers_the_table(recording: dict[str, Any]) -> None:
+    assert recording["libvirt"] == RECORDED_LIBVIRT
+    ran = {n for n, r in recording["scenarios"].items() if "skipped" not in r}
+    assert ran == {s.name for s in SCENARIOS}
+    machines = {s.template for s in SCENARIOS if s.name in ran}
+    assert {"i440fx", "q35", "pseries"} <= machines
+    assert len(ran) >= 20
+
+
+@pytest.mark.parametrize("s", [pytest.param(s, id=s.name) for s in SCENARIOS])
+def test_table_matches_recording(s: Scenario, recording: dict[str, Any]) -> None:
+    r = recording["scenarios"][s.name]
+    assert (r["before"], r["after"]) == (s.before, s.after), r
+
+
+@pytest.mark.parametrize("s", params(live=False))
+def test_virtaudit_agrees_with_recorded_libvirt(
+    s: Scenario, recording: dict[str, Any], offline_findings: dict[str, list[dict[str, Any]]]
+) -> None:
+    r = recording["scenarios"][s.name]
+    problem = disagreement(s.code, r["before"], r["after"], offline_findings.get(s.guest, []))
+    assert problem is None, f"{s.name}: {problem}; libvirt said: {r['after_error'] or r['before_error']}"
+
+
+# --------------------------------------------------------------------------------------------- live
+
+
+@pytest.fixture(scope="module")
+def live() -> dict[str, Any]:
+    out = os.environ.get("VIRTAUDIT_LAB_OUT")
+    if not out:
+        pytest.skip("live lab: run `make lab` (root, Debian: installs and runs libvirtd and QEMU)")
+    skipped = Path(out) / "skipped.txt"
+    if skipped.exists():
+        pytest.skip(f"live lab: {skipped.read_text().strip()}")
+    path = Path(out) / "results-restart.json"
+    if not path.exists():
+        pytest.fail(f"the lab harness wrote no {path}")
+    results: dict[str, Any] = json.loads(path.read_text())
+    assert "audit_error" not in results, results["audit_error"]
+    return results
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("s", [pytest.param(s, id=s.name) for s in SCENARIOS])
+def test_live_libvirt_matches_table(s: Scenario, live: dict[str, Any]) -> None:
+    r = live["scenarios"][s.name]
+    if "skipped" in r:
+        pytest.skip(f"{s.name}: {r['skipped']}")
+    if live["libvirt"] != RECORDED_LIBVIRT:
+        pytest.skip(f"the table was recorded with libvirt {RECORDED_LIBVIRT}, this is {live['libvirt']}")
+    assert (r["before"], r["after"]) == (s.before, s.after), r
+
+
+@pytest.mark.parametrize("s", params(live=True))
+def test_live_virtaudit_agrees_with_libvirt(s: Scenario, live: dict[str, Any]) -> None:
+    r = live["scenarios"][s.name]
+    if "skipped" in r:
+        pytest.skip(f"{s.name}: {r['skipped']}")
+    if s.gap is not None and live["libvirt"] != RECORDED_LIBVIRT:
+        pytest.xfail(f"{GAPS[s.gap]} (recorded with {RECORDED_LIBVIRT}; this is {live['libvirt']})")
+    problem = disagreement(s.code, r["before"], r["after"], r["findings"])
+    assert problem is None, f"{s.name}: {problem}; libvirt said: {r['after_error'] or r['before_error']}"
