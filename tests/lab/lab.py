@@ -57,6 +57,7 @@ LIBVIRTD_PID = Path("/run/vlab-libvirtd.pid")
 VIRTLOGD_PID = Path("/run/vlab-virtlogd.pid")
 LOG = WORK / "libvirtd.log"
 BACKPORTS_LIST = Path("/etc/apt/sources.list.d/vlab-bookworm-backports.list")
+BOOKWORM_LIBVIRT = "9.0.0"
 
 QEMU_CONF_TEXT = """\
 # Written by virtaudit's lab (tests/lab/lab.py): libvirt in a container, QEMU as root, TCG.
@@ -622,7 +623,12 @@ def add_backports() -> None:
     host = "http://deb.debian.org/debian"
     for src in [Path("/etc/apt/sources.list"), *Path("/etc/apt/sources.list.d").glob("*")]:
         if src.is_file() and src != BACKPORTS_LIST and src.suffix in ("", ".list", ".sources"):
-            m = re.search(r"(https?://\S+/debian)\b(?!-security)", src.read_text())
+            # the URIs: / deb lines (not comments) that name the main archive (not -security)
+            m = re.search(
+                r"^(?:URIs:\s*|deb\s+(?:\[[^\]]*\]\s+)?)(https?://\S+/debian)/?(?:\s|$)",
+                src.read_text(),
+                re.MULTILINE,
+            )
             if m:
                 host = m.group(1)
                 break
@@ -661,9 +667,13 @@ def switch_libvirt(version: str) -> None:
     if full is None:
         raise LabUnavailable(f"libvirt {version} is not available from apt here")
     pkgs = sorted({*libvirt_binary_packages(), *LIBVIRT_PKGS, "libvirt-daemon"})
-    # libvirt0 is built from the same source; pin every one of them to the same version
-    specs = [f"{p}={full}" for p in pkgs]
-    log(f"installing libvirt {full}: {' '.join(pkgs)}")
+    # every package built from libvirt moves to the same version; those the version does not have
+    # (11.x split the daemon into libvirt-daemon-common, -driver-*, -log, libvirt-common) are removed
+    specs = []
+    for p in pkgs:
+        avail = [ln.split("|")[1].strip() for ln in sh("apt-cache", "madison", p).splitlines()]
+        specs.append(f"{p}={full}" if full in avail else f"{p}-")
+    log(f"installing libvirt {full}: {' '.join(specs)}")
     sh(
         "apt-get", "install", "-y", "-q", "--no-install-recommends", "--allow-downgrades",
         "-o", "Dpkg::Options::=--force-confold", *specs,
@@ -762,6 +772,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if foreign_daemon():
                 raise LabUnavailable(f"a libvirt daemon the lab did not start is running: {foreign_daemon()}")
             switch_libvirt(args.version)
+            if BACKPORTS_LIST.exists() and args.version == BOOKWORM_LIBVIRT:
+                # back on bookworm's own libvirt: drop the suite the lab added
+                BACKPORTS_LIST.unlink()
+                sh("apt-get", "update", "-q", timeout=600, env=apt_env())
             log(f"libvirt {libvirt_version()} installed")
             return 0
         if args.cmd == "run":
