@@ -106,7 +106,7 @@ def upgrade_table(results: dict[str, Any]) -> list[str]:
         f"Guests started under libvirt {st['libvirt']} (QEMU {st['qemu']}), libvirtd stopped, libvirt"
         f" {tg['libvirt']} installed (QEMU {tg['qemu']}), libvirtd started; virtaudit judged the status files"
         f" as they were before the package change, for {tg['libvirt']}. {results['seconds']} s."
-        " No rule code is expected here: any high finding counts, but a lost guest needs a reconnect (RST) one.",
+        " Any high finding counts here, but a lost guest needs a reconnect (RST) one.",
         "",
         "| guest | machine | hotplug bus before → after | before | after | libvirt's error |"
         " virtaudit (high+ in bold) | agrees |",
