@@ -181,7 +181,8 @@ def foreign_daemon() -> str | None:
     for name in ("libvirtd", "virtqemud"):
         r = subprocess.run(("pgrep", "-x", name), capture_output=True, text=True)
         for line in r.stdout.split():
-            if int(line) != ours:
+            # a daemon that has exited but not been reaped yet (a container's init may be slow) is gone
+            if int(line) != ours and pid_alive(int(line)):
                 return f"{name} (pid {line})"
     return None
 
@@ -213,13 +214,15 @@ def stop_pidfile_daemon(pidfile: Path, name: str) -> None:
     if pid is None:
         return
     if pid_alive(pid):
+        t = time.monotonic()
         os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
+        deadline = t + 30
         while pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
         if pid_alive(pid):
             log(f"{name} did not stop on SIGTERM; killing it")
             os.kill(pid, signal.SIGKILL)
+        log(f"{name} (pid {pid}) stopped after {time.monotonic() - t:.1f} s")
     pidfile.unlink(missing_ok=True)
 
 
@@ -679,8 +682,26 @@ def switch_libvirt(version: str) -> None:
         "-o", "Dpkg::Options::=--force-confold", *specs,
         timeout=900, env=apt_env(),
     )  # fmt: skip
-    # the packages' maintainer scripts may start daemons where an init system runs; none does here
+    if any(spec.endswith("-") for spec in specs):
+        reinstall_all(full)
     configure()
+
+
+def reinstall_all(full: str) -> None:
+    """Reinstall every libvirt package after a change that removed some.
+
+    Seen on the downgrade 11.3.0 -> 9.0.0: 11.3.0 moved /usr/share/libvirt/cpu_map from libvirt0 to the
+    new libvirt-common (which takes the files over); removing libvirt-common after libvirt0 9.0.0 is
+    unpacked deletes them, dpkg no longer lists them for libvirt0, and every x86 guest then fails to
+    define ("failed to parse xml document '/usr/share/libvirt/cpu_map/index.xml'").
+    """
+    pkgs = libvirt_binary_packages()
+    log(f"reinstalling {' '.join(pkgs)} (files a removed package took with it)")
+    sh(
+        "apt-get", "install", "-y", "-q", "--reinstall", "--no-install-recommends",
+        "-o", "Dpkg::Options::=--force-confold", *(f"{p}={full}" for p in pkgs),
+        timeout=900, env=apt_env(),
+    )  # fmt: skip
 
 
 def run_upgrade(

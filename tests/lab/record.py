@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from scenarios import BY_NAME, GAPS, SCENARIOS, UPGRADE_SCENARIOS  # noqa: E402
+from scenarios import BY_NAME, GAPS, RECORDED_LIBVIRT, SCENARIOS, UPGRADE_SCENARIOS  # noqa: E402
 from verdict import disagreement, high_codes  # noqa: E402
 
 RECORDED = HERE / "recorded"
@@ -37,6 +37,9 @@ def keep(out: Path) -> list[Path]:
         results = json.loads(res_path.read_text())
         if "audit_error" in results:
             raise SystemExit(f"{res_path}: virtaudit did not run ({results['audit_error']}); not kept")
+        skipped = {n: r["skipped"] for n, r in results["scenarios"].items() if "skipped" in r}
+        if skipped:
+            raise SystemExit(f"{res_path}: not every scenario ran ({skipped}); not kept")
         mode = res_path.stem.removeprefix("results-")
         dest = RECORDED / recording_dir(results)
         shutil.rmtree(dest, ignore_errors=True)
@@ -91,7 +94,8 @@ def restart_table(results: dict[str, Any]) -> list[str]:
         opts = f" ({', '.join(s.options)})" if s.options else ""
         edit = ", ".join(r["edits"]) or "none"
         d = disagreement(s.code, r["before"], r["after"], r["findings"])
-        agrees = "yes" if d is None else f"no: {GAPS[s.gap] if s.gap else d}"
+        gap = f" [{GAPS[s.gap].split(':')[0]}]" if s.gap and results["libvirt"] == RECORDED_LIBVIRT else ""
+        agrees = "yes" if d is None else f"no: {d}{gap}"
         lines.append(
             f"| {s.name} | {s.template}{opts} | {cell(edit)} | {r['before_bus']} → {r['after_bus']} |"
             f" {r['before']} | {r['after']} | {error_cell(r)} | {codes_cell(r['findings'])} |"

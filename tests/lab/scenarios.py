@@ -28,6 +28,9 @@ HAZARDS: frozenset[str] = frozenset({"fail", "lost"})
 
 PREFIX = "vlab-"
 
+# The libvirt release the table's outcomes (and its gap markers) were recorded with: bookworm's.
+RECORDED_LIBVIRT = "9.0.0"
+
 # What a finding must say when the operation already fails before any restart (gap 4).
 BROKEN_NOW = re.compile(r"already|before any restart|without a restart|broken now", re.IGNORECASE)
 
