@@ -19,7 +19,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from scenarios import BY_NAME, GAPS, RECORDED_LIBVIRT, SCENARIOS, UPGRADE_SCENARIOS  # noqa: E402
-from verdict import disagreement, high_codes  # noqa: E402
+from verdict import disagreement, high_codes, upgrade_disagreement  # noqa: E402
 
 RECORDED = HERE / "recorded"
 DOC = HERE.parent.parent / "docs" / "lab.md"
@@ -124,10 +124,7 @@ def upgrade_table(results: dict[str, Any]) -> list[str]:
             )
             continue
         opts = f" ({', '.join(s.options)})" if s.options else ""
-        d = disagreement(None, r["before"], r["after"], r["findings"])
-        codes = high_codes(r["findings"])
-        if d is None and r["after"] == "lost" and not any(c.startswith("RST") for c in codes):
-            d = f"the guest is lost at reconnect, but virtaudit's high findings {codes} are about hotplug"
+        d = upgrade_disagreement(r["before"], r["after"], r["findings"])
         lines.append(
             f"| {s.name} | {s.template}{opts} | {r['before_bus']} → {r['after_bus']} | {r['before']} |"
             f" {r['after']} | {error_cell(r)} | {codes_cell(r['findings'])} |"
@@ -164,13 +161,21 @@ def render() -> str:
     ]
     out += [f"- {g}" for g in GAPS.values()]
     out.append("")
-    restarts = sorted(RECORDED.glob("restart-*/results.json"))
+
+    def version(p: Path) -> tuple[int, ...]:
+        return tuple(int(x) for x in p.parent.name.removeprefix("restart-").split("."))
+
+    restarts = sorted(RECORDED.glob("restart-*/results.json"), key=version)
     for p in restarts:
         res = json.loads(p.read_text())
         out += [f"## Daemon restart, libvirt {res['libvirt']}", ""]
         out += restart_table(res)
         out.append("")
-    ups = sorted(p for p in RECORDED.glob("*-to-*/results.json"))
+
+    def order(p: Path) -> tuple[int, ...]:
+        return tuple(int(x) for x in p.parent.name.split("-to-")[0].split("."))
+
+    ups = sorted(RECORDED.glob("*-to-*/results.json"), key=order)
     if ups:
         out += ["## Real upgrades and downgrades (`make lab-upgrade`)", ""]
         for p in ups:

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 from lab import run_virtaudit
-from scenarios import GAPS, RECORDED_LIBVIRT, SCENARIOS, Scenario
-from verdict import disagreement
+from scenarios import GAPS, RECORDED_LIBVIRT, SCENARIOS, UPGRADE_GAPS, UPGRADE_SCENARIOS, Scenario
+from verdict import disagreement, upgrade_disagreement
 
 HERE = Path(__file__).resolve().parent
 RECORDING = HERE / "recorded" / f"restart-{RECORDED_LIBVIRT}"
@@ -80,6 +80,48 @@ def test_virtaudit_agrees_with_recorded_libvirt(
     r = recording["scenarios"][s.name]
     problem = disagreement(s.code, r["before"], r["after"], offline_findings.get(s.guest, []))
     assert problem is None, f"{s.name}: {problem}; libvirt said: {r['after_error'] or r['before_error']}"
+
+
+# ------------------------------------------------------------------------ package changes (recorded)
+
+UPGRADES = ("9.0.0-to-11.3.0", "11.3.0-to-9.0.0")
+
+
+def upgrade_params() -> list[Any]:
+    out = []
+    for rec in UPGRADES:
+        for u in UPGRADE_SCENARIOS:
+            gap = UPGRADE_GAPS.get((rec, u.name))
+            marks = [pytest.mark.xfail(strict=True, reason=GAPS[gap])] if gap else []
+            out.append(pytest.param(rec, u.name, id=f"{rec}:{u.name}", marks=marks))
+    return out
+
+
+@pytest.fixture(scope="module")
+def upgrade_findings() -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """virtaudit now, on each recording's status files (as before the package change), for the target."""
+    out = {}
+    for rec in UPGRADES:
+        path = HERE / "recorded" / rec / "results.json"
+        if not path.exists():
+            continue
+        res = json.loads(path.read_text())
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copytree(HERE / "recorded" / rec / "lab", Path(tmp) / "lab")
+            out[rec] = run_virtaudit(Path(tmp), res["target"]["libvirt"], res["target"]["qemu"])
+    return out
+
+
+@pytest.mark.parametrize(("rec", "name"), upgrade_params())
+def test_virtaudit_agrees_with_recorded_package_change(
+    rec: str, name: str, upgrade_findings: dict[str, dict[str, list[dict[str, Any]]]]
+) -> None:
+    path = HERE / "recorded" / rec / "results.json"
+    if not path.exists():
+        pytest.skip(f"no recording of {rec} (make lab-upgrade writes it)")
+    r = json.loads(path.read_text())["scenarios"][name]
+    problem = upgrade_disagreement(r["before"], r["after"], upgrade_findings[rec].get("vlab-" + name, []))
+    assert problem is None, f"{rec} {name}: {problem}; libvirt said: {r['after_error'] or r['before_error']}"
 
 
 # --------------------------------------------------------------------------------------------- live

@@ -39,3 +39,12 @@ def disagreement(code: str | None, before: str, after: str, findings: Sequence[d
                 f"(pattern {BROKEN_NOW.pattern!r})"
             )
     return None
+
+
+def upgrade_disagreement(before: str, after: str, findings: Sequence[dict[str, Any]]) -> str | None:
+    """As `disagreement` without a rule code, but a guest lost at reconnect needs a reconnect (RST) one."""
+    d = disagreement(None, before, after, findings)
+    codes = high_codes(findings)
+    if d is None and after == "lost" and not any(c.startswith("RST") for c in codes):
+        d = f"the guest is lost at reconnect, but virtaudit's high findings {codes} are about hotplug"
+    return d
