@@ -75,10 +75,10 @@ lab: build
 	@start=$$(date +%s); $(BIN)/python tests/lab/lab.py run --out $(LAB_OUT); rc=$$?; \
 	  echo "lab harness: exit $$rc after $$(( $$(date +%s) - start )) s"; \
 	  if [ $$rc -ne 0 ] && [ $$rc -ne 77 ]; then exit $$rc; fi
-	VIRTAUDIT_LAB_OUT=$(LAB_OUT) $(BIN)/pytest -q -p no:cacheprovider -m lab tests/lab
+	VIRTAUDIT_LAB_OUT=$(LAB_OUT) $(BIN)/pytest -q -p no:cacheprovider tests/lab/test_lab_live.py
 	@if [ -f $(LAB_OUT)/results-restart.json ]; then \
 	  $(BIN)/python tests/lab/record.py keep $(LAB_OUT) && $(BIN)/python tests/lab/record.py render; fi
-	$(BIN)/pytest -q -p no:cacheprovider tests/lab
+	$(BIN)/pytest -q -p no:cacheprovider tests/lab/test_lab.py
 
 # Real package changes with guests running: bookworm's libvirt 9.0.0 <-> 11.3.0 from bookworm-backports.
 # Always leaves the machine on 9.0.0 (what CI and `make lab` expect).

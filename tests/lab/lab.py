@@ -485,7 +485,7 @@ def hotplug(guest: str, template: str, bus: int, phase: str) -> Result:
     return Result("refused" if REFUSED.search(err) else "fail", err)
 
 
-def wait_reconnect(guests: Sequence[str], pids: dict[str, int | None]) -> None:
+def wait_reconnect(guests: Sequence[str]) -> None:
     """Reconnect runs in a thread per guest: wait until each is running/paused, or shut off for good."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -544,7 +544,6 @@ def lab_session() -> Iterator[None]:
     install_packages()
     configure()
     start_daemons()
-    pids: list[int] = []
     try:
         cleanup_guests()
         yield
@@ -552,7 +551,7 @@ def lab_session() -> Iterator[None]:
         with contextlib.suppress(Exception):
             if read_pid(LIBVIRTD_PID) is None or not pid_alive(read_pid(LIBVIRTD_PID) or 0):
                 start_libvirtd()
-        cleanup_guests(pids)
+        cleanup_guests()  # what the run left behind if it failed half-way (by name and by QEMU cmdline)
         stop_daemons()
 
 
@@ -586,7 +585,7 @@ def run_scenarios(out: Path, scenarios: Sequence[Scenario] = SCENARIOS) -> dict[
         offset = log_offset()
         start_libvirtd()
         log("libvirtd restarted, waiting for reconnects")
-        wait_reconnect([s.guest for s in started], pids)
+        wait_reconnect([s.guest for s in started])
         log("hotplugs after the restart")
         after = {s.name: hotplug(s.guest, s.template, s.after_bus, "after") for s in started}
         lines = log_lines_since(offset)
@@ -737,7 +736,7 @@ def run_upgrade(
         switch_libvirt(target)
         offset = log_offset()
         start_libvirtd()
-        wait_reconnect([PREFIX + s.name for s in started], pids)
+        wait_reconnect([PREFIX + s.name for s in started])
         lv, qv = libvirt_version(), qemu_version()
         results["target"] = {"libvirt": lv, "qemu": qv}
         after = {s.name: hotplug(PREFIX + s.name, s.template, s.after_bus, "after") for s in started}
