@@ -187,10 +187,23 @@ def foreign_daemon() -> str | None:
     return None
 
 
-def start_daemons() -> None:
+def foreign_guests() -> list[str]:
+    """Guests libvirt knows here that the lab did not create: a libvirtd it starts could touch them."""
+    names = {p.stem for d in (Path("/etc/libvirt/qemu"), STATUS_DIR) for p in d.glob("*.xml")}
+    return sorted(n for n in names if not n.startswith(PREFIX))
+
+
+def refuse_foreign() -> None:
     other = foreign_daemon()
     if other:
         raise LabUnavailable(f"a libvirt daemon the lab did not start is running: {other}")
+    guests = foreign_guests()
+    if guests:
+        raise LabUnavailable(f"libvirt here has guests the lab did not create: {', '.join(guests[:5])}")
+
+
+def start_daemons() -> None:
+    refuse_foreign()
     if read_pid(VIRTLOGD_PID) is None or not pid_alive(read_pid(VIRTLOGD_PID) or 0):
         sh("virtlogd", "--daemon", "--pid-file", str(VIRTLOGD_PID))
     start_libvirtd()
@@ -715,8 +728,7 @@ def run_upgrade(
     preflight()
     install_packages()
     configure()
-    if foreign_daemon():
-        raise LabUnavailable(f"a libvirt daemon the lab did not start is running: {foreign_daemon()}")
+    refuse_foreign()
     switch_libvirt(start)
     with lab_session():
         results["start"] = {"libvirt": libvirt_version(), "qemu": qemu_version()}
@@ -789,8 +801,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.cmd == "switch":
             preflight()
-            if foreign_daemon():
-                raise LabUnavailable(f"a libvirt daemon the lab did not start is running: {foreign_daemon()}")
+            refuse_foreign()
             switch_libvirt(args.version)
             if BACKPORTS_LIST.exists() and args.version == BOOKWORM_LIBVIRT:
                 # back on bookworm's own libvirt: drop the suite the lab added
