@@ -6,6 +6,7 @@
 
 mod byteclass;
 pub mod error;
+mod limits;
 pub mod parse;
 pub mod read;
 pub mod rows;
@@ -22,7 +23,8 @@ use regex::Regex;
 use rows::Document;
 
 pub use error::{ErrorKind, InputError};
-pub use parse::{Limits, parse_document};
+pub use limits::Limits;
+pub use parse::{parse_document, parse_document_checked};
 pub use tables::{Batch, SCHEMA_VERSION, TABLE_NAMES, TableBuilder, schema_of};
 pub use walk::{Input, InputList, expand};
 
