@@ -6,6 +6,7 @@ from typing import final
 
 from typing_extensions import CapsuleType
 
+__version__: str
 SCHEMA_VERSION: int
 TABLE_NAMES: list[str]
 DEFAULT_MAX_FILE_SIZE: int
@@ -72,6 +73,7 @@ __all__ = [
     "ArrowTable",
     "Scanner",
     "VirtauditError",
+    "__version__",
     "scan",
     "scan_buffers",
 ]

@@ -4,14 +4,16 @@
 //! at once, as a list of batches in path order) and [`Scanner`] (batch by batch, bounded memory).
 //! Every input ends up as exactly one row in `domains` or in `errors`.
 
+// The modules are private: what callers (the binding, tests, benches, examples, fuzz targets) may use is
+// re-exported below, so the inside can be rearranged without breaking them.
 mod byteclass;
-pub mod error;
+mod error;
 mod limits;
-pub mod parse;
-pub mod read;
-pub mod rows;
-pub mod tables;
-pub mod walk;
+mod parse;
+mod read;
+mod rows;
+mod tables;
+mod walk;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -20,13 +22,14 @@ use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
 use regex::Regex;
-use rows::Document;
+use walk::{Input, InputList, expand};
 
 pub use error::{ErrorKind, InputError};
 pub use limits::Limits;
 pub use parse::{parse_document, parse_document_checked};
+pub use read::read_listed_file;
+pub use rows::{DeviceRow, DocKind, Document, DomainRow, Text};
 pub use tables::{Batch, SCHEMA_VERSION, TABLE_NAMES, TableBuilder, schema_of};
-pub use walk::{Input, InputList, expand};
 
 /// How the `host` column is derived from a file's path.
 #[derive(Debug, Clone, Default)]
@@ -120,7 +123,7 @@ fn scan_inputs(inputs: &[Input], options: &ScanOptions) -> Result<Batch, ScanErr
             builder.push_error(&display, &host, error);
             continue;
         }
-        let outcome = read::read_listed_file(&input.path, options.limits.max_file_size, &mut buf)
+        let outcome = read_listed_file(&input.path, &options.limits, &mut buf)
             .and_then(|size| parse_document(&buf, &options.limits).map(|doc| (size, doc)));
         match outcome {
             Ok((size, doc)) => {
@@ -238,46 +241,6 @@ pub fn scan_buffers(
     Ok(builder.finish()?)
 }
 
-/// Hands memory freed since the last batch back to the system. Each worker thread allocates its batch's
-/// columns in its own glibc arena, and glibc keeps what those arenas free: over hundreds of batches the
-/// process would grow by tens of megabytes that no table uses. `malloc_trim` returns it.
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        unsafe extern "C" {
-            fn malloc_trim(pad: usize) -> std::os::raw::c_int;
-        }
-        // SAFETY: glibc's malloc_trim takes no pointers and may be called at any time from any thread.
-        unsafe {
-            malloc_trim(0);
-        }
-    }
-}
-
-/// Makes glibc serve blocks of 1 MiB and more (a batch's column buffers) from their own mappings, given
-/// back to the system when freed. By default glibc raises that threshold each time such a block is freed,
-/// up to 32 MiB, and from then on carves column buffers out of its arenas, where they fragment: a
-/// million-file audit peaked at 249 MB with the default, 235 MB with this (same machine, same hour). The
-/// CPU cost of mapping fresh pages did not show in a 20,000-file audit. Process-wide, like
-/// [`release_free_memory`]; set when a batch scanner is made.
-fn map_large_blocks() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        const M_MMAP_THRESHOLD: std::os::raw::c_int = -3;
-        unsafe extern "C" {
-            fn mallopt(
-                param: std::os::raw::c_int,
-                value: std::os::raw::c_int,
-            ) -> std::os::raw::c_int;
-        }
-        // SAFETY: glibc's mallopt takes no pointers; M_MMAP_THRESHOLD only changes where later blocks
-        // come from, and may be set at any time from any thread.
-        unsafe {
-            mallopt(M_MMAP_THRESHOLD, 1 << 20);
-        }
-    }
-}
-
 /// Batch-by-batch scanning: the list of inputs is kept, their tables are produced `batch_files` at a
 /// time, so memory stays bounded by the batch size whatever the number of files.
 pub struct Scanner {
@@ -289,7 +252,6 @@ pub struct Scanner {
 
 impl Scanner {
     pub fn new(args: &[PathBuf], options: ScanOptions) -> Result<Self, ScanError> {
-        map_large_blocks();
         let pool = pool(options.jobs)?;
         Ok(Scanner {
             inputs: InputList::new(expand(args)),
@@ -305,10 +267,6 @@ impl Scanner {
 
     /// The next batch of tables, or `None` when every input has been scanned.
     pub fn next_batch(&mut self, batch_files: usize) -> Result<Option<Vec<Batch>>, ScanError> {
-        // Measured on a million files: peak RSS of the CLI audit 205 MB with this, 262 MB trimming every
-        // 8th batch, 257-268 MB never; the price is pages faulted back in, about 15% more CPU in a bare
-        // scan_batches loop and nothing measurable in the audit.
-        release_free_memory();
         let inputs = self.inputs.take(&mut self.cursor, batch_files.max(1));
         if inputs.is_empty() {
             return Ok(None);
