@@ -117,7 +117,7 @@ impl<'a> Attrs<'_, 'a> {
         match self {
             Attrs::Checked(parser, tag) => parser.attributes(tag, f),
             Attrs::Plain(pairs) => {
-                for (key, value) in pairs.iter() {
+                for (key, value) in *pairs {
                     f(key.as_bytes(), Cow::Borrowed(value));
                 }
                 Ok(())
