@@ -39,6 +39,7 @@ def scan_buffers(
     items: Sequence[tuple[str, str, bytes]],
     *,
     jobs: int | None,
+    first_doc_id: int = 0,
     max_file_size: int,
     max_depth: int,
     max_elements: int,

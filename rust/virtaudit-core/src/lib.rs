@@ -86,12 +86,20 @@ pub struct ScanOptions {
     /// every flag); `None` keeps them all. A couple of hundred flags per status file make caps the
     /// largest table, and an audit reads a handful of them.
     pub caps_flags: Option<Arc<[String]>>,
+    /// The document id of the first input (`doc_id` column); the others follow in scan order. A caller
+    /// that combines several scans (archive members with plain files) starts each after the last.
+    pub first_doc_id: u32,
 }
 
 #[derive(Debug)]
 pub enum ScanError {
     ThreadPool(String),
     Arrow(arrow_schema::ArrowError),
+    /// The inputs' document ids would not fit in the `u32` of the `doc_id` column.
+    TooManyInputs {
+        first_doc_id: u32,
+        inputs: u64,
+    },
 }
 
 impl std::fmt::Display for ScanError {
@@ -99,6 +107,14 @@ impl std::fmt::Display for ScanError {
         match self {
             ScanError::ThreadPool(e) => write!(f, "cannot start worker threads: {e}"),
             ScanError::Arrow(e) => write!(f, "cannot build tables: {e}"),
+            ScanError::TooManyInputs {
+                first_doc_id,
+                inputs,
+            } => write!(
+                f,
+                "{inputs} inputs from document id {first_doc_id} on would exceed the largest id ({})",
+                u32::MAX
+            ),
         }
     }
 }
@@ -111,9 +127,28 @@ impl From<arrow_schema::ArrowError> for ScanError {
     }
 }
 
-/// Reads and parses a run of inputs into one batch, reusing one read buffer.
-fn scan_inputs(inputs: &[Input], options: &ScanOptions) -> Result<Batch, ScanError> {
-    let mut builder = TableBuilder::new().with_caps_flags(options.caps_flags.clone());
+/// Checks that `len` inputs numbered from `first` keep their document ids within `u32`.
+fn check_doc_ids(first: u32, len: usize) -> Result<(), ScanError> {
+    let inputs = len as u64;
+    if u64::from(first) + inputs > u64::from(u32::MAX) + 1 {
+        return Err(ScanError::TooManyInputs {
+            first_doc_id: first,
+            inputs,
+        });
+    }
+    Ok(())
+}
+
+/// Reads and parses a run of inputs into one batch, reusing one read buffer; the first input gets the
+/// document id `first_doc_id`.
+fn scan_inputs(
+    inputs: &[Input],
+    first_doc_id: u32,
+    options: &ScanOptions,
+) -> Result<Batch, ScanError> {
+    let mut builder = TableBuilder::new()
+        .with_caps_flags(options.caps_flags.clone())
+        .with_first_doc_id(first_doc_id);
     let mut buf = Vec::new();
     let mut reserved = false;
     for (n, input) in inputs.iter().enumerate() {
@@ -148,7 +183,8 @@ fn pool(jobs: Option<usize>) -> Result<rayon::ThreadPool, ScanError> {
         .map_err(|e| ScanError::ThreadPool(e.to_string()))
 }
 
-/// Parses `inputs` in parallel into batches that keep the inputs' order.
+/// Parses `inputs` in parallel into batches that keep the inputs' order; the inputs are numbered from
+/// `first_doc_id` in that order, whichever thread reads them.
 ///
 /// The inputs are cut into contiguous runs that shrink as the end nears (guided scheduling): each run
 /// is about what is left divided by twice the number of threads, at least [`MIN_RUN`] files. The
@@ -159,8 +195,10 @@ fn pool(jobs: Option<usize>) -> Result<rayon::ThreadPool, ScanError> {
 fn scan_parallel(
     pool: &rayon::ThreadPool,
     inputs: &[Input],
+    first_doc_id: u32,
     options: &ScanOptions,
 ) -> Result<Vec<Batch>, ScanError> {
+    check_doc_ids(first_doc_id, inputs.len())?;
     if inputs.is_empty() {
         return Ok(vec![TableBuilder::new().finish()?]);
     }
@@ -172,7 +210,9 @@ fn scan_parallel(
         loop {
             let k = next.fetch_add(1, Ordering::Relaxed);
             let Some(run) = runs.get(k) else { break };
-            let _ = batches[k].set(scan_inputs(&inputs[run.clone()], options));
+            // (in range: checked above for all the inputs)
+            let first = first_doc_id + run.start as u32;
+            let _ = batches[k].set(scan_inputs(&inputs[run.clone()], first, options));
         }
     });
     batches
@@ -203,7 +243,7 @@ fn guided_runs(len: usize, threads: usize) -> Vec<Range<usize>> {
 pub fn scan(args: &[PathBuf], options: &ScanOptions) -> Result<Vec<Batch>, ScanError> {
     let inputs = expand(args);
     let pool = pool(options.jobs)?;
-    scan_parallel(&pool, &inputs, options)
+    scan_parallel(&pool, &inputs, options.first_doc_id, options)
 }
 
 /// Scans in-memory documents (archive members): `(path, host, bytes)`.
@@ -211,6 +251,7 @@ pub fn scan_buffers(
     items: &[(String, String, Vec<u8>)],
     options: &ScanOptions,
 ) -> Result<Batch, ScanError> {
+    check_doc_ids(options.first_doc_id, items.len())?;
     let pool = pool(options.jobs)?;
     let limits = &options.limits;
     let docs: Vec<Result<Document, InputError>> = pool.install(|| {
@@ -231,7 +272,7 @@ pub fn scan_buffers(
             })
             .collect()
     });
-    let mut builder = TableBuilder::new();
+    let mut builder = TableBuilder::new().with_first_doc_id(options.first_doc_id);
     for ((path, host, data), result) in items.iter().zip(&docs) {
         match result {
             Ok(doc) => builder.push_document(path, host, data.len() as u64, doc),
@@ -246,6 +287,8 @@ pub fn scan_buffers(
 pub struct Scanner {
     inputs: InputList,
     cursor: walk::InputCursor,
+    /// The document id of the next input: ids run on across batches, so they are unique in the scan.
+    next_doc_id: u32,
     options: ScanOptions,
     pool: rayon::ThreadPool,
 }
@@ -253,9 +296,12 @@ pub struct Scanner {
 impl Scanner {
     pub fn new(args: &[PathBuf], options: ScanOptions) -> Result<Self, ScanError> {
         let pool = pool(options.jobs)?;
+        let inputs = InputList::new(expand(args));
+        check_doc_ids(options.first_doc_id, inputs.len())?;
         Ok(Scanner {
-            inputs: InputList::new(expand(args)),
+            inputs,
             cursor: walk::InputCursor::default(),
+            next_doc_id: options.first_doc_id,
             options,
             pool,
         })
@@ -271,7 +317,11 @@ impl Scanner {
         if inputs.is_empty() {
             return Ok(None);
         }
-        Ok(Some(scan_parallel(&self.pool, &inputs, &self.options)?))
+        let first = self.next_doc_id;
+        let batches = scan_parallel(&self.pool, &inputs, first, &self.options)?;
+        // (wraps only after the last input: `new` checked that all of them fit)
+        self.next_doc_id = first.wrapping_add(inputs.len() as u32);
+        Ok(Some(batches))
     }
 }
 

@@ -36,6 +36,7 @@ pub static DOMAINS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     schema(&[
         ("path", S, false),
         ("host", S, false),
+        ("doc_id", U32, false),
         ("kind", S, false),
         ("name", S, true),
         ("uuid", S, true),
@@ -61,6 +62,7 @@ pub static DEVICES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     schema(&[
         ("path", S, false),
         ("host", S, false),
+        ("doc_id", U32, false),
         ("ordinal", U32, false),
         ("element", S, false),
         ("type", S, true),
@@ -91,16 +93,29 @@ pub static DEVICES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     ])
 });
 
-pub static CAPS_SCHEMA: LazyLock<SchemaRef> =
-    LazyLock::new(|| schema(&[("path", S, false), ("host", S, false), ("flag", S, false)]));
+pub static CAPS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    schema(&[
+        ("path", S, false),
+        ("host", S, false),
+        ("doc_id", U32, false),
+        ("flag", S, false),
+    ])
+});
 
-pub static LIVE_ALIASES_SCHEMA: LazyLock<SchemaRef> =
-    LazyLock::new(|| schema(&[("path", S, false), ("host", S, false), ("alias", S, false)]));
+pub static LIVE_ALIASES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    schema(&[
+        ("path", S, false),
+        ("host", S, false),
+        ("doc_id", U32, false),
+        ("alias", S, false),
+    ])
+});
 
 pub static ERRORS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     schema(&[
         ("path", S, false),
         ("host", S, false),
+        ("doc_id", U32, false),
         ("kind", S, false),
         ("message", S, false),
         ("line", U32, true),
@@ -247,6 +262,7 @@ fn opt(builder: &mut StringViewBuilder, value: Option<&str>) {
 struct DomainColumns {
     path: StringViewBuilder,
     host: StringViewBuilder,
+    doc_id: UInt32Builder,
     kind: StringViewBuilder,
     name: StringViewBuilder,
     uuid: StringViewBuilder,
@@ -271,6 +287,7 @@ struct DomainColumns {
 struct DeviceColumns {
     path: StringViewBuilder,
     host: StringViewBuilder,
+    doc_id: UInt32Builder,
     ordinal: UInt32Builder,
     element: StringViewBuilder,
     type_: StringViewBuilder,
@@ -304,6 +321,7 @@ struct DeviceColumns {
 struct PairColumns {
     path: StringViewBuilder,
     host: StringViewBuilder,
+    doc_id: UInt32Builder,
     value: StringViewBuilder,
 }
 
@@ -313,6 +331,7 @@ impl PairColumns {
         &mut self,
         path: &str,
         host: &str,
+        doc_id: u32,
         values: &[std::borrow::Cow<'_, str>],
         keep: &[String],
     ) {
@@ -327,6 +346,7 @@ impl PairColumns {
         // Like `push`: the document's path and host stored once, not once per kept row.
         self.path.append_repeated(path, kept);
         self.host.append_repeated(host, kept);
+        self.doc_id.append_value_n(doc_id, kept);
     }
 
     fn reserve(&mut self, values: &[std::borrow::Cow<'_, str>], copies: usize) {
@@ -337,9 +357,10 @@ impl PairColumns {
             .reserve(rows, long_bytes(values.iter().map(|v| &**v)) * copies);
     }
 
-    fn push(&mut self, path: &str, host: &str, values: &[std::borrow::Cow<'_, str>]) {
+    fn push(&mut self, path: &str, host: &str, doc_id: u32, values: &[std::borrow::Cow<'_, str>]) {
         self.path.append_repeated(path, values.len());
         self.host.append_repeated(host, values.len());
+        self.doc_id.append_value_n(doc_id, values.len());
         self.value.append_all(values.iter().map(|v| &**v));
     }
 }
@@ -348,6 +369,7 @@ impl PairColumns {
 struct ErrorColumns {
     path: StringViewBuilder,
     host: StringViewBuilder,
+    doc_id: UInt32Builder,
     kind: StringViewBuilder,
     message: StringViewBuilder,
     line: UInt32Builder,
@@ -359,10 +381,15 @@ fn count(n: usize) -> u32 {
 }
 
 /// Accumulates rows of all five tables for a run of inputs, then finishes them into a [`Batch`].
+///
+/// Each input pushed (a document or an error) takes the next document id, from the first one given to
+/// [`TableBuilder::with_first_doc_id`] (0 by default); every row the input contributes carries it.
 #[derive(Default)]
 pub struct TableBuilder {
     /// Caps flags that become rows (`None`: all); see `ScanOptions::caps_flags`.
     caps_flags: Option<Arc<[String]>>,
+    /// The id of the next input pushed.
+    next_doc_id: u32,
     domains: DomainColumns,
     devices: DeviceColumns,
     caps: PairColumns,
@@ -379,6 +406,20 @@ impl TableBuilder {
     pub fn with_caps_flags(mut self, caps_flags: Option<Arc<[String]>>) -> Self {
         self.caps_flags = caps_flags;
         self
+    }
+
+    /// Numbers the inputs pushed from `first` on (a scan gives each run of inputs its place in the scan).
+    pub fn with_first_doc_id(mut self, first: u32) -> Self {
+        self.next_doc_id = first;
+        self
+    }
+
+    /// The id for the input being pushed. The caller keeps the ids within `u32` (see `doc_id_range` in
+    /// lib.rs); wrapping, if it ever came to that, would at least not panic in the middle of a batch.
+    fn take_doc_id(&mut self) -> u32 {
+        let id = self.next_doc_id;
+        self.next_doc_id = self.next_doc_id.wrapping_add(1);
+        id
     }
 
     /// Makes room for `copies` more documents like `doc`, so that the columns of a batch are allocated
@@ -408,10 +449,12 @@ impl TableBuilder {
     }
 
     pub fn push_document(&mut self, path: &str, host: &str, file_size: u64, doc: &Document<'_>) {
+        let doc_id = self.take_doc_id();
         let d = &mut self.domains;
         let row = &doc.domain;
         d.path.append_value(path);
         d.host.append_value(host);
+        d.doc_id.append_value(doc_id);
         d.kind.append_value(row.kind.as_str());
         opt(&mut d.name, row.name.as_deref());
         opt(&mut d.uuid, row.uuid.as_deref());
@@ -435,6 +478,7 @@ impl TableBuilder {
         let v = &mut self.devices;
         v.path.append_repeated(path, doc.devices.len());
         v.host.append_repeated(host, doc.devices.len());
+        v.doc_id.append_value_n(doc_id, doc.devices.len());
         for (ordinal, dev) in doc.devices.iter().enumerate() {
             v.ordinal.append_value(count(ordinal));
             v.element.append_value(&dev.element);
@@ -466,16 +510,19 @@ impl TableBuilder {
             v.has_actual.append_value(dev.has_actual);
         }
         match &self.caps_flags {
-            None => self.caps.push(path, host, &doc.caps),
-            Some(keep) => self.caps.push_kept(path, host, &doc.caps, keep),
+            None => self.caps.push(path, host, doc_id, &doc.caps),
+            Some(keep) => self.caps.push_kept(path, host, doc_id, &doc.caps, keep),
         }
-        self.live_aliases.push(path, host, &doc.live_aliases);
+        self.live_aliases
+            .push(path, host, doc_id, &doc.live_aliases);
     }
 
     pub fn push_error(&mut self, path: &str, host: &str, error: &InputError) {
+        let doc_id = self.take_doc_id();
         let e = &mut self.errors;
         e.path.append_value(path);
         e.host.append_value(host);
+        e.doc_id.append_value(doc_id);
         e.kind.append_value(error.kind.as_str());
         e.message.append_value(&error.message);
         e.line.append_option(error.position.map(|p| p.0));
@@ -487,6 +534,7 @@ impl TableBuilder {
         let domains: Vec<ArrayRef> = vec![
             Arc::new(d.path.finish()),
             Arc::new(d.host.finish()),
+            Arc::new(d.doc_id.finish()),
             Arc::new(d.kind.finish()),
             Arc::new(d.name.finish()),
             Arc::new(d.uuid.finish()),
@@ -510,6 +558,7 @@ impl TableBuilder {
         let devices: Vec<ArrayRef> = vec![
             Arc::new(v.path.finish()),
             Arc::new(v.host.finish()),
+            Arc::new(v.doc_id.finish()),
             Arc::new(v.ordinal.finish()),
             Arc::new(v.element.finish()),
             Arc::new(v.type_.finish()),
@@ -542,6 +591,7 @@ impl TableBuilder {
             vec![
                 Arc::new(p.path.finish()),
                 Arc::new(p.host.finish()),
+                Arc::new(p.doc_id.finish()),
                 Arc::new(p.value.finish()),
             ]
         };
@@ -549,6 +599,7 @@ impl TableBuilder {
         let errors: Vec<ArrayRef> = vec![
             Arc::new(e.path.finish()),
             Arc::new(e.host.finish()),
+            Arc::new(e.doc_id.finish()),
             Arc::new(e.kind.finish()),
             Arc::new(e.message.finish()),
             Arc::new(e.line.finish()),

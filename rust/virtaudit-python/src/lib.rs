@@ -157,6 +157,7 @@ fn options(
         host_from,
         limits,
         caps_flags: None,
+        first_doc_id: 0,
     })
 }
 
@@ -178,16 +179,19 @@ fn scan<'py>(
     tables(py, &batches)
 }
 
-/// Scans in-memory documents (archive members) given as `(path, host, bytes)`.
+/// Scans in-memory documents (archive members) given as `(path, host, bytes)`; their document ids start at
+/// `first_doc_id`, so that a caller combining them with other scans can keep the ids unique.
 #[pyfunction]
-#[pyo3(signature = (items, *, jobs, **limits))]
+#[pyo3(signature = (items, *, jobs, first_doc_id=0, **limits))]
 fn scan_buffers<'py>(
     py: Python<'py>,
     items: Vec<(String, String, Vec<u8>)>,
     jobs: Option<usize>,
+    first_doc_id: u32,
     limits: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let options = options(jobs, "parent", None, self::limits(limits)?)?;
+    let mut options = options(jobs, "parent", None, self::limits(limits)?)?;
+    options.first_doc_id = first_doc_id;
     let batch = py
         .detach(|| virtaudit_core::scan_buffers(&items, &options))
         .map_err(map_error)?;
