@@ -55,6 +55,11 @@ pub static DOMAINS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         ("blockjobs_active", S, true),
         ("device_count", U32, false),
         ("file_size", U64, false),
+        ("job_async", S, true),
+        ("job_phase", S, true),
+        ("dbus_daemon", B, true),
+        ("iothreads", U32, true),
+        ("tpm_backend", S, true),
     ])
 });
 
@@ -90,6 +95,8 @@ pub static DEVICES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         ("has_private_objects", B, false),
         ("has_origstates", B, false),
         ("has_actual", B, false),
+        ("volume_actual_type", S, true),
+        ("nbdkit", B, true),
     ])
 });
 
@@ -281,6 +288,11 @@ struct DomainColumns {
     blockjobs_active: StringViewBuilder,
     device_count: UInt32Builder,
     file_size: UInt64Builder,
+    job_async: StringViewBuilder,
+    job_phase: StringViewBuilder,
+    dbus_daemon: BooleanBuilder,
+    iothreads: UInt32Builder,
+    tpm_backend: StringViewBuilder,
 }
 
 #[derive(Default)]
@@ -315,6 +327,8 @@ struct DeviceColumns {
     has_private_objects: BooleanBuilder,
     has_origstates: BooleanBuilder,
     has_actual: BooleanBuilder,
+    volume_actual_type: StringViewBuilder,
+    nbdkit: BooleanBuilder,
 }
 
 #[derive(Default)]
@@ -474,6 +488,13 @@ impl TableBuilder {
         opt(&mut d.blockjobs_active, row.blockjobs_active.as_deref());
         d.device_count.append_value(count(doc.devices.len()));
         d.file_size.append_value(file_size);
+        opt(&mut d.job_async, row.job_async.as_deref());
+        opt(&mut d.job_phase, row.job_phase.as_deref());
+        d.dbus_daemon.append_option(row.dbus_daemon);
+        d.iothreads.append_option(row.iothreads);
+        // The type of the first backend of a <tpm> device (libvirt's `./devices/tpm/backend`, first match).
+        let tpm_backend = doc.devices.iter().find_map(|dev| dev.tpm_backend.as_ref());
+        opt(&mut d.tpm_backend, tpm_backend.and_then(|t| t.as_deref()));
 
         let v = &mut self.devices;
         v.path.append_repeated(path, doc.devices.len());
@@ -508,6 +529,8 @@ impl TableBuilder {
             v.has_private_objects.append_value(dev.has_private_objects);
             v.has_origstates.append_value(dev.has_origstates);
             v.has_actual.append_value(dev.has_actual);
+            opt(&mut v.volume_actual_type, dev.volume_actual_type.as_deref());
+            v.nbdkit.append_option(dev.nbdkit);
         }
         match &self.caps_flags {
             None => self.caps.push(path, host, doc_id, &doc.caps),
@@ -553,6 +576,11 @@ impl TableBuilder {
             Arc::new(d.blockjobs_active.finish()),
             Arc::new(d.device_count.finish()),
             Arc::new(d.file_size.finish()),
+            Arc::new(d.job_async.finish()),
+            Arc::new(d.job_phase.finish()),
+            Arc::new(d.dbus_daemon.finish()),
+            Arc::new(d.iothreads.finish()),
+            Arc::new(d.tpm_backend.finish()),
         ];
         let v = &mut self.devices;
         let devices: Vec<ArrayRef> = vec![
@@ -586,6 +614,8 @@ impl TableBuilder {
             Arc::new(v.has_private_objects.finish()),
             Arc::new(v.has_origstates.finish()),
             Arc::new(v.has_actual.finish()),
+            Arc::new(v.volume_actual_type.finish()),
+            Arc::new(v.nbdkit.finish()),
         ];
         let pair = |p: &mut PairColumns| -> Vec<ArrayRef> {
             vec![

@@ -149,6 +149,15 @@ pub(super) struct DeviceState<'a, 'r> {
     seen_target: bool,
     /// Level at which a `<privateData>` is open, so that its `<objects>` child can be recognised.
     private_data_level: Option<u32>,
+    is_disk: bool,
+    is_tpm: bool,
+    seen_source: bool,
+    seen_backend: bool,
+    /// A `<source>` child of the device is open (level 1).
+    in_source: bool,
+    /// A `<privateData>` child of that `<source>` is open (level 2), where `<nbdkit>` is recorded.
+    in_source_private_data: bool,
+    nbdkit: bool,
 }
 
 impl<'a, 'r> DeviceState<'a, 'r> {
@@ -164,6 +173,13 @@ impl<'a, 'r> DeviceState<'a, 'r> {
             seen_model: false,
             seen_target: false,
             private_data_level: None,
+            is_disk: element == "disk",
+            is_tpm: element == "tpm",
+            seen_source: false,
+            seen_backend: false,
+            in_source: false,
+            in_source_private_data: false,
+            nbdkit: false,
         }
     }
 
@@ -238,17 +254,46 @@ impl<'a, 'r> DeviceState<'a, 'r> {
             }
             "privateData" if !empty => {
                 self.private_data_level = Some(level);
+                if level == 2 && self.in_source {
+                    self.in_source_private_data = true;
+                }
                 attrs.check()
+            }
+            "nbdkit" if level == 3 && self.in_source_private_data => {
+                self.nbdkit = true;
+                attrs.check()
+            }
+            "backend" if level == 1 && self.is_tpm && !self.seen_backend => {
+                self.seen_backend = true;
+                let mut backend_type = None;
+                attrs.each(|key, value| {
+                    if key == b"type" {
+                        backend_type = Some(value);
+                    }
+                })?;
+                row.tpm_backend = Some(backend_type);
+                Ok(())
             }
             "objects" if self.private_data_level == Some(level - 1) => {
                 row.has_private_objects = true;
                 attrs.check()
             }
-            "source" => attrs.each(|key, value| {
-                if key == b"tls" && value == "yes" {
-                    row.has_tls = true;
+            "source" => {
+                // The first direct <source> of a volume disk records the translated type.
+                let volume = level == 1
+                    && self.is_disk
+                    && !self.seen_source
+                    && row.type_.as_deref() == Some("volume");
+                if level == 1 {
+                    self.seen_source = true;
+                    self.in_source = !empty;
                 }
-            }),
+                attrs.each(|key, value| match key {
+                    b"tls" if value == "yes" => row.has_tls = true,
+                    b"actualType" if volume => row.volume_actual_type = Some(value),
+                    _ => {}
+                })
+            }
             _ => attrs.check(),
         }
     }
@@ -258,10 +303,16 @@ impl<'a, 'r> DeviceState<'a, 'r> {
         if self.private_data_level == Some(level) {
             self.private_data_level = None;
         }
+        match level {
+            1 => self.in_source = false,
+            2 => self.in_source_private_data = false,
+            _ => {}
+        }
     }
 
     pub(super) fn finish(self) {
         self.row.model = self.model_attr.or(self.model_child);
+        self.row.nbdkit = self.is_disk.then_some(self.nbdkit);
     }
 }
 

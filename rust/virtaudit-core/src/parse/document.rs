@@ -7,7 +7,7 @@ use quick_xml::events::{BytesStart, Event};
 
 use super::fast::fast_named_list;
 use super::messages::truncate_name;
-use super::numbers::parse_i64;
+use super::numbers::{parse_i64, parse_u32_decimal};
 use super::{Parser, Tag};
 use crate::error::{ErrorKind, InputError};
 use crate::rows::{DeviceRow, DocKind, Document, DomainRow};
@@ -64,7 +64,7 @@ impl<'a> Parser<'a> {
                     b"pid" => doc.domain.pid = parse_i64(&value),
                     _ => {}
                 })?;
-                let mut seen_domain = false;
+                let (mut seen_domain, mut seen_job) = (false, false);
                 if !empty {
                     self.children(
                         1,
@@ -97,6 +97,22 @@ impl<'a> Parser<'a> {
                                     b"alias",
                                     &mut doc.live_aliases,
                                 )
+                            }
+                            // libvirt reads the first <job> (`./job[1]`).
+                            "job" if !seen_job => {
+                                seen_job = true;
+                                p.attributes(child_tag, |key, value| match key {
+                                    b"async" => doc.domain.job_async = Some(value),
+                                    b"phase" => doc.domain.job_phase = Some(value),
+                                    _ => {}
+                                })?;
+                                p.skip(child_empty, 2, "job")
+                            }
+                            // Only its presence: whatever it records (paths) stays unread.
+                            "dbusDaemon" => {
+                                doc.domain.dbus_daemon = Some(true);
+                                p.check_tag(child_tag)?;
+                                p.skip(child_empty, 2, "dbusDaemon")
                             }
                             "blockjobs" => {
                                 p.attributes(child_tag, |key, value| {
@@ -279,6 +295,7 @@ impl<'a> Parser<'a> {
         // libvirt reads the first of each of these elements.
         let (mut seen_os, mut seen_os_type) = (false, false);
         let (mut seen_name, mut seen_uuid, mut seen_emulator) = (false, false, false);
+        let mut seen_iothreads = false;
         self.children(depth, "domain", |p, child_tag, child_empty| {
             // Every tag is checked as libxml2 would (libvirt refuses the whole file otherwise), whether or
             // not a table reads its attributes.
@@ -291,6 +308,11 @@ impl<'a> Parser<'a> {
                 "uuid" if !seen_uuid => {
                     seen_uuid = true;
                     doc.domain.uuid = non_empty(p.text_content(child_empty, depth + 1, "uuid")?);
+                }
+                "iothreads" if !seen_iothreads => {
+                    seen_iothreads = true;
+                    let text = p.text_content(child_empty, depth + 1, "iothreads")?;
+                    doc.domain.iothreads = parse_u32_decimal(&text);
                 }
                 "os" if !seen_os => {
                     seen_os = true;

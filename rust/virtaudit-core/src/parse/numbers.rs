@@ -21,6 +21,17 @@ pub fn parse_u32(value: &str) -> Option<u32> {
     u32::from_str_radix(digits, radix).ok()
 }
 
+/// Counts libvirt reads with `virXPathUInt` (`virStrToLong_ui` in base 10 over the whole string), such as
+/// `<iothreads>`: decimal only, leading white space and `+` allowed, nothing after the digits.
+pub(super) fn parse_u32_decimal(value: &str) -> Option<u32> {
+    let value = value.trim_start_matches(|c: char| c.is_ascii_whitespace());
+    let digits = value.strip_prefix('+').unwrap_or(value);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 /// `id` and `pid` are signed decimal numbers for libvirt (`virStrToLong_i` / `_ll` with base 10).
 pub(super) fn parse_i64(value: &str) -> Option<i64> {
     value
@@ -46,5 +57,16 @@ mod tests {
         assert_eq!(parse_u32("0x100000000"), None);
         assert_eq!(parse_u32("09"), None);
         assert_eq!(parse_u32("zz"), None);
+    }
+
+    #[test]
+    fn counts_are_decimal() {
+        assert_eq!(parse_u32_decimal("2"), Some(2));
+        assert_eq!(parse_u32_decimal(" +010"), Some(10));
+        assert_eq!(parse_u32_decimal("0x10"), None);
+        assert_eq!(parse_u32_decimal("2 "), None);
+        assert_eq!(parse_u32_decimal("-1"), None);
+        assert_eq!(parse_u32_decimal(""), None);
+        assert_eq!(parse_u32_decimal("4294967296"), None);
     }
 }
