@@ -56,6 +56,11 @@ _BLOCKJOBS = etree.XPath("blockjobs[1]")
 _HAS_QEMU_CAPS = etree.XPath("boolean(qemuCaps)")
 _HAS_DEVICES = etree.XPath("boolean(devices)")
 _DEVICES = etree.XPath("devices")
+_JOB = etree.XPath("job[1]")
+_HAS_DBUS = etree.XPath("boolean(dbusDaemon)")
+_IOTHREADS = etree.XPath("string(iothreads[1])")
+_TPM_BACKEND = etree.XPath("(devices/tpm/backend)[1]")
+_NBDKIT = etree.XPath("boolean(source/privateData/nbdkit)")
 
 
 def number(text: str | None) -> int | None:
@@ -195,7 +200,16 @@ def _device(path: str, host: str, ordinal: int, el: Any, tag: str) -> tuple[Any,
         private_objects,
         origstates,
         actual,
+        _volume_actual_type(el) if element == "disk" else None,
+        bool(_NBDKIT(el)) if element == "disk" else None,
     )
+
+
+def _volume_actual_type(disk: Any) -> str | None:
+    if disk.get("type") != "volume":
+        return None
+    source = disk.find("source")
+    return source.get("actualType") if source is not None else None
 
 
 def _one(path: str, host: str, data: bytes, parser: etree.XMLParser, out: _Columns) -> bool:
@@ -245,15 +259,21 @@ def _one(path: str, host: str, data: bytes, parser: etree.XMLParser, out: _Colum
         os_type = os_type[0] if os_type else None
         name, uuid, emulator = _NAME(dom) or None, _UUID(dom) or None, _EMULATOR(dom) or None
         dom_id, virt_type = signed(dom.get("id")), dom.get("type")
+        iothreads = oracle.parse_decimal(_IOTHREADS(dom) or None)
+        backend = _TPM_BACKEND(dom)
+        tpm_backend = backend[0].get("type") if backend else None
     else:
-        os_type = name = uuid = emulator = dom_id = virt_type = None
+        os_type = name = uuid = emulator = dom_id = virt_type = iothreads = tpm_backend = None
     if status:
         jobs = _BLOCKJOBS(root)
         state, reason, pid = root.get("state"), root.get("reason"), signed(root.get("pid"))
         blockjobs = jobs[0].get("active") if jobs else None
         has_caps, has_live = bool(_HAS_QEMU_CAPS(root)), bool(_HAS_DEVICES(root))
+        job = _JOB(root)
+        job_async, job_phase = (job[0].get("async"), job[0].get("phase")) if job else (None, None)
+        dbus_daemon: bool | None = bool(_HAS_DBUS(root))
     else:
-        state = reason = pid = blockjobs = None
+        state = reason = pid = blockjobs = job_async = job_phase = dbus_daemon = None
         has_caps = has_live = False
     out.domains.append(
         (
@@ -277,6 +297,11 @@ def _one(path: str, host: str, data: bytes, parser: etree.XMLParser, out: _Colum
             blockjobs,
             devices,
             len(data),
+            job_async,
+            job_phase,
+            dbus_daemon,
+            iothreads,
+            tpm_backend,
         )
     )
     return True

@@ -273,6 +273,9 @@ def compare_tables(actual: Any, expected: dict[str, Any]) -> dict[str, Any]:
     for table in TABLES:
         a = _sorted(getattr(actual, table), table)
         e = _sorted(expected[table], table)
+        # doc_id numbers the inputs of one scan; the lxml extractor reads files one by one without it.
+        if "doc_id" in a.columns and "doc_id" not in e.columns:
+            a = a.drop("doc_id")
         entry: dict[str, Any] = {"rows": a.height, "reference_rows": e.height}
         if a.columns != e.columns:
             entry["problem"] = f"columns differ: {a.columns} vs {e.columns}"

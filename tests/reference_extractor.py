@@ -62,6 +62,11 @@ DOMAINS_SCHEMA: dict[str, Any] = {
     "blockjobs_active": S,
     "device_count": pl.UInt32,
     "file_size": pl.UInt64,
+    "job_async": S,
+    "job_phase": S,
+    "dbus_daemon": pl.Boolean,
+    "iothreads": pl.UInt32,
+    "tpm_backend": S,
 }
 DEVICES_SCHEMA: dict[str, Any] = {
     "path": S,
@@ -93,6 +98,8 @@ DEVICES_SCHEMA: dict[str, Any] = {
     "has_private_objects": pl.Boolean,
     "has_origstates": pl.Boolean,
     "has_actual": pl.Boolean,
+    "volume_actual_type": S,
+    "nbdkit": pl.Boolean,
 }
 CAPS_SCHEMA: dict[str, Any] = {"path": S, "host": S, "flag": S}
 LIVE_ALIASES_SCHEMA: dict[str, Any] = {"path": S, "host": S, "alias": S}
@@ -275,6 +282,19 @@ def _parse(data: bytes) -> etree._Element:
     return root
 
 
+def parse_decimal(text: str | None) -> int | None:
+    """Counts such as ``<iothreads>``: libvirt's ``virXPathUInt`` reads them base 10, the whole string."""
+    if text is None:
+        return None
+    s = text.lstrip(_C_SPACE)
+    if s[:1] == "+":
+        s = s[1:]
+    if not s or not s.isascii() or not s.isdigit():
+        return None
+    value = int(s)
+    return value if value <= U32_MAX else None
+
+
 def parse_signed(text: str | None) -> int | None:
     """``id`` and ``pid``: libvirt reads them as signed decimal numbers (base 10)."""
     if text is None:
@@ -333,6 +353,12 @@ def _device_row(path: str, host: str, ordinal: int, el: etree._Element) -> dict[
         "has_private_objects": _has(el, ".//privateData/objects"),
         "has_origstates": _has(el, ".//origstates"),
         "has_actual": _has(el, ".//actual"),
+        "volume_actual_type": (
+            _attr(_first(el, "source[1]"), "actualType")
+            if element == "disk" and _attr(el, "type") == "volume"
+            else None
+        ),
+        "nbdkit": _has(el, "source/privateData/nbdkit") if element == "disk" else None,
     }
 
 
@@ -351,6 +377,7 @@ def _extract_one(path: str, host: str, root: etree._Element, size: int, out: _Ta
     for device in live:
         out.add("live_aliases", path=path, host=host, alias=_attr(device, "alias"))
     os_type = _first(dom, "os[1]/type[1]") if dom is not None else None
+    job = _first(root, "job[1]") if status else None
     out.add(
         "domains",
         path=path,
@@ -373,6 +400,12 @@ def _extract_one(path: str, host: str, root: etree._Element, size: int, out: _Ta
         blockjobs_active=_attr(_first(root, "blockjobs[1]"), "active") if status else None,
         device_count=len(devices),
         file_size=size,
+        job_async=_attr(job, "async"),
+        job_phase=_attr(job, "phase"),
+        # presence only: what the element records (socket paths) is never read
+        dbus_daemon=_has(root, "dbusDaemon") if status else None,
+        iothreads=parse_decimal(_text(dom, "iothreads[1]")),
+        tpm_backend=_attr(_first(dom, "(devices/tpm/backend)[1]"), "type") if dom is not None else None,
     )
 
 

@@ -6,6 +6,7 @@ from typing import final
 
 from typing_extensions import CapsuleType
 
+__version__: str
 SCHEMA_VERSION: int
 TABLE_NAMES: list[str]
 DEFAULT_MAX_FILE_SIZE: int
@@ -38,6 +39,7 @@ def scan_buffers(
     items: Sequence[tuple[str, str, bytes]],
     *,
     jobs: int | None,
+    first_doc_id: int = 0,
     max_file_size: int,
     max_depth: int,
     max_elements: int,
@@ -72,6 +74,7 @@ __all__ = [
     "ArrowTable",
     "Scanner",
     "VirtauditError",
+    "__version__",
     "scan",
     "scan_buffers",
 ]

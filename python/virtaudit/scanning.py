@@ -45,6 +45,12 @@ def _frames(tables: Mapping[str, Any]) -> dict[str, pl.DataFrame]:
     return {name: _frame(tables[name]) for name in TABLE_NAMES}
 
 
+def _shift_doc_ids(df: pl.DataFrame, shift: int) -> pl.DataFrame:
+    if shift == 0 or "doc_id" not in df.columns:
+        return df
+    return df.with_columns(pl.col("doc_id") + pl.lit(shift, dtype=pl.UInt32))
+
+
 @dataclass(frozen=True)
 class Scan:
     """The tables of one scan. Every input is a row of ``domains`` or of ``errors``, never both."""
@@ -64,7 +70,10 @@ class Scan:
             devices=tables["devices"],
             caps=tables["caps"],
             live_aliases=tables["live_aliases"],
-            errors=tables["errors"],
+            # The reports and the CLI take errors as exactly reports.ERROR_COLUMNS (and the findings JSON
+            # schema allows no other property): the core's doc_id of an error row stays out of the Scan
+            # until they select their columns. Domains and their rows keep it.
+            errors=tables["errors"].drop("doc_id", strict=False),
             sources=sources,
         )
 
@@ -86,9 +95,16 @@ class Scan:
         return pl.concat([self.domains["host"], self.errors["host"]]).n_unique()
 
     def concat(self, other: Scan) -> Scan:
-        """Both scans' rows, re-sorted by path so order stays deterministic."""
+        """Both scans' rows, re-sorted by path so order stays deterministic.
+
+        ``other``'s document ids are moved past ``self``'s, so that they stay unique in the result.
+        """
+        last = self.domains["doc_id"].max() if "doc_id" in self.domains.columns else None
+        shift = 0 if last is None else int(last) + 1  # type: ignore[arg-type]
         merged = {
-            name: pl.concat([getattr(self, name), getattr(other, name)], how="vertical_relaxed")
+            name: pl.concat(
+                [getattr(self, name), _shift_doc_ids(getattr(other, name), shift)], how="vertical_relaxed"
+            )
             for name in TABLE_NAMES
         }
         for name, df in merged.items():

@@ -150,12 +150,11 @@ def archive_name(path: Path | str) -> str:
 
 @cache
 def _empty_schemas() -> dict[str, Any]:
-    import polars as pl
-
     from virtaudit import _core
+    from virtaudit.scanning import Scan, _frames  # the tables as a Scan holds them
 
     tables = _core.scan_buffers(items=[], jobs=1, max_file_size=1, max_depth=1, max_elements=1)
-    return {name: pl.DataFrame(tables[name]).schema for name in _core.TABLE_NAMES}
+    return {name: df.schema for name, df in Scan.from_tables(_frames(tables)).tables().items()}
 
 
 def empty_tables() -> dict[str, pl.DataFrame]:

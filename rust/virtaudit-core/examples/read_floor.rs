@@ -13,7 +13,7 @@
 //!
 //! Modes (diagnostics, to see where the time of a scan goes without Python in the way):
 //! - `read` (default): `File::open` + `read_to_end` into the reused buffer; the floor.
-//! - `core-read`: the core's own `read::read_listed_file`, as the scan reads (open with O_NOATIME,
+//! - `core-read`: the core's own `read_listed_file`, as the scan reads (open with O_NOATIME,
 //!   fstat, one capped read).
 //! - `scan`: `virtaudit_core::scan` over the same files (read, parse, build the Arrow tables), with
 //!   `--jobs N` worker threads (default 1).
@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use virtaudit_core::{Limits, ScanOptions, read, scan};
+use virtaudit_core::{Limits, ScanOptions, read_listed_file, scan};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -101,7 +101,7 @@ fn core_read_all(paths: &[PathBuf]) -> io::Result<u64> {
     let mut buf = Vec::with_capacity(1 << 20);
     let mut total = 0u64;
     for path in paths {
-        total += read::read_listed_file(path, limits.max_file_size, &mut buf)
+        total += read_listed_file(path, &limits, &mut buf)
             .map_err(|e| io::Error::other(format!("{}: {}", path.display(), e.message)))?;
     }
     std::hint::black_box(&buf);

@@ -4,13 +4,16 @@
 //! at once, as a list of batches in path order) and [`Scanner`] (batch by batch, bounded memory).
 //! Every input ends up as exactly one row in `domains` or in `errors`.
 
+// The modules are private: what callers (the binding, tests, benches, examples, fuzz targets) may use is
+// re-exported below, so the inside can be rearranged without breaking them.
 mod byteclass;
-pub mod error;
-pub mod parse;
-pub mod read;
-pub mod rows;
-pub mod tables;
-pub mod walk;
+mod error;
+mod limits;
+mod parse;
+mod read;
+mod rows;
+mod tables;
+mod walk;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -19,12 +22,14 @@ use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
 use regex::Regex;
-use rows::Document;
+use walk::{Input, InputList, expand};
 
 pub use error::{ErrorKind, InputError};
-pub use parse::{Limits, parse_document};
+pub use limits::Limits;
+pub use parse::{parse_document, parse_document_checked};
+pub use read::read_listed_file;
+pub use rows::{DeviceRow, DocKind, Document, DomainRow, Text};
 pub use tables::{Batch, SCHEMA_VERSION, TABLE_NAMES, TableBuilder, schema_of};
-pub use walk::{Input, InputList, expand};
 
 /// How the `host` column is derived from a file's path.
 #[derive(Debug, Clone, Default)]
@@ -81,12 +86,20 @@ pub struct ScanOptions {
     /// every flag); `None` keeps them all. A couple of hundred flags per status file make caps the
     /// largest table, and an audit reads a handful of them.
     pub caps_flags: Option<Arc<[String]>>,
+    /// The document id of the first input (`doc_id` column); the others follow in scan order. A caller
+    /// that combines several scans (archive members with plain files) starts each after the last.
+    pub first_doc_id: u32,
 }
 
 #[derive(Debug)]
 pub enum ScanError {
     ThreadPool(String),
     Arrow(arrow_schema::ArrowError),
+    /// The inputs' document ids would not fit in the `u32` of the `doc_id` column.
+    TooManyInputs {
+        first_doc_id: u32,
+        inputs: u64,
+    },
 }
 
 impl std::fmt::Display for ScanError {
@@ -94,6 +107,14 @@ impl std::fmt::Display for ScanError {
         match self {
             ScanError::ThreadPool(e) => write!(f, "cannot start worker threads: {e}"),
             ScanError::Arrow(e) => write!(f, "cannot build tables: {e}"),
+            ScanError::TooManyInputs {
+                first_doc_id,
+                inputs,
+            } => write!(
+                f,
+                "{inputs} inputs from document id {first_doc_id} on would exceed the largest id ({})",
+                u32::MAX
+            ),
         }
     }
 }
@@ -106,9 +127,28 @@ impl From<arrow_schema::ArrowError> for ScanError {
     }
 }
 
-/// Reads and parses a run of inputs into one batch, reusing one read buffer.
-fn scan_inputs(inputs: &[Input], options: &ScanOptions) -> Result<Batch, ScanError> {
-    let mut builder = TableBuilder::new().with_caps_flags(options.caps_flags.clone());
+/// Checks that `len` inputs numbered from `first` keep their document ids within `u32`.
+fn check_doc_ids(first: u32, len: usize) -> Result<(), ScanError> {
+    let inputs = len as u64;
+    if u64::from(first) + inputs > u64::from(u32::MAX) + 1 {
+        return Err(ScanError::TooManyInputs {
+            first_doc_id: first,
+            inputs,
+        });
+    }
+    Ok(())
+}
+
+/// Reads and parses a run of inputs into one batch, reusing one read buffer; the first input gets the
+/// document id `first_doc_id`.
+fn scan_inputs(
+    inputs: &[Input],
+    first_doc_id: u32,
+    options: &ScanOptions,
+) -> Result<Batch, ScanError> {
+    let mut builder = TableBuilder::new()
+        .with_caps_flags(options.caps_flags.clone())
+        .with_first_doc_id(first_doc_id);
     let mut buf = Vec::new();
     let mut reserved = false;
     for (n, input) in inputs.iter().enumerate() {
@@ -118,7 +158,7 @@ fn scan_inputs(inputs: &[Input], options: &ScanOptions) -> Result<Batch, ScanErr
             builder.push_error(&display, &host, error);
             continue;
         }
-        let outcome = read::read_listed_file(&input.path, options.limits.max_file_size, &mut buf)
+        let outcome = read_listed_file(&input.path, &options.limits, &mut buf)
             .and_then(|size| parse_document(&buf, &options.limits).map(|doc| (size, doc)));
         match outcome {
             Ok((size, doc)) => {
@@ -143,7 +183,8 @@ fn pool(jobs: Option<usize>) -> Result<rayon::ThreadPool, ScanError> {
         .map_err(|e| ScanError::ThreadPool(e.to_string()))
 }
 
-/// Parses `inputs` in parallel into batches that keep the inputs' order.
+/// Parses `inputs` in parallel into batches that keep the inputs' order; the inputs are numbered from
+/// `first_doc_id` in that order, whichever thread reads them.
 ///
 /// The inputs are cut into contiguous runs that shrink as the end nears (guided scheduling): each run
 /// is about what is left divided by twice the number of threads, at least [`MIN_RUN`] files. The
@@ -154,8 +195,10 @@ fn pool(jobs: Option<usize>) -> Result<rayon::ThreadPool, ScanError> {
 fn scan_parallel(
     pool: &rayon::ThreadPool,
     inputs: &[Input],
+    first_doc_id: u32,
     options: &ScanOptions,
 ) -> Result<Vec<Batch>, ScanError> {
+    check_doc_ids(first_doc_id, inputs.len())?;
     if inputs.is_empty() {
         return Ok(vec![TableBuilder::new().finish()?]);
     }
@@ -167,7 +210,9 @@ fn scan_parallel(
         loop {
             let k = next.fetch_add(1, Ordering::Relaxed);
             let Some(run) = runs.get(k) else { break };
-            let _ = batches[k].set(scan_inputs(&inputs[run.clone()], options));
+            // (in range: checked above for all the inputs)
+            let first = first_doc_id + run.start as u32;
+            let _ = batches[k].set(scan_inputs(&inputs[run.clone()], first, options));
         }
     });
     batches
@@ -198,7 +243,7 @@ fn guided_runs(len: usize, threads: usize) -> Vec<Range<usize>> {
 pub fn scan(args: &[PathBuf], options: &ScanOptions) -> Result<Vec<Batch>, ScanError> {
     let inputs = expand(args);
     let pool = pool(options.jobs)?;
-    scan_parallel(&pool, &inputs, options)
+    scan_parallel(&pool, &inputs, options.first_doc_id, options)
 }
 
 /// Scans in-memory documents (archive members): `(path, host, bytes)`.
@@ -206,6 +251,7 @@ pub fn scan_buffers(
     items: &[(String, String, Vec<u8>)],
     options: &ScanOptions,
 ) -> Result<Batch, ScanError> {
+    check_doc_ids(options.first_doc_id, items.len())?;
     let pool = pool(options.jobs)?;
     let limits = &options.limits;
     let docs: Vec<Result<Document, InputError>> = pool.install(|| {
@@ -226,7 +272,7 @@ pub fn scan_buffers(
             })
             .collect()
     });
-    let mut builder = TableBuilder::new();
+    let mut builder = TableBuilder::new().with_first_doc_id(options.first_doc_id);
     for ((path, host, data), result) in items.iter().zip(&docs) {
         match result {
             Ok(doc) => builder.push_document(path, host, data.len() as u64, doc),
@@ -236,62 +282,26 @@ pub fn scan_buffers(
     Ok(builder.finish()?)
 }
 
-/// Hands memory freed since the last batch back to the system. Each worker thread allocates its batch's
-/// columns in its own glibc arena, and glibc keeps what those arenas free: over hundreds of batches the
-/// process would grow by tens of megabytes that no table uses. `malloc_trim` returns it.
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        unsafe extern "C" {
-            fn malloc_trim(pad: usize) -> std::os::raw::c_int;
-        }
-        // SAFETY: glibc's malloc_trim takes no pointers and may be called at any time from any thread.
-        unsafe {
-            malloc_trim(0);
-        }
-    }
-}
-
-/// Makes glibc serve blocks of 1 MiB and more (a batch's column buffers) from their own mappings, given
-/// back to the system when freed. By default glibc raises that threshold each time such a block is freed,
-/// up to 32 MiB, and from then on carves column buffers out of its arenas, where they fragment: a
-/// million-file audit peaked at 249 MB with the default, 235 MB with this (same machine, same hour). The
-/// CPU cost of mapping fresh pages did not show in a 20,000-file audit. Process-wide, like
-/// [`release_free_memory`]; set when a batch scanner is made.
-fn map_large_blocks() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        const M_MMAP_THRESHOLD: std::os::raw::c_int = -3;
-        unsafe extern "C" {
-            fn mallopt(
-                param: std::os::raw::c_int,
-                value: std::os::raw::c_int,
-            ) -> std::os::raw::c_int;
-        }
-        // SAFETY: glibc's mallopt takes no pointers; M_MMAP_THRESHOLD only changes where later blocks
-        // come from, and may be set at any time from any thread.
-        unsafe {
-            mallopt(M_MMAP_THRESHOLD, 1 << 20);
-        }
-    }
-}
-
 /// Batch-by-batch scanning: the list of inputs is kept, their tables are produced `batch_files` at a
 /// time, so memory stays bounded by the batch size whatever the number of files.
 pub struct Scanner {
     inputs: InputList,
     cursor: walk::InputCursor,
+    /// The document id of the next input: ids run on across batches, so they are unique in the scan.
+    next_doc_id: u32,
     options: ScanOptions,
     pool: rayon::ThreadPool,
 }
 
 impl Scanner {
     pub fn new(args: &[PathBuf], options: ScanOptions) -> Result<Self, ScanError> {
-        map_large_blocks();
         let pool = pool(options.jobs)?;
+        let inputs = InputList::new(expand(args));
+        check_doc_ids(options.first_doc_id, inputs.len())?;
         Ok(Scanner {
-            inputs: InputList::new(expand(args)),
+            inputs,
             cursor: walk::InputCursor::default(),
+            next_doc_id: options.first_doc_id,
             options,
             pool,
         })
@@ -303,15 +313,15 @@ impl Scanner {
 
     /// The next batch of tables, or `None` when every input has been scanned.
     pub fn next_batch(&mut self, batch_files: usize) -> Result<Option<Vec<Batch>>, ScanError> {
-        // Measured on a million files: peak RSS of the CLI audit 205 MB with this, 262 MB trimming every
-        // 8th batch, 257-268 MB never; the price is pages faulted back in, about 15% more CPU in a bare
-        // scan_batches loop and nothing measurable in the audit.
-        release_free_memory();
         let inputs = self.inputs.take(&mut self.cursor, batch_files.max(1));
         if inputs.is_empty() {
             return Ok(None);
         }
-        Ok(Some(scan_parallel(&self.pool, &inputs, &self.options)?))
+        let first = self.next_doc_id;
+        let batches = scan_parallel(&self.pool, &inputs, first, &self.options)?;
+        // (wraps only after the last input: `new` checked that all of them fit)
+        self.next_doc_id = first.wrapping_add(inputs.len() as u32);
+        Ok(Some(batches))
     }
 }
 

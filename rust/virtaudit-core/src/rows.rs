@@ -38,6 +38,11 @@ pub struct DomainRow<'a> {
     pub has_qemu_caps: bool,
     pub has_live_devices: bool,
     pub blockjobs_active: Text<'a>,
+    pub job_async: Text<'a>,
+    pub job_phase: Text<'a>,
+    /// `Some` for status documents only (plain domain XML has no private data to record it in).
+    pub dbus_daemon: Option<bool>,
+    pub iothreads: Option<u32>,
 }
 
 impl DomainRow<'_> {
@@ -57,6 +62,10 @@ impl DomainRow<'_> {
             has_qemu_caps: false,
             has_live_devices: false,
             blockjobs_active: None,
+            job_async: None,
+            job_phase: None,
+            dbus_daemon: (kind == DocKind::Status).then_some(false),
+            iothreads: None,
         }
     }
 }
@@ -88,6 +97,13 @@ pub struct DeviceRow<'a> {
     pub has_private_objects: bool,
     pub has_origstates: bool,
     pub has_actual: bool,
+    /// `disk type='volume'` only: its first `<source>`'s `actualType`.
+    pub volume_actual_type: Text<'a>,
+    /// Disks only: `source/privateData/nbdkit` present.
+    pub nbdkit: Option<bool>,
+    /// `<tpm>` only: `Some` when it has a `<backend>`, holding the first one's `type`. Not a devices column:
+    /// it feeds `domains.tpm_backend`.
+    pub tpm_backend: Option<Text<'a>>,
 }
 
 /// Everything one well-formed libvirt document contributes to the tables.

@@ -36,6 +36,7 @@ pub static DOMAINS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     schema(&[
         ("path", S, false),
         ("host", S, false),
+        ("doc_id", U32, false),
         ("kind", S, false),
         ("name", S, true),
         ("uuid", S, true),
@@ -54,6 +55,11 @@ pub static DOMAINS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         ("blockjobs_active", S, true),
         ("device_count", U32, false),
         ("file_size", U64, false),
+        ("job_async", S, true),
+        ("job_phase", S, true),
+        ("dbus_daemon", B, true),
+        ("iothreads", U32, true),
+        ("tpm_backend", S, true),
     ])
 });
 
@@ -61,6 +67,7 @@ pub static DEVICES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     schema(&[
         ("path", S, false),
         ("host", S, false),
+        ("doc_id", U32, false),
         ("ordinal", U32, false),
         ("element", S, false),
         ("type", S, true),
@@ -88,19 +95,34 @@ pub static DEVICES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         ("has_private_objects", B, false),
         ("has_origstates", B, false),
         ("has_actual", B, false),
+        ("volume_actual_type", S, true),
+        ("nbdkit", B, true),
     ])
 });
 
-pub static CAPS_SCHEMA: LazyLock<SchemaRef> =
-    LazyLock::new(|| schema(&[("path", S, false), ("host", S, false), ("flag", S, false)]));
+pub static CAPS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    schema(&[
+        ("path", S, false),
+        ("host", S, false),
+        ("doc_id", U32, false),
+        ("flag", S, false),
+    ])
+});
 
-pub static LIVE_ALIASES_SCHEMA: LazyLock<SchemaRef> =
-    LazyLock::new(|| schema(&[("path", S, false), ("host", S, false), ("alias", S, false)]));
+pub static LIVE_ALIASES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    schema(&[
+        ("path", S, false),
+        ("host", S, false),
+        ("doc_id", U32, false),
+        ("alias", S, false),
+    ])
+});
 
 pub static ERRORS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     schema(&[
         ("path", S, false),
         ("host", S, false),
+        ("doc_id", U32, false),
         ("kind", S, false),
         ("message", S, false),
         ("line", U32, true),
@@ -247,6 +269,7 @@ fn opt(builder: &mut StringViewBuilder, value: Option<&str>) {
 struct DomainColumns {
     path: StringViewBuilder,
     host: StringViewBuilder,
+    doc_id: UInt32Builder,
     kind: StringViewBuilder,
     name: StringViewBuilder,
     uuid: StringViewBuilder,
@@ -265,12 +288,18 @@ struct DomainColumns {
     blockjobs_active: StringViewBuilder,
     device_count: UInt32Builder,
     file_size: UInt64Builder,
+    job_async: StringViewBuilder,
+    job_phase: StringViewBuilder,
+    dbus_daemon: BooleanBuilder,
+    iothreads: UInt32Builder,
+    tpm_backend: StringViewBuilder,
 }
 
 #[derive(Default)]
 struct DeviceColumns {
     path: StringViewBuilder,
     host: StringViewBuilder,
+    doc_id: UInt32Builder,
     ordinal: UInt32Builder,
     element: StringViewBuilder,
     type_: StringViewBuilder,
@@ -298,12 +327,15 @@ struct DeviceColumns {
     has_private_objects: BooleanBuilder,
     has_origstates: BooleanBuilder,
     has_actual: BooleanBuilder,
+    volume_actual_type: StringViewBuilder,
+    nbdkit: BooleanBuilder,
 }
 
 #[derive(Default)]
 struct PairColumns {
     path: StringViewBuilder,
     host: StringViewBuilder,
+    doc_id: UInt32Builder,
     value: StringViewBuilder,
 }
 
@@ -313,6 +345,7 @@ impl PairColumns {
         &mut self,
         path: &str,
         host: &str,
+        doc_id: u32,
         values: &[std::borrow::Cow<'_, str>],
         keep: &[String],
     ) {
@@ -327,6 +360,7 @@ impl PairColumns {
         // Like `push`: the document's path and host stored once, not once per kept row.
         self.path.append_repeated(path, kept);
         self.host.append_repeated(host, kept);
+        self.doc_id.append_value_n(doc_id, kept);
     }
 
     fn reserve(&mut self, values: &[std::borrow::Cow<'_, str>], copies: usize) {
@@ -337,9 +371,10 @@ impl PairColumns {
             .reserve(rows, long_bytes(values.iter().map(|v| &**v)) * copies);
     }
 
-    fn push(&mut self, path: &str, host: &str, values: &[std::borrow::Cow<'_, str>]) {
+    fn push(&mut self, path: &str, host: &str, doc_id: u32, values: &[std::borrow::Cow<'_, str>]) {
         self.path.append_repeated(path, values.len());
         self.host.append_repeated(host, values.len());
+        self.doc_id.append_value_n(doc_id, values.len());
         self.value.append_all(values.iter().map(|v| &**v));
     }
 }
@@ -348,6 +383,7 @@ impl PairColumns {
 struct ErrorColumns {
     path: StringViewBuilder,
     host: StringViewBuilder,
+    doc_id: UInt32Builder,
     kind: StringViewBuilder,
     message: StringViewBuilder,
     line: UInt32Builder,
@@ -359,10 +395,15 @@ fn count(n: usize) -> u32 {
 }
 
 /// Accumulates rows of all five tables for a run of inputs, then finishes them into a [`Batch`].
+///
+/// Each input pushed (a document or an error) takes the next document id, from the first one given to
+/// [`TableBuilder::with_first_doc_id`] (0 by default); every row the input contributes carries it.
 #[derive(Default)]
 pub struct TableBuilder {
     /// Caps flags that become rows (`None`: all); see `ScanOptions::caps_flags`.
     caps_flags: Option<Arc<[String]>>,
+    /// The id of the next input pushed.
+    next_doc_id: u32,
     domains: DomainColumns,
     devices: DeviceColumns,
     caps: PairColumns,
@@ -379,6 +420,20 @@ impl TableBuilder {
     pub fn with_caps_flags(mut self, caps_flags: Option<Arc<[String]>>) -> Self {
         self.caps_flags = caps_flags;
         self
+    }
+
+    /// Numbers the inputs pushed from `first` on (a scan gives each run of inputs its place in the scan).
+    pub fn with_first_doc_id(mut self, first: u32) -> Self {
+        self.next_doc_id = first;
+        self
+    }
+
+    /// The id for the input being pushed. The caller keeps the ids within `u32` (see `doc_id_range` in
+    /// lib.rs); wrapping, if it ever came to that, would at least not panic in the middle of a batch.
+    fn take_doc_id(&mut self) -> u32 {
+        let id = self.next_doc_id;
+        self.next_doc_id = self.next_doc_id.wrapping_add(1);
+        id
     }
 
     /// Makes room for `copies` more documents like `doc`, so that the columns of a batch are allocated
@@ -408,10 +463,12 @@ impl TableBuilder {
     }
 
     pub fn push_document(&mut self, path: &str, host: &str, file_size: u64, doc: &Document<'_>) {
+        let doc_id = self.take_doc_id();
         let d = &mut self.domains;
         let row = &doc.domain;
         d.path.append_value(path);
         d.host.append_value(host);
+        d.doc_id.append_value(doc_id);
         d.kind.append_value(row.kind.as_str());
         opt(&mut d.name, row.name.as_deref());
         opt(&mut d.uuid, row.uuid.as_deref());
@@ -431,10 +488,18 @@ impl TableBuilder {
         opt(&mut d.blockjobs_active, row.blockjobs_active.as_deref());
         d.device_count.append_value(count(doc.devices.len()));
         d.file_size.append_value(file_size);
+        opt(&mut d.job_async, row.job_async.as_deref());
+        opt(&mut d.job_phase, row.job_phase.as_deref());
+        d.dbus_daemon.append_option(row.dbus_daemon);
+        d.iothreads.append_option(row.iothreads);
+        // The type of the first backend of a <tpm> device (libvirt's `./devices/tpm/backend`, first match).
+        let tpm_backend = doc.devices.iter().find_map(|dev| dev.tpm_backend.as_ref());
+        opt(&mut d.tpm_backend, tpm_backend.and_then(|t| t.as_deref()));
 
         let v = &mut self.devices;
         v.path.append_repeated(path, doc.devices.len());
         v.host.append_repeated(host, doc.devices.len());
+        v.doc_id.append_value_n(doc_id, doc.devices.len());
         for (ordinal, dev) in doc.devices.iter().enumerate() {
             v.ordinal.append_value(count(ordinal));
             v.element.append_value(&dev.element);
@@ -464,18 +529,23 @@ impl TableBuilder {
             v.has_private_objects.append_value(dev.has_private_objects);
             v.has_origstates.append_value(dev.has_origstates);
             v.has_actual.append_value(dev.has_actual);
+            opt(&mut v.volume_actual_type, dev.volume_actual_type.as_deref());
+            v.nbdkit.append_option(dev.nbdkit);
         }
         match &self.caps_flags {
-            None => self.caps.push(path, host, &doc.caps),
-            Some(keep) => self.caps.push_kept(path, host, &doc.caps, keep),
+            None => self.caps.push(path, host, doc_id, &doc.caps),
+            Some(keep) => self.caps.push_kept(path, host, doc_id, &doc.caps, keep),
         }
-        self.live_aliases.push(path, host, &doc.live_aliases);
+        self.live_aliases
+            .push(path, host, doc_id, &doc.live_aliases);
     }
 
     pub fn push_error(&mut self, path: &str, host: &str, error: &InputError) {
+        let doc_id = self.take_doc_id();
         let e = &mut self.errors;
         e.path.append_value(path);
         e.host.append_value(host);
+        e.doc_id.append_value(doc_id);
         e.kind.append_value(error.kind.as_str());
         e.message.append_value(&error.message);
         e.line.append_option(error.position.map(|p| p.0));
@@ -487,6 +557,7 @@ impl TableBuilder {
         let domains: Vec<ArrayRef> = vec![
             Arc::new(d.path.finish()),
             Arc::new(d.host.finish()),
+            Arc::new(d.doc_id.finish()),
             Arc::new(d.kind.finish()),
             Arc::new(d.name.finish()),
             Arc::new(d.uuid.finish()),
@@ -505,11 +576,17 @@ impl TableBuilder {
             Arc::new(d.blockjobs_active.finish()),
             Arc::new(d.device_count.finish()),
             Arc::new(d.file_size.finish()),
+            Arc::new(d.job_async.finish()),
+            Arc::new(d.job_phase.finish()),
+            Arc::new(d.dbus_daemon.finish()),
+            Arc::new(d.iothreads.finish()),
+            Arc::new(d.tpm_backend.finish()),
         ];
         let v = &mut self.devices;
         let devices: Vec<ArrayRef> = vec![
             Arc::new(v.path.finish()),
             Arc::new(v.host.finish()),
+            Arc::new(v.doc_id.finish()),
             Arc::new(v.ordinal.finish()),
             Arc::new(v.element.finish()),
             Arc::new(v.type_.finish()),
@@ -537,11 +614,14 @@ impl TableBuilder {
             Arc::new(v.has_private_objects.finish()),
             Arc::new(v.has_origstates.finish()),
             Arc::new(v.has_actual.finish()),
+            Arc::new(v.volume_actual_type.finish()),
+            Arc::new(v.nbdkit.finish()),
         ];
         let pair = |p: &mut PairColumns| -> Vec<ArrayRef> {
             vec![
                 Arc::new(p.path.finish()),
                 Arc::new(p.host.finish()),
+                Arc::new(p.doc_id.finish()),
                 Arc::new(p.value.finish()),
             ]
         };
@@ -549,6 +629,7 @@ impl TableBuilder {
         let errors: Vec<ArrayRef> = vec![
             Arc::new(e.path.finish()),
             Arc::new(e.host.finish()),
+            Arc::new(e.doc_id.finish()),
             Arc::new(e.kind.finish()),
             Arc::new(e.message.finish()),
             Arc::new(e.line.finish()),

@@ -339,10 +339,6 @@ impl InputList {
         self.len
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// The next `n` inputs after `cursor` (fewer at the end), as ordinary inputs.
     pub fn take(&self, cursor: &mut InputCursor, n: usize) -> Vec<Input> {
         use std::os::unix::ffi::OsStrExt;

@@ -5,8 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use virtaudit_core::parse::parse_document_checked;
-use virtaudit_core::{Limits, parse_document};
+use virtaudit_core::{Limits, parse_document, parse_document_checked};
 
 fn project(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

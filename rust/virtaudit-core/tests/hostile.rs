@@ -17,9 +17,9 @@ use std::thread;
 use std::time::Duration;
 
 use arrow_array::{Array, RecordBatch, StringViewArray};
-use virtaudit_core::parse::parse_document_checked;
 use virtaudit_core::{
-    Batch, ErrorKind, InputError, Limits, ScanOptions, Scanner, parse_document, scan, scan_buffers,
+    Batch, ErrorKind, InputError, Limits, ScanOptions, Scanner, parse_document,
+    parse_document_checked, scan, scan_buffers,
 };
 
 // ------------------------------------------------------------------------------------------------

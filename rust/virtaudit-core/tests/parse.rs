@@ -3,8 +3,7 @@
 
 use std::path::PathBuf;
 
-use virtaudit_core::rows::{DeviceRow, DocKind, Document};
-use virtaudit_core::{ErrorKind, Limits, parse_document};
+use virtaudit_core::{DeviceRow, DocKind, Document, ErrorKind, Limits, parse_document};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,5 +1,8 @@
 //! `virtaudit._core`: converts arguments, runs the core scan with the GIL released, hands the tables to
-//! Python through the Arrow PyCapsule stream interface, and maps errors. Nothing else lives here.
+//! Python through the Arrow PyCapsule stream interface, and maps errors. Besides that, only the
+//! application's process-wide allocator tuning lives here (`allocator`).
+
+mod allocator;
 
 use std::path::PathBuf;
 
@@ -7,7 +10,7 @@ use arrow_array::ffi_stream::FFI_ArrowArrayStream;
 use arrow_array::{RecordBatch, RecordBatchIterator};
 use arrow_schema::SchemaRef;
 use pyo3::create_exception;
-use pyo3::exceptions::{PyException, PyValueError};
+use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict};
 use regex::Regex;
@@ -88,13 +91,47 @@ fn tables<'py>(py: Python<'py>, batches: &[Batch]) -> PyResult<Bound<'py, PyDict
     Ok(dict)
 }
 
+/// The scan limits, passed as the keyword arguments `max_file_size`, `max_depth` and `max_elements` (all
+/// required), as one [`Limits`]. They arrive as `**limits` so that the functions keep their keyword
+/// interface while the core gets the limits as a single value.
+fn limits(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Limits> {
+    const NAMES: [&str; 3] = ["max_file_size", "max_depth", "max_elements"];
+    let mut limits = Limits::default();
+    let mut given = [false; 3];
+    for (key, value) in kwargs.into_iter().flat_map(|d| d.iter()) {
+        let key: String = key.extract()?;
+        match key.as_str() {
+            "max_file_size" => limits.max_file_size = value.extract()?,
+            "max_depth" => limits.max_depth = value.extract()?,
+            "max_elements" => limits.max_elements = value.extract()?,
+            other => {
+                return Err(PyTypeError::new_err(format!(
+                    "unexpected keyword argument {other:?}"
+                )));
+            }
+        }
+        given[NAMES.iter().position(|n| *n == key).expect("matched above")] = true;
+    }
+    let missing: Vec<&str> = NAMES
+        .iter()
+        .zip(given)
+        .filter(|(_, given)| !given)
+        .map(|(name, _)| *name)
+        .collect();
+    if !missing.is_empty() {
+        return Err(PyTypeError::new_err(format!(
+            "missing required keyword arguments: {}",
+            missing.join(", ")
+        )));
+    }
+    Ok(limits)
+}
+
 fn options(
     jobs: Option<usize>,
     host_mode: &str,
     host_value: Option<String>,
-    max_file_size: u64,
-    max_depth: u32,
-    max_elements: u64,
+    limits: Limits,
 ) -> PyResult<ScanOptions> {
     let host_from = match (host_mode, host_value) {
         ("parent", _) => HostFrom::Parent,
@@ -118,55 +155,43 @@ fn options(
     Ok(ScanOptions {
         jobs,
         host_from,
-        limits: Limits {
-            max_file_size,
-            max_depth,
-            max_elements,
-        },
+        limits,
         caps_flags: None,
+        first_doc_id: 0,
     })
 }
 
 /// Scans files, directories and glob patterns; returns `{table: ArrowTable}`.
 #[pyfunction]
-#[pyo3(signature = (paths, *, jobs, host_mode, host_value, max_file_size, max_depth, max_elements))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (paths, *, jobs, host_mode, host_value, **limits))]
 fn scan<'py>(
     py: Python<'py>,
     paths: Vec<PathBuf>,
     jobs: Option<usize>,
     host_mode: &str,
     host_value: Option<String>,
-    max_file_size: u64,
-    max_depth: u32,
-    max_elements: u64,
+    limits: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let options = options(
-        jobs,
-        host_mode,
-        host_value,
-        max_file_size,
-        max_depth,
-        max_elements,
-    )?;
+    let options = options(jobs, host_mode, host_value, self::limits(limits)?)?;
     let batches = py
         .detach(|| virtaudit_core::scan(&paths, &options))
         .map_err(map_error)?;
     tables(py, &batches)
 }
 
-/// Scans in-memory documents (archive members) given as `(path, host, bytes)`.
+/// Scans in-memory documents (archive members) given as `(path, host, bytes)`; their document ids start at
+/// `first_doc_id`, so that a caller combining them with other scans can keep the ids unique.
 #[pyfunction]
-#[pyo3(signature = (items, *, jobs, max_file_size, max_depth, max_elements))]
+#[pyo3(signature = (items, *, jobs, first_doc_id=0, **limits))]
 fn scan_buffers<'py>(
     py: Python<'py>,
     items: Vec<(String, String, Vec<u8>)>,
     jobs: Option<usize>,
-    max_file_size: u64,
-    max_depth: u32,
-    max_elements: u64,
+    first_doc_id: u32,
+    limits: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let options = options(jobs, "parent", None, max_file_size, max_depth, max_elements)?;
+    let mut options = options(jobs, "parent", None, self::limits(limits)?)?;
+    options.first_doc_id = first_doc_id;
     let batch = py
         .detach(|| virtaudit_core::scan_buffers(&items, &options))
         .map_err(map_error)?;
@@ -182,28 +207,19 @@ struct PyScanner {
 #[pymethods]
 impl PyScanner {
     #[new]
-    #[pyo3(signature = (paths, *, jobs, host_mode, host_value, max_file_size, max_depth, max_elements, caps_flags=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (paths, *, jobs, host_mode, host_value, caps_flags=None, **limits))]
     fn new(
         py: Python<'_>,
         paths: Vec<PathBuf>,
         jobs: Option<usize>,
         host_mode: &str,
         host_value: Option<String>,
-        max_file_size: u64,
-        max_depth: u32,
-        max_elements: u64,
         caps_flags: Option<Vec<String>>,
+        limits: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let mut options = options(
-            jobs,
-            host_mode,
-            host_value,
-            max_file_size,
-            max_depth,
-            max_elements,
-        )?;
+        let mut options = options(jobs, host_mode, host_value, self::limits(limits)?)?;
         options.caps_flags = caps_flags.map(Into::into);
+        allocator::map_large_blocks();
         let inner = py
             .detach(|| Scanner::new(&paths, options))
             .map_err(map_error)?;
@@ -223,7 +239,13 @@ impl PyScanner {
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
         let inner = &mut self.inner;
         match py
-            .detach(|| inner.next_batch(batch_files))
+            .detach(|| {
+                // Measured on a million files: peak RSS of the CLI audit 205 MB with this, 262 MB
+                // trimming every 8th batch, 257-268 MB never; the price is pages faulted back in, about
+                // 15% more CPU in a bare scan_batches loop and nothing measurable in the audit.
+                allocator::release_free_memory();
+                inner.next_batch(batch_files)
+            })
             .map_err(map_error)?
         {
             Some(batches) => Ok(Some(tables(py, &batches)?)),
@@ -234,6 +256,9 @@ impl PyScanner {
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // The one source of both versions: Cargo's package version and the core's schema version (a Python
+    // test ties virtaudit.__version__ and virtaudit.SCHEMA_VERSION to these).
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("SCHEMA_VERSION", virtaudit_core::SCHEMA_VERSION)?;
     m.add("TABLE_NAMES", TABLE_NAMES.to_vec())?;
     m.add("DEFAULT_MAX_FILE_SIZE", Limits::default().max_file_size)?;

@@ -6,8 +6,9 @@ use quick_xml::XmlVersion;
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::Event;
 use quick_xml::reader::Reader;
-use virtaudit_core::parse::parse_document_checked;
-use virtaudit_core::{ErrorKind, InputError, Limits, TableBuilder, parse_document};
+use virtaudit_core::{
+    Document, ErrorKind, InputError, Limits, TableBuilder, parse_document, parse_document_checked,
+};
 
 /// Error messages name elements (cut to 64 bytes) and limits; they never carry file content.
 const MAX_MESSAGE: usize = 512;
@@ -219,7 +220,7 @@ fn check_error(data: &[u8], error: &InputError) {
 }
 
 /// A cheap fingerprint of an outcome, to compare two parses of the same bytes.
-fn summary(outcome: &Result<virtaudit_core::rows::Document<'_>, InputError>) -> String {
+fn summary(outcome: &Result<Document<'_>, InputError>) -> String {
     match outcome {
         Ok(doc) => format!(
             "ok {:?} {:?} {:?} {} {} {}",
