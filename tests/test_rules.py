@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 import virtaudit
 from virtaudit.auditing import AUDIT_COLUMNS, audit, load_host_facts, select_codes
-from virtaudit.catalog import CATALOG, SEVERITIES, markdown, rules
+from virtaudit.catalog import CAPS_FLAGS_USED, CATALOG, SEVERITIES, markdown, rules
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "rules"
@@ -334,9 +334,57 @@ def test_catalog_codes_and_names() -> None:
 
 def test_rules_md_is_current() -> None:
     path = ROOT / "docs" / "rules.md"
-    assert path.read_text(encoding="utf-8") == markdown(), (
-        "docs/rules.md is stale: run `python -m virtaudit.catalog > docs/rules.md`"
+    assert path.read_text(encoding="utf-8") == markdown(), "docs/rules.md is stale: run `make catalog`"
+
+
+def test_catalog_copy_equals_the_rule_modules() -> None:
+    # The polars-free copy the CLI reads is what the rule modules register, entry for entry, in order.
+    from virtaudit.rules.engine import caps_flags_used, registered
+
+    assert tuple(r.entry for r in registered().values()) == tuple(CATALOG.values()), (
+        "virtaudit/_catalog_data.py is stale: run `make catalog`"
     )
+    assert caps_flags_used() == CAPS_FLAGS_USED
+
+
+def test_public_rules_name_survives_the_rules_package() -> None:
+    # ``virtaudit.rules`` is the catalog function and the name of the rules package: importing the package
+    # (which makes it the attribute of ``virtaudit``) keeps ``virtaudit.rules()`` working.
+    import virtaudit.rules.pci
+
+    assert virtaudit.rules()["code"].to_list() == list(CATALOG)
+
+
+# Size limits of the rule code (house rule): no file over 800 lines, no function over 80.
+OWNED = [
+    ROOT / "python" / "virtaudit" / "versions.py",
+    *sorted((ROOT / "python" / "virtaudit" / "rules").glob("*.py")),
+    *(
+        ROOT / "python" / "virtaudit" / f"{name}.py"
+        for name in (
+            "auditing",
+            "busnames",
+            "catalog",
+            "diffing",
+            "schema",
+            "targets",
+            "topology",
+            "versions",
+        )
+    ),
+]
+
+
+@pytest.mark.parametrize("path", OWNED, ids=lambda p: p.name)
+def test_rule_code_sizes(path: Path) -> None:
+    import ast
+
+    text = path.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 800
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            length = (node.end_lineno or node.lineno) - node.lineno + 1
+            assert length <= 80, f"{path.name}: {node.name} has {length} lines"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -490,7 +538,7 @@ def test_example_fleet_planted_hazards() -> None:
 
 
 def test_doc_ids_follow_runs_of_a_document() -> None:
-    from virtaudit.ruleset import doc_ids
+    from virtaudit.rules._base import doc_ids
 
     keys = pl.DataFrame(
         {"path": ["a", "b", "c"], "host": ["h", "h", "g"], "doc": [0, 1, 2]},
@@ -526,7 +574,7 @@ def test_audit_refuses_a_document_listed_twice() -> None:
 def test_fmt_gives_the_text_pl_format_gives() -> None:
     """The message formatter: the same text as ``pl.format`` (nulls propagate, numbers as text), on a frame
     in several chunks, as the scan's tables are."""
-    from virtaudit.ruleset import fmt
+    from virtaudit.rules._base import fmt
 
     parts = [
         pl.DataFrame({"a": ["x", None], "n": [1, 2]}),

@@ -37,13 +37,14 @@ if TYPE_CHECKING:
     BatchOpt = int
 
 from virtaudit.cli import EXIT_FINDINGS, EXIT_OK, EXIT_UNREADABLE
+from virtaudit.schema import SEVERITIES
 
 DEFAULT_STATUS_DIR: Final = "/run/libvirt/qemu"
 DEFAULT_BATCH_FILES: Final = 2000
 PROGRESS_MIN_FILES: Final = 2000
 """A scan of fewer inputs than this shows no progress bar."""
 
-SEVERITY_NAMES: Final = ("critical", "high", "medium", "low", "info")
+SEVERITY_NAMES: Final = SEVERITIES  # (one home: virtaudit.schema)
 
 
 class Severity(enum.StrEnum):

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Final, Literal
 
 import polars as pl
 
+from virtaudit.targets import HostFacts, document_targets
 from virtaudit.versions import (
     NEWEST_KEY,
     LibvirtVersion,
@@ -36,7 +37,6 @@ from virtaudit.versions import (
 )
 
 if TYPE_CHECKING:
-    from virtaudit.auditing import HostFacts
     from virtaudit.scanning import Scan
 
 __all__ = [
@@ -634,8 +634,6 @@ def buses(
 
     ``host_facts`` (see :func:`virtaudit.auditing.audit`) gives per-host libvirt and QEMU versions.
     """
-    from virtaudit.auditing import document_targets
-
     targets = document_targets(scan, target_libvirt=target_libvirt, host_facts=host_facts)
     devices = _devices_with_context(scan, targets, libvirt_key(target_libvirt))
     ctrl = pci_controllers(devices.filter(pl.col("kind") == "status"))

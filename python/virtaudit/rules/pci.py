@@ -1,0 +1,645 @@
+"""PCI rules: bus names, controllers and addresses (the hazards of the PCI root-bus alias thread and its
+relatives; ``libvirt-restart-hazards.md`` sections 1, 5 and 6)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Final
+
+import polars as pl
+
+from virtaudit.busnames import PCI_ROOT, PCIE_ROOT, S390
+from virtaudit.rules._base import (
+    Context,
+    Parts,
+    Shape,
+    alias_q,
+    device_text,
+    finding_columns,
+    fmt,
+    q,
+    rule,
+)
+
+_ROOTS: Final = (PCI_ROOT, PCIE_ROOT)
+
+# Device models QEMU attaches over PCI (for PCI009, conservative: explicit models only).
+_USB_PCI_MODELS: Final = (
+    "piix3-uhci",
+    "piix4-uhci",
+    "ehci",
+    "ich9-ehci1",
+    "ich9-uhci1",
+    "ich9-uhci2",
+    "ich9-uhci3",
+    "vt82c686b-uhci",
+    "pci-ohci",
+    "nec-xhci",
+    "qemu-xhci",
+)
+_SCSI_PCI_MODELS: Final = (
+    "virtio-scsi",
+    "virtio-transitional",
+    "virtio-non-transitional",
+    "lsilogic",
+    "lsisas1068",
+    "lsisas1078",
+    "vmpvscsi",
+    "am53c974",
+    "dc390",
+)
+_NIC_PCI_MODELS: Final = (
+    "virtio",
+    "virtio-transitional",
+    "virtio-non-transitional",
+    "e1000",
+    "e1000e",
+    "rtl8139",
+    "vmxnet3",
+    "ne2k_pci",
+    "pcnet",
+    "igb",
+)
+_VIDEO_PCI_MODELS: Final = ("virtio", "qxl", "vga", "cirrus", "vmvga", "bochs")
+_SOUND_PCI_MODELS: Final = ("ich6", "ich7", "ich9", "ac97", "es1370")
+
+
+@rule(
+    code="PCI001",
+    name="root-user-alias",
+    scope="status",
+    severities=("high", "medium", "info"),
+    severity_logic=(
+        "high where the bus name the target would use for a hotplug after a restart differs from "
+        "QEMU's root bus: pSeries (the user alias is never translated, so bus=ua-... is used), a target "
+        "of 3.10.0-rc1 on x86 i440fx (recomputed as 'pci'), targets before 3.10 (the alias is used "
+        "verbatim), or a host whose QEMU is known to be older than the PPC multibus minimum; medium on "
+        "PPC outside pSeries for targets 3.10.0-7.3.x when the host's QEMU version is not known (an "
+        "unknown version is assumed >= 2.0, >= 1.6 for ppce500), and on loongarch64 (multibus handling "
+        "unconfirmed); info where libvirt recomputes the right name."
+    ),
+    message="{device} carries the user alias {alias}: {detail}",
+    why=(
+        "libvirt does not put a user alias on the QEMU command line for the implicit PCI root: QEMU "
+        "names that bus itself (pci.0, pcie.0, or pci on machines without multibus support). After a "
+        "daemon restart libvirt rebuilds its state from the status XML, which stores the root's alias "
+        "but neither the QEMU version nor the capabilities' arch. From 3.10.0 on, libvirt recomputes the "
+        "QEMU name for a ua- root from the guest's arch and machine, assuming an unknown QEMU version is "
+        "new enough; pSeries is excluded from the translation, 3.10.0-rc1 recomputed it wrongly for "
+        "i440fx, and releases before 3.10 use the user alias verbatim. When the name libvirt computes is "
+        "not QEMU's, every PCI hotplug onto the root bus fails."
+    ),
+    evidence=(
+        "937f3195 (3.10.0-rc1: recompute the root name); dacfc6b1, fdf354fb, 65108d94 (3.10.0: use the "
+        "stored alias, recompute only user aliases, def->os.arch, unknown QEMU is new enough); "
+        "d4374a629f (7.4.0: PPC always multibus); qemuBuildDeviceAddressPCIGetBus; rhbz#1518148"
+    ),
+    affected=">= 3.9.0 (user aliases exist); the name is right for non-pSeries from 3.10.0 on",
+    remediation=(
+        "Do not give the implicit pci-root/pcie-root a user alias (remove it from the definition for the "
+        "next cold boot); until then avoid PCI hotplug onto the root bus after a restart, or plug into a "
+        "root port/bridge, and on PPC record the host's QEMU version in host facts."
+    ),
+)
+def pci001(ctx: Context) -> Parts:
+    c = ctx.controllers.filter(pl.col("is_root") & pl.col("user_alias_flag"))
+    return ((c, _pci001_columns()),)
+
+
+@cache
+def _pci001_columns() -> Shape:
+    target = pl.col("target_text")
+    rb, qb = q("restart_bus"), q("qemu_bus")
+    severity = (
+        pl.when(~pl.col("confirmed"))
+        .then(pl.lit("medium"))
+        .when(~pl.col("agrees"))
+        .then(pl.lit("high"))
+        .when(pl.col("qemu_dependent"))
+        .then(pl.lit("medium"))
+        .otherwise(pl.lit("info"))
+    )
+    detail = (
+        pl.when(~pl.col("confirmed"))
+        .then(
+            fmt(
+                "libvirt's root-bus naming for {} is unconfirmed, so the bus {} that {} would use for PCI "
+                "hotplug after a restart may not be the one QEMU has",
+                pl.col("arch"),
+                rb,
+                target,
+            )
+        )
+        .when(~pl.col("agrees") & pl.col("pseries"))
+        .then(
+            fmt(
+                "pSeries root aliases are never translated, so after a restart {} would send PCI hotplugs "
+                "to bus {}, which QEMU lacks (its root bus is {})",
+                target,
+                rb,
+                qb,
+            )
+        )
+        .when(~pl.col("agrees"))
+        .then(
+            fmt(
+                "after a restart {} would send PCI hotplugs to bus {}, but QEMU's root bus is {}, so they "
+                "fail",
+                target,
+                rb,
+                qb,
+            )
+        )
+        .when(pl.col("qemu_dependent"))
+        .then(
+            fmt(
+                "after a restart {} assumes the unknown QEMU version is new enough and uses bus {}, which "
+                "is wrong if this host's QEMU predates PPC multibus support (record its version in host "
+                "facts)",
+                target,
+                rb,
+            )
+        )
+        .otherwise(
+            fmt("after a restart {} translates it to QEMU's root bus {}, so hotplug works", target, rb)
+        )
+    )
+    return finding_columns(
+        "PCI001",
+        severity,
+        {"device": device_text(), "alias": alias_q(), "detail": detail},
+        element=pl.col("element"),
+        alias=pl.col("alias"),
+        recorded_bus=pl.col("restart_bus"),
+        expected_bus=pl.col("qemu_bus"),
+    )
+
+
+@rule(
+    code="PCI002",
+    name="root-alias-mismatch",
+    scope="status",
+    severities=("high",),
+    severity_logic=(
+        "high: the target would use a bus name after a restart that is not QEMU's root bus (the stored "
+        "non-user alias differs from the name the model predicts, or the target is 3.10.0-rc1, which "
+        "recomputes every i440fx root as 'pci'). Roots whose naming the doc leaves unconfirmed "
+        "(loongarch64, mips, ppcemb) are trusted as stored and never reported."
+    ),
+    message="{device} stores the alias {alias}: {detail}",
+    why=(
+        "From 1.2.16 on the alias libvirt assigns to the root PCI controller is QEMU's name for the root "
+        "bus, and from 3.10.0 libvirt uses the stored alias verbatim as bus= when hotplugging after a "
+        "restart. A stored alias that is not QEMU's bus name (written by libvirt <= 1.2.15 on machines "
+        "without multibus, or edited) therefore breaks hotplug; 3.10.0-rc1 ignored the stored alias and "
+        "computed 'pci' for every i440fx guest, because the rebuilt capabilities have no arch."
+    ),
+    evidence="75cd7d9b05 (1.2.16); 937f3195 (3.10.0-rc1); dacfc6b10b (3.10.0)",
+    affected=">= 1.2.16 readers; every i440fx guest on 3.10.0-rc1",
+    remediation=(
+        "Never run 3.10.0-rc1; for a wrong stored alias, restart the guest (cold boot) under the current "
+        "libvirt so that the alias is reassigned, and avoid hotplug onto the root bus until then."
+    ),
+)
+def pci002(ctx: Context) -> Parts:
+    c = ctx.controllers.filter(
+        pl.col("is_root")
+        & ~pl.col("user_alias_flag")
+        & pl.col("confirmed")
+        & ~pl.col("agrees")
+        & pl.col("restart_bus").is_not_null()
+        & pl.col("qemu_bus").is_not_null()
+    )
+    return ((c, _pci002_columns()),)
+
+
+@cache
+def _pci002_columns() -> Shape:
+    target = pl.col("target_text")
+    rb, qb = q("restart_bus"), q("qemu_bus")
+    detail = (
+        pl.when(pl.col("recompute") == "every-root")
+        .then(
+            fmt(
+                "{} ignores it after a restart and sends PCI hotplugs to bus {}, but QEMU's root bus is {}",
+                target,
+                rb,
+                qb,
+            )
+        )
+        .otherwise(
+            fmt(
+                "after a restart {} uses it verbatim as bus {}, but QEMU names this machine's root bus {}, "
+                "so PCI hotplug fails",
+                target,
+                rb,
+                qb,
+            )
+        )
+    )
+    return finding_columns(
+        "PCI002",
+        "high",
+        {"device": device_text(), "alias": alias_q(), "detail": detail},
+        element=pl.col("element"),
+        alias=pl.col("alias"),
+        recorded_bus=pl.col("restart_bus"),
+        expected_bus=pl.col("qemu_bus"),
+    )
+
+
+@rule(
+    code="PCI003",
+    name="pci-controller-alias-missing",
+    scope="status",
+    severities=("high",),
+    severity_logic="high: a PCI controller of a running guest has no alias in the status XML.",
+    message="{device} has no alias in the status XML: {detail}",
+    why=(
+        "After a restart libvirt names the bus of a PCI hotplug after the alias of the controller "
+        "recorded in the status XML; without one it refuses the hotplug with 'Device alias was not set "
+        "for PCI controller with index N required for device at address ...'."
+    ),
+    evidence="qemuBuildDeviceAddressPCIGetBus (all releases)",
+    affected="all",
+    remediation=(
+        "Restart the guest (cold boot) so that libvirt assigns aliases; until then avoid PCI hotplug "
+        "onto "
+        "that controller's bus."
+    ),
+)
+def pci003(ctx: Context) -> Parts:
+    c = ctx.controllers.filter(pl.col("alias").is_null() & pl.col("restart_bus").is_null())
+    return ((c, _pci003_columns()),)
+
+
+@cache
+def _pci003_columns() -> Shape:
+    detail = fmt(
+        "after a restart {} refuses PCI hotplug onto its bus ('Device alias was not set for PCI "
+        "controller with index {}')",
+        pl.col("target_text"),
+        pl.col("index"),
+    )
+    return finding_columns(
+        "PCI003",
+        "high",
+        {"device": device_text(), "detail": detail},
+        element=pl.col("element"),
+        expected_bus=pl.col("qemu_bus"),
+    )
+
+
+def _bus_key(bus: str) -> pl.Expr:
+    """(doc, PCI bus number) packed into one UInt64, exactly (both are UInt32): a join on one integer
+    column is much cheaper than on two. Null when the bus is null, which matches nothing, as in a join
+    on the two columns."""
+    return (pl.col("doc").cast(pl.UInt64) * 2**32 + pl.col(bus).cast(pl.UInt64)).alias("_bus_key")
+
+
+def _root_docs(ctx: Context) -> pl.LazyFrame:
+    """The running guests with an index-0 PCI controller (``ctx.controllers`` are the running guests' PCI
+    controllers: no need to look for them among all devices again)."""
+    return ctx.controllers.filter(pl.col("index") == 0).select("doc").unique()
+
+
+@rule(
+    code="PCI004",
+    name="bus-without-controller",
+    scope="status",
+    severities=("high",),
+    severity_logic="high: a device's PCI address names bus N (> 0) and no PCI controller has index N.",
+    message="{device} ({alias}) sits on PCI bus {recorded_bus}, {detail}",
+    why=(
+        "libvirt resolves the bus of a PCI address through the controller with that index; without it "
+        "hotplug and unplug on that bus fail with 'Could not find PCI controller with index N required "
+        "for device at address ...'."
+    ),
+    evidence="qemuBuildDeviceAddressPCIGetBus (all releases)",
+    affected="all",
+    remediation="Cold-boot the guest after adding the missing controller to its definition.",
+)
+def pci004(ctx: Context) -> Parts:
+    indexes = ctx.controllers.filter(pl.col("index").is_not_null()).select(_bus_key("index"))
+    on_bus = ctx.status_devices().filter((pl.col("address_type") == "pci") & (pl.col("pci_bus") > 0))
+    missing = on_bus.with_columns(_bus_key("pci_bus")).join(indexes, on="_bus_key", how="anti")
+    return ((missing, _pci004_columns()),)
+
+
+@cache
+def _pci004_columns() -> Shape:
+    detail = fmt(
+        "but no PCI controller has index {}, so hotplug and unplug on that bus fail ('Could not find PCI "
+        "controller with index {}')",
+        pl.col("pci_bus"),
+        pl.col("pci_bus"),
+    )
+    return finding_columns(
+        "PCI004",
+        "high",
+        {"device": device_text(), "alias": alias_q(), "recorded_bus": pl.col("pci_bus"), "detail": detail},
+        element=pl.col("element"),
+        alias=pl.col("alias"),
+        recorded_bus=pl.col("pci_bus").cast(pl.String),
+    )
+
+
+@rule(
+    code="PCI005",
+    name="root-missing",
+    scope="status",
+    severities=("medium",),
+    severity_logic=(
+        "medium: no index-0 PCI controller although the machine gets an implicit PCI root (confirmed "
+        "machines whose root does not depend on a QEMU capability) or devices have PCI addresses."
+    ),
+    message="The guest has no index-0 PCI controller: {detail}",
+    why=(
+        "libvirt adds the implicit root when it parses the definition; one missing from the status XML "
+        "is added again at load without an alias, and hotplug onto the root bus then fails for lack of "
+        "an alias, or the addresses of existing devices cannot be resolved."
+    ),
+    evidence="qemuDomainDefAddDefaultDevices; qemuBuildDeviceAddressPCIGetBus",
+    affected="all",
+    remediation=(
+        "Cold-boot the guest under the current libvirt so that the root is recorded with its alias."
+    ),
+)
+def pci005(ctx: Context) -> Parts:
+    with_pci = ctx.status_devices().filter(pl.col("address_type") == "pci").select("doc").unique()
+    facts = ctx.domain_facts()
+    docs = (
+        ctx.status_domains()
+        .select("doc", "target_text")
+        .join(_root_docs(ctx), on=["doc"], how="anti")
+        .join(facts.drop("arch", "machine", "target_key", "qemu_key"), on=["doc"], how="left")
+        .join(with_pci.with_columns(pl.lit(True).alias("has_pci")), on=["doc"], how="left")
+        .join(ctx.domains.select("doc", "arch", "machine"), on=["doc"], how="left")
+        .with_columns(pl.col("has_pci").fill_null(False))
+    )
+    implicit = (
+        pl.col("default_root_model").is_not_null()
+        & pl.col("default_root_confirmed").fill_null(False)
+        & pl.col("default_root_needs").is_null()
+    )
+    hits = docs.filter(pl.col("has_pci") | implicit)
+    return ((hits, _pci005_columns()),)
+
+
+@cache
+def _pci005_columns() -> Shape:
+    detail = (
+        pl.when(pl.col("has_pci"))
+        .then(
+            pl.lit(
+                "devices have PCI addresses but their root is not recorded, so libvirt re-adds it at load "
+                "without an alias and PCI hotplug onto it fails after a restart"
+            )
+        )
+        .otherwise(
+            fmt(
+                "machine {} always has a {}, which libvirt re-adds at load without an alias, so PCI hotplug "
+                "onto it fails after a restart",
+                pl.col("machine"),
+                pl.col("default_root_model"),
+            )
+        )
+    )
+    return finding_columns(
+        "PCI005",
+        "medium",
+        {"detail": detail},
+        element=pl.lit("controller"),
+        expected_bus=pl.col("qemu_root_bus"),
+    )
+
+
+@rule(
+    code="PCI006",
+    name="root-model-mismatch",
+    scope="any",
+    severities=("medium",),
+    severity_logic=(
+        "medium: the index-0 PCI controller's model is not the root model the machine requires "
+        "(pci-root on q35/ARM virt/RISC-V virt, pcie-root on i440fx/pSeries/s390, ...)."
+    ),
+    message="{device} does not fit machine {machine}: {detail}",
+    why=(
+        "Post-parse validation rejects a root of the wrong model ('The PCI controller with index=0 must "
+        "be model=...'); a definition or status file that fails to load is forgotten by libvirt at the "
+        "restart."
+    ),
+    evidence="qemuDomainDefAddDefaultDevices and the PCI controller validation",
+    affected="all",
+    remediation="Fix the root controller's model in the definition (and cold-boot the guest).",
+)
+def pci006(ctx: Context) -> Parts:
+    facts = ctx.domain_facts().select(
+        "doc",
+        "default_root_model",
+        "default_root_confirmed",
+        pl.col("qemu_root_bus").alias("exp_bus"),
+    )
+    roots = ctx.devices.filter(
+        (pl.col("element") == "controller")
+        & (pl.col("type") == "pci")
+        & (pl.col("index") == 0)
+        & pl.col("model").is_not_null()
+    ).join(facts, on=["doc"], how="inner")
+    hits = roots.filter(
+        pl.col("default_root_model").is_not_null()
+        & pl.col("default_root_confirmed")
+        & (pl.col("model") != pl.col("default_root_model"))
+    )
+    return ((hits, _pci006_columns()),)
+
+
+@cache
+def _pci006_columns() -> Shape:
+    detail = fmt(
+        "on {} that machine requires a {}, and libvirt rejects the definition at load ('The PCI controller "
+        "with index=0 must be model=...')",
+        pl.col("arch"),
+        pl.col("default_root_model"),
+    )
+    return finding_columns(
+        "PCI006",
+        "medium",
+        {"device": device_text(), "machine": pl.col("machine"), "detail": detail},
+        element=pl.col("element"),
+        alias=pl.col("alias"),
+        recorded_bus=pl.col("alias"),
+        expected_bus=pl.col("exp_bus"),
+    )
+
+
+@rule(
+    code="PCI007",
+    name="phb-target",
+    scope="status",
+    severities=("low",),
+    severity_logic=(
+        "low: a pSeries host bridge (pci-root with index > 0) without a target index, or with an alias "
+        "other than pci.<index>."
+    ),
+    message="{device} is a pSeries host bridge {detail}",
+    why=(
+        "The bus of an extra pSeries host bridge is '<alias>.0' only when its target index is above 0; "
+        "without a target index libvirt uses the bare alias, which QEMU does not know, and an unexpected "
+        "alias points to a hand-edited or foreign status file."
+    ),
+    evidence="virDomainControllerIsPSeriesPHB; the '%s.0' rule of qemuBuildDeviceAddressPCIGetBus",
+    affected="pSeries guests with extra host bridges",
+    remediation="Give the host bridge an explicit <target index='N'/> in the definition and cold-boot.",
+)
+def pci007(ctx: Context) -> Parts:
+    no_target_detail, odd, odd_detail, shape = _pci007_exprs()
+    phb = ctx.controllers.filter(pl.col("phb"))
+    no_target = phb.filter(pl.col("target_index").is_null()).with_columns(no_target_detail)
+    odd_alias = phb.filter(odd).with_columns(odd_detail)
+    both = pl.concat([no_target, odd_alias], how="vertical")
+    return ((both, shape),)
+
+
+@cache
+def _pci007_exprs() -> tuple[pl.Expr, pl.Expr, pl.Expr, Shape]:
+    """The detail of host bridges without a target index, the test and detail of odd aliases, the columns."""
+    no_target_detail = fmt(
+        "without a target index, so after a restart {} sends hotplugs to bus {} instead of {}",
+        pl.col("target_text"),
+        q("restart_bus"),
+        q("qemu_bus"),
+    ).alias("_detail")
+    expected_alias = pl.concat_str(pl.lit("pci."), pl.col("index").cast(pl.String))
+    odd = pl.col("alias").is_not_null() & ~pl.col("user_alias_flag") & (pl.col("alias") != expected_alias)
+    odd_detail = fmt(
+        "aliased {} where libvirt assigns {}, a sign of a hand-edited or foreign status file",
+        q("alias"),
+        pl.concat_str(pl.lit("'"), expected_alias, pl.lit("'")),
+    ).alias("_detail")
+    shape = finding_columns(
+        "PCI007",
+        "low",
+        {"device": device_text(), "detail": pl.col("_detail")},
+        element=pl.col("element"),
+        alias=pl.col("alias"),
+        recorded_bus=pl.col("restart_bus"),
+        expected_bus=pl.col("qemu_bus"),
+    )
+    return no_target_detail, odd, odd_detail, shape
+
+
+@rule(
+    code="PCI008",
+    name="hotplug-off-bus",
+    scope="status",
+    severities=("info",),
+    severity_logic="info: a device sits on a PCI controller with hotplug turned off.",
+    message="{device} ({alias}) sits on bus {recorded_bus}, whose controller has hotplug='off': {detail}",
+    why=(
+        "QEMU refuses hotplug on such a port, and libvirt refuses to detach devices from it from 6.4.0 "
+        "on;"
+        " this is by configuration, listed so that a failed detach is not mistaken for a restart bug."
+    ),
+    evidence="c0e04c2e62 (6.4.0)",
+    affected=">= 6.4.0 for detach",
+    remediation=("Nothing to do unless the device must be unplugged live; then enable hotplug on the port."),
+)
+def pci008(ctx: Context) -> Parts:
+    off = ctx.controllers.filter(pl.col("target_hotplug") == "off").select(
+        "doc", pl.col("index").alias("pci_bus"), pl.col("qemu_bus").alias("_bus")
+    )
+    dev = ctx.status_devices().filter(pl.col("address_type") == "pci")
+    hits = dev.join(off, on=["doc", "pci_bus"], how="inner")
+    return ((hits, _pci008_columns()),)
+
+
+@cache
+def _pci008_columns() -> Shape:
+    return finding_columns(
+        "PCI008",
+        "info",
+        {
+            "device": device_text(),
+            "alias": alias_q(),
+            "recorded_bus": q("_bus"),
+            "detail": pl.lit("hot-unplug of this device is refused by configuration (since libvirt 6.4.0)"),
+        },
+        element=pl.col("element"),
+        alias=pl.col("alias"),
+        recorded_bus=pl.col("_bus"),
+    )
+
+
+@cache
+def _pci_capable() -> pl.Expr:
+    el, typ, model = pl.col("element"), pl.col("type"), pl.col("model")
+    return (
+        (
+            (el == "controller")
+            & (typ == "pci")
+            & ~model.is_in(_ROOTS).fill_null(False)
+            & (pl.col("index") > 0)
+        )
+        | ((el == "controller") & (typ == "usb") & model.is_in(_USB_PCI_MODELS))
+        | ((el == "controller") & (typ == "scsi") & model.is_in(_SCSI_PCI_MODELS))
+        | ((el == "controller") & typ.is_in(("virtio-serial", "sata")))
+        | ((el == "hostdev") & (typ == "pci"))
+        | ((el == "interface") & ((typ == "hostdev") | model.is_in(_NIC_PCI_MODELS)))
+        | ((el == "video") & model.is_in(_VIDEO_PCI_MODELS))
+        | (el.is_in(("memballoon", "rng")) & model.str.starts_with("virtio"))
+        | ((el == "sound") & model.is_in(_SOUND_PCI_MODELS))
+        | ((el == "watchdog") & (model == "i6300esb"))
+        | ((el == "memory") & model.is_in(("virtio-pmem", "virtio-mem")))
+        | el.is_in(("shmem", "vsock"))
+    ).fill_null(False)
+
+
+@rule(
+    code="PCI009",
+    name="pci-address-missing",
+    scope="status",
+    severities=("medium",),
+    severity_logic=(
+        "medium (INFERENCE): a PCI device (PCI controller other than a root, PCI hostdev, "
+        "virtio/emulated "
+        "NIC, video, balloon, rng, sound, watchdog, PCI USB/SCSI/SATA/virtio-serial controller, ...) of "
+        "a "
+        "guest with a PCI root has no <address> in the status XML."
+    ),
+    message="{device} ({alias}) has no address in the status XML: {detail}",
+    why=(
+        "At reconnect libvirt assigns addresses to devices without one; the address it picks need not be "
+        "the one QEMU gave the running device, so later unplug or migration addresses the wrong slot."
+    ),
+    evidence="qemuProcessReconnect -> qemuDomainAssignAddresses (INFERENCE in the doc)",
+    affected="all",
+    remediation="Cold-boot the guest so that the addresses are recorded.",
+)
+def pci009(ctx: Context) -> Parts:
+    # The long test of what attaches over PCI runs on the devices without an address only: cache() keeps
+    # polars from merging the two filters into one that tests every device.
+    unaddressed = (
+        ctx.status_devices()
+        .filter(pl.col("address_type").is_null())
+        .select("doc", "element", "type", "model", "index", "alias", "arch")
+        .cache()
+    )
+    hits = unaddressed.filter(_pci_capable() & ~pl.col("arch").is_in(S390).fill_null(False)).join(
+        _root_docs(ctx), on=["doc"], how="semi"
+    )
+    return ((hits, _pci009_columns()),)
+
+
+@cache
+def _pci009_columns() -> Shape:
+    detail = pl.lit(
+        "at reconnect libvirt assigns one, which need not be the slot QEMU gave the running device"
+    )
+    return finding_columns(
+        "PCI009",
+        "medium",
+        {"device": device_text(), "alias": alias_q(), "detail": detail},
+        element=pl.col("element"),
+        alias=pl.col("alias"),
+    )
