@@ -533,4 +533,136 @@ RULES: Final[tuple[Rule, ...]] = (
         remediation="Give USB devices explicit addresses, or upgrade libvirt to >= 2.4.0.",
         caps_flags=(),
     ),
+    Rule(
+        code="CAP001",
+        name="caps-flag-unknown",
+        scope="status",
+        severities=("critical", "medium", "info"),
+        severity_logic=(
+            "critical: the status file records capability flags that the target's flag table lacks "
+            "(read from libvirt's sources for 69 releases, 3.0.0 to 11.3.0), including "
+            "kqemu/enable-kqemu on 5.3.0 and later; medium: the target's table was not read and lies "
+            "between two tables read (from 5.3.0 on each is a prefix of the next), and a flag is in the"
+            " later one only ('maybe unknown'); info: the target's table was not read (releases after "
+            "11.3.0, below 3.0.0, release candidates and maintenance releases before 5.3.0) and a flag "
+            "is in no table read ('unknown')."
+        ),
+        message="The status XML records capability flags {detail}",
+        why=(
+            "A restarted libvirtd reads every <qemuCaps><flag name=.../> of a status file, and a name "
+            "its capability table lacks is a hard error ('Unknown qemu capabilities flag ...'): the "
+            "status file fails to load ('Failed to load config for domain ...') and libvirt forgets the"
+            " guest, while its QEMU keeps running, unmanaged. A persistent definition of the same guest"
+            " then shows as shut off, and starting it would run a second QEMU on the same disks. "
+            "Downgrades hit it (the file records the flags of the newer release that started the "
+            "guest), and so do guests started before 5.3.0 with kqemu flags. Seen on libvirt 9.0.0 "
+            "after a downgrade from 11.3.0 (flag virtio-crypto)."
+        ),
+        evidence=(
+            "qemuDomainObjPrivateXMLParse and virDomainObjListLoadAllConfigs (every release "
+            "3.0.0-11.3.0); the flag tables of VIR_ENUM_IMPL(virQEMUCaps) per release "
+            "(qemucaps-flags.csv); 5dd6e7f949 (5.3.0: kqemu, enable-kqemu deleted); seen on 9.0.0 "
+            "(downgrade from 11.3.0)"
+        ),
+        affected=(
+            "every release; verdicts rest on the tables of 3.0.0-8.5.0 (every minor release), 9.0.0, "
+            "9.6.0, 9.8.0, 9.10.0, 10.4.0, 10.5.0, 10.7.0 and 11.3.0; releases in between are bracketed"
+            " from 5.3.0 on ('maybe unknown'); after 11.3.0 unknown"
+        ),
+        remediation=(
+            "Do not downgrade libvirtd below the release that started the guest: migrate the guest "
+            "away, or shut it down cleanly, first. A guest already forgotten runs unmanaged: do not "
+            "start its definition again; stop its QEMU by hand or go back to the newer libvirt."
+        ),
+        caps_flags=("*",),
+    ),
+    Rule(
+        code="CAP002",
+        name="legacy-block-guest",
+        scope="status",
+        severities=("high", "medium"),
+        severity_logic=(
+            "high (consequence INFERRED) for targets >= 9.0.0: the status file records capabilities but"
+            " not 'blockdev', so the guest's disks were set up with the legacy -drive code, which 9.0.0"
+            " removed; medium for targets 8.6.0-8.10.x, whose code was not read (present @8.5.0, gone "
+            "@9.0.0); not reported for targets <= 8.5.x."
+        ),
+        message="The status XML records capabilities without 'blockdev': {detail}",
+        why=(
+            "libvirt used QEMU's -blockdev only from 5.10.0 on (and only with QEMU >= 4.2); a guest "
+            "whose recorded capabilities lack 'blockdev' was started with the legacy -drive code. That "
+            "code is present @8.5.0 and gone @9.0.0 (NEWS: support for QEMU < 4.2 removed in 8.7.0), so"
+            " a >= 9.0.0 daemon manages the guest's disks with code that assumes blockdev node names "
+            "the guest does not have. What exactly fails (block jobs, disk hotplug/unplug, media "
+            "change, or the reconnect) is an inference: not seen in a lab."
+        ),
+        evidence=(
+            "legacy block code present @8.5.0, gone @9.0.0 (the blockdev flag retired); NEWS 8.7.0 "
+            "(QEMU < 4.2 unsupported); blockdev used from 5.10.0"
+        ),
+        affected=">= 9.0.0 (inferred consequence); 8.6.0-8.10.x unknown (not read); <= 8.5.x not affected",
+        remediation=(
+            "Cold-boot the guest (shut down, start) under the current libvirt and QEMU before upgrading"
+            " libvirtd to >= 9.0.0, or migrate it to a host that already runs the new libvirt."
+        ),
+        caps_flags=("blockdev",),
+    ),
+    Rule(
+        code="CAP003",
+        name="json-device-unplug",
+        scope="status",
+        severities=("high",),
+        severity_logic=(
+            "high: the status file records 'device.json' but not 'device.json+hotplug' (the guest was "
+            "started by libvirt 7.9.0-8.0.x with JSON -device), unless host facts give a QEMU other "
+            "than 6.2, with which the hazard does not occur."
+        ),
+        message="The status XML records 'device.json' without 'device.json+hotplug': {detail}",
+        why=(
+            "libvirt 7.9.0 started passing -device as JSON. With QEMU 6.2, devices created that way "
+            "never deliver DEVICE_DELETED when unplugged, so a hot-unplug never completes; 8.1.0 "
+            "retired the flag and added 'device.json+hotplug', set only where JSON -device and hotplug "
+            "work together. The flags of the starting release stay with the guest for its life, "
+            "restarts and upgrades included."
+        ),
+        evidence=(
+            "bd3d00babc (8.1.0: device.json retired, device.json+hotplug added); device.json added in 7.9.0"
+        ),
+        affected=(
+            "guests started by 7.9.0-8.0.x with QEMU 6.2, under any later daemon; the restart does not "
+            "cause it but does not cure it either"
+        ),
+        remediation=(
+            "Do not rely on hot-unplug for this guest: cold-boot it under libvirt >= 8.1.0 to get "
+            "device.json+hotplug."
+        ),
+        caps_flags=("device.json", "device.json+hotplug"),
+    ),
+    Rule(
+        code="CAP004",
+        name="master-key-missing",
+        scope="status",
+        severities=("high",),
+        severity_logic=(
+            "high (INFERENCE) for targets >= 7.8.0: the status file records capabilities but not "
+            "'secret', so the guest was started without a master key, which reconnect requires from "
+            "7.8.0 on; not reported for targets <= 7.7.x."
+        ),
+        message="The status XML records capabilities without 'secret': {detail}",
+        why=(
+            "libvirt gives every guest whose QEMU supports secret objects a master key and keeps it in "
+            "a file of the guest's private directory. Up to 7.7.0 reconnect loaded that key only when "
+            "the 'secret' capability was set; from 7.8.0 the guard is gone and reconnect fails without "
+            "the key file, and libvirt stops the guest. A status file without 'secret' belongs to a "
+            "guest started before master keys were used, which most likely has no key file (inference: "
+            "the file itself is not visible here)."
+        ),
+        evidence="capability guard of the master key load present @7.7.0, gone @7.8.0 (qemuProcessReconnect)",
+        affected=">= 7.8.0; <= 7.7.x not affected",
+        remediation=(
+            "Check for the guest's master-key.aes in its libvirt private directory before upgrading to "
+            ">= 7.8.0; without it, shut the guest down (or migrate it) first."
+        ),
+        caps_flags=("secret",),
+    ),
 )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 __all__ = [
+    "ALL_CAPS_FLAGS",
     "FAMILIES",
     "FINDINGS_COLUMNS",
     "RULE_FINDING_COLUMNS",
@@ -91,8 +92,13 @@ FAMILIES: Final[Mapping[str, str]] = {
     "PCI": "PCI bus names, controllers and addresses",
     "ALS": "device aliases",
     "RST": "state libvirt rebuilds from status XML at a restart",
+    "CAP": "QEMU capability flags recorded in the status XML",
 }
 """Rule families (the first three letters of a code), in the order the catalog lists them."""
+
+ALL_CAPS_FLAGS: Final = "*"
+"""In a rule's ``caps_flags``: the rule reads every capability flag of a status file (CAP001 judges each
+one against the target's table), so an audit keeps the whole caps table."""
 
 Scope = Literal["status", "any"]
 

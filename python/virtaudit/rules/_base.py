@@ -20,7 +20,7 @@ from typing import Final, TypeAlias
 import polars as pl
 
 from virtaudit.busnames import facts_frame, pci_controllers
-from virtaudit.schema import RULE_FINDING_COLUMNS, Rule, Scope
+from virtaudit.schema import ALL_CAPS_FLAGS, RULE_FINDING_COLUMNS, Rule, Scope
 
 __all__ = [
     "FINDING_COLUMNS",
@@ -101,7 +101,8 @@ class Context:
     :func:`virtaudit.busnames.pci_controllers` of the running guests' devices. ``facts``: per document, the
     default root of its machine (see :meth:`domain_facts`). ``status_only``: every document is a status
     file (the usual batch), so a filter on the kind would keep every row; ``all_live``: besides, every one
-    has a list of live devices, so a join on those keeps every row.
+    has a list of live devices, so a join on those keeps every row. ``target_keys``: the distinct libvirt
+    releases the batch is judged for (usually one), for rules that build a table per release.
     """
 
     domains: pl.LazyFrame
@@ -112,6 +113,7 @@ class Context:
     facts: pl.LazyFrame
     status_only: bool
     all_live: bool
+    target_keys: tuple[int, ...] = ()
 
     @classmethod
     def build(
@@ -129,7 +131,9 @@ class Context:
         # (the devices and aliases are left in the scan's chunks: copied into one, the rules ran no faster
         # and a million-file audit peaked 9 MB higher, a copy of each beside the batch's own)
         dev = _with_doc(devices, domains, _DOC_COLUMNS)
-        caps = _with_doc(caps.filter(pl.col("flag").is_in(list(caps_flags))), domains)
+        if ALL_CAPS_FLAGS not in caps_flags:
+            caps = caps.filter(pl.col("flag").is_in(list(caps_flags)))
+        caps = _with_doc(caps, domains)
         live_aliases = _with_doc(live_aliases, domains)
         # (null kind: not a status file, as ``kind == "status"`` in a filter)
         is_status = pl.col("kind").eq_missing("status")
@@ -143,6 +147,7 @@ class Context:
             running = running.filter(pl.col("kind") == "status")
         ctrl = pci_controllers(running)
         facts = _domain_facts(domains)
+        target_keys = tuple(domains.get_column("target_key").drop_nulls().unique().sort().to_list())
         return cls(
             domains.lazy(),
             dev.lazy(),
@@ -152,6 +157,7 @@ class Context:
             facts.lazy(),
             status_only=bool(status_only),
             all_live=bool(all_live),
+            target_keys=target_keys,
         )
 
     def status_devices(self) -> pl.LazyFrame:
