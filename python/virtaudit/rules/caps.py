@@ -14,7 +14,8 @@ from typing import Final
 
 import polars as pl
 
-from virtaudit.capsflags import COVERED, SPANS, known, table_at
+from virtaudit.capsflags import known, table_at
+from virtaudit.capsflags_data import COVERED, SPANS
 from virtaudit.rules._base import Context, Parts, Shape, finding_columns, fmt, rule
 from virtaudit.schema import ALL_CAPS_FLAGS
 from virtaudit.versions import libvirt_key
@@ -90,9 +91,9 @@ def _judged_flags(ctx: Context) -> pl.LazyFrame:
     why=(
         "A restarted libvirtd reads every <qemuCaps><flag name=.../> of a status file, and a name its "
         "capability table lacks is a hard error ('Unknown qemu capabilities flag ...'): the status file "
-        "fails to load ('Failed to load config for domain ...') and libvirt forgets the guest, while its QEMU "
-        "keeps running, unmanaged. A persistent definition of the same guest then shows as shut off, and "
-        "starting it would run a second QEMU on the same disks. Downgrades hit it (the file records the "
+        "fails to load ('Failed to load config for domain ...') and libvirt forgets the guest, while its "
+        "QEMU keeps running, unmanaged. A persistent definition of the same guest then shows as shut off, "
+        "and starting it would run a second QEMU on the same disks. Downgrades hit it (the file records the "
         "flags of the newer release that started the guest), and so do guests started before 5.3.0 with "
         "kqemu flags. Seen on libvirt 9.0.0 after a downgrade from 11.3.0 (flag virtio-crypto)."
     ),
