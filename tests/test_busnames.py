@@ -127,8 +127,12 @@ ROOT_BUS_CASES = [
     ("ppc", "mac99", None, "7.3.0", "1.7.0", "pci"),
     ("ppc", "g3beige", None, "7.3.0", "2.0.0", "pci.0"),
     ("ppc", "mac99", None, None, None, "pci.0"),
-    ("ppc", "ref405ep", None, None, None, None),
-    ("ppcemb", "bamboo", None, None, None, "pci"),
+    # doc 6.1: every 32-bit ppc machine has a pci-root from 3.0.0 on; before, the "no pci" boards had none
+    ("ppc", "ref405ep", None, None, None, "pci.0"),
+    ("ppc", "ref405ep", None, "2.5.0", None, None),
+    # doc 6.1: ppcemb is multibus from 10.4.0 ("any PPC arch"), not before
+    ("ppcemb", "bamboo", None, None, None, "pci.0"),
+    ("ppcemb", "bamboo", None, "9.10.0", None, "pci"),
     # ARM and RISC-V virt: pcie-root; virt from 1.2.19, virt-* from 1.3.4
     ("aarch64", "virt", None, None, None, "pcie.0"),
     ("aarch64", "virt-4.2", None, "7.10.0", None, "pcie.0"),
@@ -151,8 +155,9 @@ ROOT_BUS_CASES = [
     ("sh4", "r2d", None, None, None, "pci"),
     ("mips64el", "malta", None, None, None, "pci"),
     ("mips64el", "malta", None, "7.10.0", None, None),
-    # loongarch64: pcie-root, no multibus branch in the newest code read (unconfirmed)
-    ("loongarch64", "virt", None, None, None, "pci"),
+    # loongarch64 (doc 6.1): virt machines get a pcie-root from 10.2.0, multibus (pcie.0)
+    ("loongarch64", "virt", None, None, None, "pcie.0"),
+    ("loongarch64", "virt", None, "10.1.0", None, None),
     # explicit root model wins over the machine default
     ("x86_64", "pc", "pcie-root", None, None, "pcie.0"),
     ("x86_64", "pc", "pcie-root-port", None, None, None),
@@ -231,7 +236,8 @@ RESTART_CASES = [
     ("x86_64", "q35", "pcie-root", 0, "ua-root", None, None, "pcie.0"),
     ("x86_64", "q35", "pcie-root-port", 1, "pci.1", None, None, "pci.1"),
     ("x86_64", "q35", "pcie-root-port", 1, "ua-port", None, None, "ua-port"),
-    ("ppc64", "pseries", "pci-root", 0, "ua-root", 0, None, "ua-root"),
+    ("ppc64", "pseries", "pci-root", 0, "ua-root", 0, None, "pci.0"),  # translated from 10.4.0 (doc 6.1)
+    ("ppc64", "pseries", "pci-root", 0, "ua-root", 0, "9.10.0", "ua-root"),
     ("ppc64", "pseries", "pci-root", 0, "pci.0", 0, "3.10.0-rc1", "pci.0"),
     ("ppc64", "pseries", "pci-root", 1, "pci.1", 1, None, "pci.1.0"),
     ("ppc64", "pseries", "pci-root", 1, "pci.1", None, None, "pci.1"),
@@ -271,7 +277,8 @@ def test_root_facts_flags() -> None:
     assert ppc.qemu_dependent and ppc.confirmed and not ppc.pseries
     assert not root_facts("ppc", "ppce500", "pci-root", libvirt="5.0.0", qemu="2.0.0").qemu_dependent
     assert not root_facts("ppc", "ppce500", "pci-root", libvirt="7.4.0").qemu_dependent
-    assert not root_facts("loongarch64", "virt", None).confirmed
+    assert root_facts("loongarch64", "virt", None).confirmed  # doc 6.1, @10.4.0 and @11.3.0
+    assert not root_facts("mips", "malta", None).confirmed  # the root is confirmed, its naming inferred
     assert root_facts("ppc64le", "pseries-6.2").pseries
 
 
@@ -285,7 +292,7 @@ def test_buses_table() -> None:
     scan = virtaudit.scan(
         FIXTURES / "base-q35.xml", FIXTURES / "pci001-ua-root-pseries.xml", FIXTURES / "pci007-phb-ok.xml"
     )
-    table = buses(scan)
+    table = buses(scan, target_libvirt="9.10.0")  # (pSeries root aliases are translated from 10.4.0)
     assert table.columns == [
         "host",
         "path",

@@ -16,36 +16,47 @@ RULES: Final[tuple[Rule, ...]] = (
         severities=("high", "medium", "info"),
         severity_logic=(
             "high where the bus name the target would use for a hotplug after a restart differs from "
-            "QEMU's root bus: pSeries (the user alias is never translated, so bus=ua-... is used), a "
-            "target of 3.10.0-rc1 on x86 i440fx (recomputed as 'pci'), targets before 3.10 (the alias "
-            "is used verbatim), or a host whose QEMU is known to be older than the PPC multibus "
-            "minimum; medium on PPC outside pSeries for targets 3.10.0-7.3.x when the host's QEMU "
-            "version is not known (an unknown version is assumed >= 2.0, >= 1.6 for ppce500), and on "
-            "loongarch64 (multibus handling unconfirmed); info where libvirt recomputes the right name."
+            "QEMU's root bus: pSeries for targets <= 9.10.x (the default host bridge's user alias is "
+            "not translated; from 10.4.0 it is), a target of 3.10.0-rc1 on x86 i440fx (recomputed as "
+            "'pci'), targets before 3.10 (the alias is used verbatim), or a host whose QEMU is known to"
+            " be older than the PPC multibus minimum; medium on pSeries for targets 10.0-10.3 (not "
+            "read: unknown), on PPC outside pSeries for targets 3.10.0-7.3.x when the host's QEMU "
+            "version is not known (an unknown version is assumed >= 2.0, >= 1.6 for ppce500), and where"
+            " the root naming is unconfirmed; info where libvirt recomputes the right name, and on a "
+            "pcie-root, which takes no hotplug at all."
         ),
         message="{device} carries the user alias {alias}: {detail}",
         why=(
             "libvirt does not put a user alias on the QEMU command line for the implicit PCI root: QEMU"
             " names that bus itself (pci.0, pcie.0, or pci on machines without multibus support). After"
             " a daemon restart libvirt rebuilds its state from the status XML, which stores the root's "
-            "alias but neither the QEMU version nor the capabilities' arch. From 3.10.0 on, libvirt "
-            "recomputes the QEMU name for a ua- root from the guest's arch and machine, assuming an "
-            "unknown QEMU version is new enough; pSeries is excluded from the translation, 3.10.0-rc1 "
-            "recomputed it wrongly for i440fx, and releases before 3.10 use the user alias verbatim. "
-            "When the name libvirt computes is not QEMU's, every PCI hotplug onto the root bus fails."
+            "alias but not the QEMU version. From 3.10.0 on, libvirt recomputes the QEMU name for a ua-"
+            " root from the guest's arch and machine, assuming an unknown QEMU version is new enough; "
+            "3.10.0-rc1 recomputed it wrongly for i440fx, and releases before 3.10 use the user alias "
+            "verbatim. pSeries was excluded from the translation until 9.10.x (seen on 9.0.0: hotplug "
+            "onto bus 0 fails before and after a restart, 'Bus ua-... not found'); from 10.4.0 its "
+            "default host bridge is translated to pci.0 (seen after an upgrade to 11.3.0), so a guest "
+            "started under >= 10.4.0 breaks after a downgrade to <= 9.10.x. A pcie-root takes no "
+            "hotplugged device at all (seen on 9.0.0), so its name never matters."
         ),
         evidence=(
             "937f3195 (3.10.0-rc1: recompute the root name); dacfc6b1, fdf354fb, 65108d94 (3.10.0: use "
             "the stored alias, recompute only user aliases, def->os.arch, unknown QEMU is new enough); "
-            "d4374a629f (7.4.0: PPC always multibus); qemuBuildDeviceAddressPCIGetBus; rhbz#1518148"
+            "d4374a629f (7.4.0: PPC always multibus); qemuBuildDeviceAddressPCIGetBus ('target index <="
+            " 0' @10.4.0, @11.3.0; pSeries untranslated @9.10.0); seen on 9.0.0 and 9.0.0 -> 11.3.0; "
+            "rhbz#1518148"
         ),
-        affected=">= 3.9.0 (user aliases exist); the name is right for non-pSeries from 3.10.0 on",
+        affected=(
+            ">= 3.9.0 (user aliases exist); non-pSeries right from 3.10.0 on; pSeries broken <= 9.10.x,"
+            " right from 10.4.0 (read @10.4.0 and @11.3.0), unknown for 10.0-10.3 and after 11.3.0"
+        ),
         remediation=(
             "Do not give the implicit pci-root/pcie-root a user alias (remove it from the definition "
             "for the next cold boot); until then avoid PCI hotplug onto the root bus after a restart, "
-            "or plug into a root port/bridge, and on PPC record the host's QEMU version in host facts."
+            "or plug into a root port/bridge; do not downgrade a pSeries guest started under >= 10.4.0 "
+            "below 10.4.0; on PPC record the host's QEMU version in host facts."
         ),
-        caps_flags=(),
+        caps_flags=("*",),
     ),
     Rule(
         code="PCI002",

@@ -19,12 +19,15 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass
 from functools import cache
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from virtaudit.capsflags_data import COVERED, SPANS
 from virtaudit.versions import libvirt_key
 
-__all__ = ["COVERED_KEYS", "DELETED", "Knowledge", "TableAt", "known", "table_at"]
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = ["COVERED_KEYS", "DELETED", "Knowledge", "TableAt", "known", "started_after", "table_at"]
 
 COVERED_KEYS: Final = tuple(libvirt_key(release) for release in COVERED)
 _PREFIX_FROM: Final = libvirt_key("5.3.0")  # covered tables are prefixes of each other from here on
@@ -89,3 +92,20 @@ def known(flag: str, key: int) -> Knowledge:
     if has(table.lower):
         return "yes"
     return "maybe" if has(table.upper) else "no"
+
+
+@cache
+def started_after() -> pl.DataFrame:
+    """Per flag name (flag): the newest covered release whose table lacks it (``started_after``, its key
+    ``after_key``), for the names some covered table lacks and a later one has. A status file records the
+    flags of the release that started the guest (and of later ones), so a guest recording such a flag was
+    started by a release after ``started_after``: a lower bound, never an upper one (a flag is recorded
+    only where QEMU supports it)."""
+    import polars as pl
+
+    rows = [
+        (flag, COVERED[first - 1], COVERED_KEYS[first - 1]) for flag, (first, _) in SPANS.items() if first
+    ]
+    return pl.DataFrame(
+        rows, schema={"flag": pl.String, "started_after": pl.String, "after_key": pl.Int64}, orient="row"
+    )

@@ -9,6 +9,7 @@ from typing import Final
 import polars as pl
 
 from virtaudit.busnames import PCI_ROOT, PCIE_ROOT, S390
+from virtaudit.capsflags import started_after
 from virtaudit.rules._base import (
     Context,
     Parts,
@@ -20,8 +21,11 @@ from virtaudit.rules._base import (
     q,
     rule,
 )
+from virtaudit.schema import ALL_CAPS_FLAGS
+from virtaudit.versions import libvirt_key
 
 _ROOTS: Final = (PCI_ROOT, PCIE_ROOT)
+_V10_4: Final = libvirt_key("10.4.0")
 
 # Device models QEMU attaches over PCI (for PCI009, conservative: explicit models only).
 _USB_PCI_MODELS: Final = (
@@ -70,48 +74,66 @@ _SOUND_PCI_MODELS: Final = ("ich6", "ich7", "ich9", "ac97", "es1370")
     scope="status",
     severities=("high", "medium", "info"),
     severity_logic=(
-        "high where the bus name the target would use for a hotplug after a restart differs from "
-        "QEMU's root bus: pSeries (the user alias is never translated, so bus=ua-... is used), a target "
-        "of 3.10.0-rc1 on x86 i440fx (recomputed as 'pci'), targets before 3.10 (the alias is used "
-        "verbatim), or a host whose QEMU is known to be older than the PPC multibus minimum; medium on "
-        "PPC outside pSeries for targets 3.10.0-7.3.x when the host's QEMU version is not known (an "
-        "unknown version is assumed >= 2.0, >= 1.6 for ppce500), and on loongarch64 (multibus handling "
-        "unconfirmed); info where libvirt recomputes the right name."
+        "high where the bus name the target would use for a hotplug after a restart differs from QEMU's "
+        "root bus: pSeries for targets <= 9.10.x (the default host bridge's user alias is not translated; "
+        "from 10.4.0 it is), a target of 3.10.0-rc1 on x86 i440fx (recomputed as 'pci'), targets before "
+        "3.10 (the alias is used verbatim), or a host whose QEMU is known to be older than the PPC "
+        "multibus minimum; medium on pSeries for targets 10.0-10.3 (not read: unknown), on PPC outside "
+        "pSeries for targets 3.10.0-7.3.x when the host's QEMU version is not known (an unknown version is "
+        "assumed >= 2.0, >= 1.6 for ppce500), and where the root naming is unconfirmed; info where libvirt "
+        "recomputes the right name, and on a pcie-root, which takes no hotplug at all."
     ),
     message="{device} carries the user alias {alias}: {detail}",
     why=(
-        "libvirt does not put a user alias on the QEMU command line for the implicit PCI root: QEMU "
-        "names that bus itself (pci.0, pcie.0, or pci on machines without multibus support). After a "
-        "daemon restart libvirt rebuilds its state from the status XML, which stores the root's alias "
-        "but neither the QEMU version nor the capabilities' arch. From 3.10.0 on, libvirt recomputes the "
-        "QEMU name for a ua- root from the guest's arch and machine, assuming an unknown QEMU version is "
-        "new enough; pSeries is excluded from the translation, 3.10.0-rc1 recomputed it wrongly for "
-        "i440fx, and releases before 3.10 use the user alias verbatim. When the name libvirt computes is "
-        "not QEMU's, every PCI hotplug onto the root bus fails."
+        "libvirt does not put a user alias on the QEMU command line for the implicit PCI root: QEMU names "
+        "that bus itself (pci.0, pcie.0, or pci on machines without multibus support). After a daemon "
+        "restart libvirt rebuilds its state from the status XML, which stores the root's alias but not the "
+        "QEMU version. From 3.10.0 on, libvirt recomputes the QEMU name for a ua- root from the guest's "
+        "arch and machine, assuming an unknown QEMU version is new enough; 3.10.0-rc1 recomputed it wrongly "
+        "for i440fx, and releases before 3.10 use the user alias verbatim. pSeries was excluded from the "
+        "translation until 9.10.x (seen on 9.0.0: hotplug onto bus 0 fails before and after a restart, "
+        "'Bus ua-... not found'); from 10.4.0 its default host bridge is translated to pci.0 (seen after "
+        "an upgrade to 11.3.0), so a guest started under >= 10.4.0 breaks after a downgrade to <= 9.10.x. "
+        "A pcie-root takes no hotplugged device at all (seen on 9.0.0), so its name never matters."
     ),
     evidence=(
         "937f3195 (3.10.0-rc1: recompute the root name); dacfc6b1, fdf354fb, 65108d94 (3.10.0: use the "
         "stored alias, recompute only user aliases, def->os.arch, unknown QEMU is new enough); "
-        "d4374a629f (7.4.0: PPC always multibus); qemuBuildDeviceAddressPCIGetBus; rhbz#1518148"
+        "d4374a629f (7.4.0: PPC always multibus); qemuBuildDeviceAddressPCIGetBus ('target index <= 0' "
+        "@10.4.0, @11.3.0; pSeries untranslated @9.10.0); seen on 9.0.0 and 9.0.0 -> 11.3.0; rhbz#1518148"
     ),
-    affected=">= 3.9.0 (user aliases exist); the name is right for non-pSeries from 3.10.0 on",
+    affected=(
+        ">= 3.9.0 (user aliases exist); non-pSeries right from 3.10.0 on; pSeries broken <= 9.10.x, right "
+        "from 10.4.0 (read @10.4.0 and @11.3.0), unknown for 10.0-10.3 and after 11.3.0"
+    ),
     remediation=(
         "Do not give the implicit pci-root/pcie-root a user alias (remove it from the definition for the "
         "next cold boot); until then avoid PCI hotplug onto the root bus after a restart, or plug into a "
-        "root port/bridge, and on PPC record the host's QEMU version in host facts."
+        "root port/bridge; do not downgrade a pSeries guest started under >= 10.4.0 below 10.4.0; on PPC "
+        "record the host's QEMU version in host facts."
     ),
+    caps_flags=(ALL_CAPS_FLAGS,),
 )
 def pci001(ctx: Context) -> Parts:
     c = ctx.controllers.filter(pl.col("is_root") & pl.col("user_alias_flag"))
-    return ((c, _pci001_columns()),)
+    # Which release started the guest (a lower bound, from the flags it records): decides whether a
+    # pSeries guest's hotplug works now and breaks on a downgrade, or fails already.
+    started = (
+        ctx.caps.join(c.select("doc"), on="doc", how="semi")
+        .join(started_after().lazy(), on="flag", how="inner")
+        .group_by("doc")
+        .agg(pl.col("started_after").sort_by("after_key").last(), pl.col("after_key").max())
+    )
+    return ((c.join(started, on="doc", how="left"), _pci001_columns()),)
 
 
 @cache
 def _pci001_columns() -> Shape:
-    target = pl.col("target_text")
-    rb, qb = q("restart_bus"), q("qemu_bus")
+    pcie_root = (pl.col("effective_model") == PCIE_ROOT).fill_null(False)
     severity = (
-        pl.when(~pl.col("confirmed"))
+        pl.when(pcie_root)
+        .then(pl.lit("info"))
+        .when(~pl.col("confirmed"))
         .then(pl.lit("medium"))
         .when(~pl.col("agrees"))
         .then(pl.lit("high"))
@@ -119,8 +141,38 @@ def _pci001_columns() -> Shape:
         .then(pl.lit("medium"))
         .otherwise(pl.lit("info"))
     )
-    detail = (
-        pl.when(~pl.col("confirmed"))
+    return finding_columns(
+        "PCI001",
+        severity,
+        {"device": device_text(), "alias": alias_q(), "detail": _pci001_detail()},
+        element=pl.col("element"),
+        alias=pl.col("alias"),
+        recorded_bus=pl.col("restart_bus"),
+        expected_bus=pl.col("qemu_bus"),
+    )
+
+
+def _pci001_detail() -> pl.Expr:
+    target, rb, qb = pl.col("target_text"), q("restart_bus"), q("qemu_bus")
+    pcie_root = (pl.col("effective_model") == PCIE_ROOT).fill_null(False)
+    started_translated = (pl.col("after_key") >= _V10_4).fill_null(False)
+    pseries_unknown = pl.col("pseries") & ~pl.col("confirmed")
+    return (
+        pl.when(pcie_root)
+        .then(
+            pl.lit("a pcie-root takes no hotplugged device at all (seen on 9.0.0), so its name never matters")
+        )
+        .when(pseries_unknown)
+        .then(
+            fmt(
+                "whether {} translates a pSeries root's user alias is unknown (9.10.0 does not, 10.4.0 "
+                "does; 10.0-10.3 were not read), so PCI hotplugs after a restart may go to bus {}, which "
+                "QEMU lacks",
+                target,
+                rb,
+            )
+        )
+        .when(~pl.col("confirmed"))
         .then(
             fmt(
                 "libvirt's root-bus naming for {} is unconfirmed, so the bus {} that {} would use for PCI "
@@ -130,11 +182,24 @@ def _pci001_columns() -> Shape:
                 target,
             )
         )
+        .when(~pl.col("agrees") & pl.col("pseries") & started_translated)
+        .then(
+            fmt(
+                "the guest was started by a release after {} (its capability flags say so), which translates "
+                "the alias, so hotplug works now; after a downgrade to {} PCI hotplugs go to bus {}, which "
+                "QEMU lacks (its root bus is {})",
+                pl.col("started_after"),
+                target,
+                rb,
+                qb,
+            )
+        )
         .when(~pl.col("agrees") & pl.col("pseries"))
         .then(
             fmt(
-                "pSeries root aliases are never translated, so after a restart {} would send PCI hotplugs "
-                "to bus {}, which QEMU lacks (its root bus is {})",
+                "{} does not translate a pSeries root's user alias, so PCI hotplugs go to bus {}, which QEMU "
+                "lacks (its root bus is {}); under such a release this fails already before any restart "
+                "(seen on 9.0.0)",
                 target,
                 rb,
                 qb,
@@ -163,15 +228,6 @@ def _pci001_columns() -> Shape:
         .otherwise(
             fmt("after a restart {} translates it to QEMU's root bus {}, so hotplug works", target, rb)
         )
-    )
-    return finding_columns(
-        "PCI001",
-        severity,
-        {"device": device_text(), "alias": alias_q(), "detail": detail},
-        element=pl.col("element"),
-        alias=pl.col("alias"),
-        recorded_bus=pl.col("restart_bus"),
-        expected_bus=pl.col("qemu_bus"),
     )
 
 
