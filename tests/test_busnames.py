@@ -453,3 +453,123 @@ def test_version_key_order_matches_tuple_order(a: str, b: str) -> None:
 
     assert (va.key < vb.key) == (as_tuple(va) < as_tuple(vb))
     assert LibvirtVersion.parse(str(va)) == va
+
+
+# ---------------------------------------------------------------------------------------------------
+# libvirt-restart-hazards.md section 6.1, statement by statement, with the release(s) it was checked at.
+# Each row: (statement, release checked, function, arguments, expected). Where the doc brackets a change
+# between two releases read, both sides are listed.
+
+SECTION_6_1 = [
+    (
+        "every 32-bit ppc machine gets a pci-root, ref405ep included",
+        "3.0.0",
+        "model",
+        ("ppc", "ref405ep"),
+        "pci-root",
+    ),
+    (
+        "every 32-bit ppc machine gets a pci-root, taihu included",
+        "11.3.0",
+        "model",
+        ("ppc", "taihu"),
+        "pci-root",
+    ),
+    ("virtex-ml507 too", "7.10.0", "model", ("ppc", "virtex-ml507"), "pci-root"),
+    (
+        "every ppc64 machine gets a pci-root, not only pseries",
+        "3.0.0",
+        "model",
+        ("ppc64", "powernv9"),
+        "pci-root",
+    ),
+    ("every ppc64le machine too", "11.3.0", "model", ("ppc64le", "powernv10"), "pci-root"),
+    ("armv6l versatilepb: pci-root only from 5.0.0", "4.10.0", "model", ("armv6l", "versatilepb"), None),
+    ("armv6l versatilepb: pci-root from 5.0.0", "5.0.0", "model", ("armv6l", "versatilepb"), "pci-root"),
+    ("armv7l versatilepb: pci-root from 10.4.0", "10.4.0", "model", ("armv7l", "versatilepb"), "pci-root"),
+    ("aarch64 versatilepb: pci-root from 10.4.0", "10.4.0", "model", ("aarch64", "versatilepb"), "pci-root"),
+    ("armv7b versatilepb: none before 10.4.0", "9.10.0", "model", ("armv7b", "versatilepb"), None),
+    ("armv6l virt: no root before 10.x", "9.10.0", "model", ("armv6l", "virt"), None),
+    ("ARM virt roots: without a gpex check by 10.4.0", "10.4.0", "needs", ("aarch64", "virt"), None),
+    ("ARM virt roots: gpex checked before", "7.10.0", "needs", ("aarch64", "virt"), "gpex"),
+    ("RISC-V virt roots: without a gpex check by 10.4.0", "10.4.0", "needs", ("riscv64", "virt"), None),
+    ("ARM multibus: all ARM arches in 1.2.19-2.0.x", "2.0.0", "multibus", ("armv7b", "virt"), True),
+    ("ARM multibus: armv7l and aarch64 in 2.1.0-4.10.0", "4.10.0", "multibus", ("armv6l", "virt"), False),
+    ("ARM multibus: armv7l and aarch64 in 2.1.0-4.10.0", "2.1.0", "multibus", ("aarch64", "virt"), True),
+    ("ARM multibus: armv6l added in 5.0.0", "5.0.0", "multibus", ("armv6l", "virt-4.0"), True),
+    ("32-bit sparc: pci-root in 3.0.0-6.9.0", "3.0.0", "model", ("sparc", "SS-5"), "pci-root"),
+    ("32-bit sparc: pci-root in 3.0.0-6.9.0", "6.9.0", "model", ("sparc", "SS-5"), "pci-root"),
+    ("32-bit sparc: none after 6.9.0", "6.10.0", "model", ("sparc", "SS-5"), None),
+    ("mips malta: pci-root from 8.1.0", "8.1.0", "model", ("mipsel", "malta"), "pci-root"),
+    ("mips malta: absent @8.0.0", "8.0.0", "model", ("mipsel", "malta"), None),
+    ("loongarch64: absent @9.10.0", "9.10.0", "model", ("loongarch64", "virt"), None),
+    ("loongarch64 virt: pcie-root @10.4.0", "10.4.0", "model", ("loongarch64", "virt"), "pcie-root"),
+    ("loongarch64 virt: multibus @10.4.0", "10.4.0", "multibus", ("loongarch64", "virt"), True),
+    ("loongarch64 virt: multibus @11.3.0", "11.3.0", "multibus", ("loongarch64", "virt-9.0"), True),
+    (
+        "loongarch64: a ua- root is translated to pcie.0",
+        "11.3.0",
+        "restart",
+        ("loongarch64", "virt"),
+        "pcie.0",
+    ),
+    ("ppcle and ppcemb: multibus from 10.4.0", "10.4.0", "multibus", ("ppcle", "any"), True),
+    ("ppcemb: multibus from 10.4.0", "10.4.0", "multibus", ("ppcemb", "bamboo"), True),
+    ("ppcemb: not multibus before", "9.10.0", "multibus", ("ppcemb", "bamboo"), False),
+    (
+        "until 5.0.x the i440fx test was the prefix pc-i440",
+        "5.0.0",
+        "model",
+        ("x86_64", "pc-i440zz"),
+        "pci-root",
+    ),
+    ("from 5.1.0 pc-i440fx-* only", "5.1.0", "model", ("x86_64", "pc-i440zz"), None),
+    (
+        "pSeries default PHB ua- alias: untranslated @9.10.0",
+        "9.10.0",
+        "restart",
+        ("ppc64le", "pseries"),
+        "ua-r",
+    ),
+    (
+        "pSeries default PHB ua- alias: translated to pci.0 @10.4.0",
+        "10.4.0",
+        "restart",
+        ("ppc64le", "pseries"),
+        "pci.0",
+    ),
+    (
+        "pSeries default PHB ua- alias: translated @11.3.0",
+        "11.3.0",
+        "restart",
+        ("ppc64", "pseries-9.0"),
+        "pci.0",
+    ),
+    (
+        "pSeries default PHB ua- alias: 10.0-10.3 not read",
+        "10.2.0",
+        "confirmed",
+        ("ppc64le", "pseries"),
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("statement", "release", "what", "machine", "expected"), SECTION_6_1, ids=[r[0] for r in SECTION_6_1]
+)
+def test_section_6_1(
+    statement: str, release: str, what: str, machine: tuple[str, str], expected: object
+) -> None:
+    arch, name = machine
+    if what == "model":
+        got: object = default_root_model(arch, name, libvirt=release)
+    elif what == "needs":
+        got = root_facts(arch, name, libvirt=release).default_needs
+    elif what == "multibus":
+        got = multibus(arch, name, libvirt=release)
+    elif what == "confirmed":
+        got = root_facts(arch, name, libvirt=release).confirmed
+    else:  # the bus a hotplug onto the root uses after a restart, for a ua- alias on the root
+        got = bus_after_restart(arch, name, None, 0, "ua-r", 0, libvirt=release)
+    assert got == expected, statement
