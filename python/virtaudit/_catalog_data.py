@@ -62,12 +62,14 @@ RULES: Final[tuple[Rule, ...]] = (
         code="PCI002",
         name="root-alias-mismatch",
         scope="status",
-        severities=("high",),
+        severities=("high", "info"),
         severity_logic=(
             "high: the target would use a bus name after a restart that is not QEMU's root bus (the "
             "stored non-user alias differs from the name the model predicts, or the target is "
-            "3.10.0-rc1, which recomputes every i440fx root as 'pci'). Roots whose naming the doc "
-            "leaves unconfirmed (loongarch64, mips, ppcemb) are trusted as stored and never reported."
+            "3.10.0-rc1, which recomputes every i440fx root as 'pci'); info on a pcie-root, which takes"
+            " no hotplugged device at all (seen on 9.0.0), so its name never matters. Roots whose "
+            "naming is unconfirmed (mips, ppcemb before 10.4.0) are trusted as stored and never "
+            "reported."
         ),
         message="{device} stores the alias {alias}: {detail}",
         why=(
@@ -78,8 +80,14 @@ RULES: Final[tuple[Rule, ...]] = (
             " stored alias and computed 'pci' for every i440fx guest, because the rebuilt capabilities "
             "have no arch."
         ),
-        evidence="75cd7d9b05 (1.2.16); 937f3195 (3.10.0-rc1); dacfc6b10b (3.10.0)",
-        affected=">= 1.2.16 readers; every i440fx guest on 3.10.0-rc1",
+        evidence=(
+            "75cd7d9b05 (1.2.16); 937f3195 (3.10.0-rc1); dacfc6b10b (3.10.0); pcie-root refuses hotplug"
+            " (seen on 9.0.0)"
+        ),
+        affected=(
+            ">= 1.2.16 readers (the stored alias is used up to 11.3.0, the newest read); every i440fx "
+            "guest on 3.10.0-rc1"
+        ),
         remediation=(
             "Never run 3.10.0-rc1; for a wrong stored alias, restart the guest (cold boot) under the "
             "current libvirt so that the alias is reassigned, and avoid hotplug onto the root bus until"
@@ -91,16 +99,23 @@ RULES: Final[tuple[Rule, ...]] = (
         code="PCI003",
         name="pci-controller-alias-missing",
         scope="status",
-        severities=("high",),
-        severity_logic="high: a PCI controller of a running guest has no alias in the status XML.",
+        severities=("high", "info"),
+        severity_logic=(
+            "high: a PCI controller of a running guest has no alias in the status XML; info where it is"
+            " a pcie-root, which takes no hotplugged device at all (seen on 9.0.0)."
+        ),
         message="{device} has no alias in the status XML: {detail}",
         why=(
             "After a restart libvirt names the bus of a PCI hotplug after the alias of the controller "
             "recorded in the status XML; without one it refuses the hotplug with 'Device alias was not "
-            "set for PCI controller with index N required for device at address ...'."
+            "set for PCI controller with index N required for device at address ...' (confirmed on "
+            "9.0.0, for index 0 as well as bridges and ports)."
         ),
-        evidence="qemuBuildDeviceAddressPCIGetBus (all releases)",
-        affected="all",
+        evidence=(
+            "qemuBuildDeviceAddressStr (before 7.9.0), qemuBuildDeviceAddressPCIGetBus (from 7.9.0): "
+            "the message exists in every release; seen on 9.0.0"
+        ),
+        affected="every release read (up to 11.3.0); unknown after",
         remediation=(
             "Restart the guest (cold boot) so that libvirt assigns aliases; until then avoid PCI "
             "hotplug onto that controller's bus."
@@ -128,11 +143,12 @@ RULES: Final[tuple[Rule, ...]] = (
         code="PCI005",
         name="root-missing",
         scope="status",
-        severities=("medium",),
+        severities=("medium", "info"),
         severity_logic=(
             "medium: no index-0 PCI controller although the machine gets an implicit PCI root "
             "(confirmed machines whose root does not depend on a QEMU capability) or devices have PCI "
-            "addresses."
+            "addresses; info where that root is a pcie-root, which takes no hotplugged device at all "
+            "(seen on 9.0.0)."
         ),
         message="The guest has no index-0 PCI controller: {detail}",
         why=(
@@ -225,6 +241,33 @@ RULES: Final[tuple[Rule, ...]] = (
         evidence="qemuProcessReconnect -> qemuDomainAssignAddresses (INFERENCE in the doc)",
         affected="all",
         remediation="Cold-boot the guest so that the addresses are recorded.",
+        caps_flags=(),
+    ),
+    Rule(
+        code="PCI010",
+        name="pci-controller-not-in-qemu",
+        scope="status",
+        severities=("high",),
+        severity_logic=(
+            "high: a PCI controller whose bus takes hotplugged devices (pci-bridge, pcie-root-port, "
+            "switch downstream port, pcie-to-pci-bridge) has an alias that QEMU's live device list in "
+            "the status XML does not name; not reported where the list is absent or the controller has "
+            "hotplug='off'."
+        ),
+        message="{device} ({alias}) is not in QEMU's device list of the status XML: {detail}",
+        why=(
+            "After a restart libvirt sends a hotplug onto a controller's bus to QEMU as bus=<stored "
+            "alias>. When that alias is not the id QEMU has for the controller (the live device list in"
+            " the status file names QEMU's ids), QEMU refuses every such hotplug ('Bus ... not found'),"
+            " while the guest itself reconnects normally. Seen on libvirt 9.0.0 with an i440fx "
+            "pci-bridge and a q35 pcie-root-port."
+        ),
+        evidence="qemuBuildDeviceAddressPCIGetBus uses the stored alias (3.10.0 to 11.3.0); seen on 9.0.0",
+        affected="every release read (up to 11.3.0); unknown after",
+        remediation=(
+            "Do not hotplug onto that controller's bus: use another port or bridge, and cold-boot the "
+            "guest so that the status file and QEMU agree again."
+        ),
         caps_flags=(),
     ),
     Rule(

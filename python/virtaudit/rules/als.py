@@ -19,6 +19,7 @@ from virtaudit.rules._base import (
     machine_in,
     rule,
 )
+from virtaudit.rules.pci import HOTPLUG_BUS_MODELS
 from virtaudit.versions import libvirt_key
 
 _ROOTS: Final = (PCI_ROOT, PCIE_ROOT)
@@ -338,8 +339,17 @@ def _als005_exprs() -> tuple[Shape, pl.Expr, Shape]:
         alias=pl.col("alias"),
     )
     root = (pl.col("element") == "controller") & (pl.col("type") == "pci") & pl.col("model").is_in(_ROOTS)
+    # PCI controllers whose bus takes hotplugs: PCI010 reports them, as high (doc 6.3)
+    hotplug_bus = (
+        (pl.col("element") == "controller")
+        & (pl.col("type") == "pci")
+        & (pl.col("index") > 0)
+        & pl.col("model").is_in(HOTPLUG_BUS_MODELS)
+        & (pl.col("target_hotplug") != "off").fill_null(True)
+    )
     builtin = (
         root.fill_null(False)
+        | hotplug_bus.fill_null(False)
         | (pl.col("alias") == "ide")
         | pl.col("alias").str.starts_with("fdc")
         | pl.col("alias").str.starts_with("ua-")  # user aliases may stand for implicit devices

@@ -10,6 +10,13 @@ import polars as pl
 
 from virtaudit.busnames import PCI_ROOT, PCIE_ROOT, S390
 from virtaudit.capsflags import started_after
+from virtaudit.devicemodels import (
+    NIC_PCI_MODELS,
+    SCSI_PCI_MODELS,
+    SOUND_PCI_MODELS,
+    USB_PCI_MODELS,
+    VIDEO_PCI_MODELS,
+)
 from virtaudit.rules._base import (
     Context,
     Parts,
@@ -26,46 +33,6 @@ from virtaudit.versions import libvirt_key
 
 _ROOTS: Final = (PCI_ROOT, PCIE_ROOT)
 _V10_4: Final = libvirt_key("10.4.0")
-
-# Device models QEMU attaches over PCI (for PCI009, conservative: explicit models only).
-_USB_PCI_MODELS: Final = (
-    "piix3-uhci",
-    "piix4-uhci",
-    "ehci",
-    "ich9-ehci1",
-    "ich9-uhci1",
-    "ich9-uhci2",
-    "ich9-uhci3",
-    "vt82c686b-uhci",
-    "pci-ohci",
-    "nec-xhci",
-    "qemu-xhci",
-)
-_SCSI_PCI_MODELS: Final = (
-    "virtio-scsi",
-    "virtio-transitional",
-    "virtio-non-transitional",
-    "lsilogic",
-    "lsisas1068",
-    "lsisas1078",
-    "vmpvscsi",
-    "am53c974",
-    "dc390",
-)
-_NIC_PCI_MODELS: Final = (
-    "virtio",
-    "virtio-transitional",
-    "virtio-non-transitional",
-    "e1000",
-    "e1000e",
-    "rtl8139",
-    "vmxnet3",
-    "ne2k_pci",
-    "pcnet",
-    "igb",
-)
-_VIDEO_PCI_MODELS: Final = ("virtio", "qxl", "vga", "cirrus", "vmvga", "bochs")
-_SOUND_PCI_MODELS: Final = ("ich6", "ich7", "ich9", "ac97", "es1370")
 
 
 @rule(
@@ -235,12 +202,13 @@ def _pci001_detail() -> pl.Expr:
     code="PCI002",
     name="root-alias-mismatch",
     scope="status",
-    severities=("high",),
+    severities=("high", "info"),
     severity_logic=(
         "high: the target would use a bus name after a restart that is not QEMU's root bus (the stored "
         "non-user alias differs from the name the model predicts, or the target is 3.10.0-rc1, which "
-        "recomputes every i440fx root as 'pci'). Roots whose naming the doc leaves unconfirmed "
-        "(loongarch64, mips, ppcemb) are trusted as stored and never reported."
+        "recomputes every i440fx root as 'pci'); info on a pcie-root, which takes no hotplugged device at "
+        "all (seen on 9.0.0), so its name never matters. Roots whose naming is unconfirmed (mips, ppcemb "
+        "before 10.4.0) are trusted as stored and never reported."
     ),
     message="{device} stores the alias {alias}: {detail}",
     why=(
@@ -250,8 +218,12 @@ def _pci001_detail() -> pl.Expr:
         "without multibus, or edited) therefore breaks hotplug; 3.10.0-rc1 ignored the stored alias and "
         "computed 'pci' for every i440fx guest, because the rebuilt capabilities have no arch."
     ),
-    evidence="75cd7d9b05 (1.2.16); 937f3195 (3.10.0-rc1); dacfc6b10b (3.10.0)",
-    affected=">= 1.2.16 readers; every i440fx guest on 3.10.0-rc1",
+    evidence=(
+        "75cd7d9b05 (1.2.16); 937f3195 (3.10.0-rc1); dacfc6b10b (3.10.0); pcie-root refuses hotplug "
+        "(seen on 9.0.0)"
+    ),
+    affected=">= 1.2.16 readers (the stored alias is used up to 11.3.0, the newest read); every i440fx "
+    "guest on 3.10.0-rc1",
     remediation=(
         "Never run 3.10.0-rc1; for a wrong stored alias, restart the guest (cold boot) under the current "
         "libvirt so that the alias is reassigned, and avoid hotplug onto the root bus until then."
@@ -293,9 +265,21 @@ def _pci002_columns() -> Shape:
             )
         )
     )
+    pcie_root = (pl.col("effective_model") == PCIE_ROOT).fill_null(False)
+    detail = (
+        pl.when(pcie_root)
+        .then(
+            fmt(
+                "QEMU names it {}, but a pcie-root takes no hotplugged device at all (seen on 9.0.0), so the "
+                "name libvirt would use after a restart never matters",
+                qb,
+            )
+        )
+        .otherwise(detail)
+    )
     return finding_columns(
         "PCI002",
-        "high",
+        pl.when(pcie_root).then(pl.lit("info")).otherwise(pl.lit("high")),
         {"device": device_text(), "alias": alias_q(), "detail": detail},
         element=pl.col("element"),
         alias=pl.col("alias"),
@@ -308,16 +292,23 @@ def _pci002_columns() -> Shape:
     code="PCI003",
     name="pci-controller-alias-missing",
     scope="status",
-    severities=("high",),
-    severity_logic="high: a PCI controller of a running guest has no alias in the status XML.",
+    severities=("high", "info"),
+    severity_logic=(
+        "high: a PCI controller of a running guest has no alias in the status XML; info where it is a "
+        "pcie-root, which takes no hotplugged device at all (seen on 9.0.0)."
+    ),
     message="{device} has no alias in the status XML: {detail}",
     why=(
         "After a restart libvirt names the bus of a PCI hotplug after the alias of the controller "
         "recorded in the status XML; without one it refuses the hotplug with 'Device alias was not set "
-        "for PCI controller with index N required for device at address ...'."
+        "for PCI controller with index N required for device at address ...' (confirmed on 9.0.0, for "
+        "index 0 as well as bridges and ports)."
     ),
-    evidence="qemuBuildDeviceAddressPCIGetBus (all releases)",
-    affected="all",
+    evidence=(
+        "qemuBuildDeviceAddressStr (before 7.9.0), qemuBuildDeviceAddressPCIGetBus (from 7.9.0): the "
+        "message exists in every release; seen on 9.0.0"
+    ),
+    affected="every release read (up to 11.3.0); unknown after",
     remediation=(
         "Restart the guest (cold boot) so that libvirt assigns aliases; until then avoid PCI hotplug "
         "onto "
@@ -337,9 +328,15 @@ def _pci003_columns() -> Shape:
         pl.col("target_text"),
         pl.col("index"),
     )
+    pcie_root = (pl.col("effective_model") == PCIE_ROOT).fill_null(False)
+    detail = (
+        pl.when(pcie_root)
+        .then(pl.lit("a pcie-root takes no hotplugged device at all (seen on 9.0.0), so nothing needs it"))
+        .otherwise(detail)
+    )
     return finding_columns(
         "PCI003",
-        "high",
+        pl.when(pcie_root).then(pl.lit("info")).otherwise(pl.lit("high")),
         {"device": device_text(), "detail": detail},
         element=pl.col("element"),
         expected_bus=pl.col("qemu_bus"),
@@ -404,10 +401,11 @@ def _pci004_columns() -> Shape:
     code="PCI005",
     name="root-missing",
     scope="status",
-    severities=("medium",),
+    severities=("medium", "info"),
     severity_logic=(
         "medium: no index-0 PCI controller although the machine gets an implicit PCI root (confirmed "
-        "machines whose root does not depend on a QEMU capability) or devices have PCI addresses."
+        "machines whose root does not depend on a QEMU capability) or devices have PCI addresses; info "
+        "where that root is a pcie-root, which takes no hotplugged device at all (seen on 9.0.0)."
     ),
     message="The guest has no index-0 PCI controller: {detail}",
     why=(
@@ -461,9 +459,21 @@ def _pci005_columns() -> Shape:
             )
         )
     )
+    pcie_root = (pl.col("default_root_model") == PCIE_ROOT).fill_null(False)
+    detail = (
+        pl.when(pcie_root)
+        .then(
+            fmt(
+                "machine {} has a pcie-root, which libvirt re-adds at load without an alias; it takes no "
+                "hotplugged device at all (seen on 9.0.0), so nothing is lost",
+                pl.col("machine"),
+            )
+        )
+        .otherwise(detail)
+    )
     return finding_columns(
         "PCI005",
-        "medium",
+        pl.when(pcie_root).then(pl.lit("info")).otherwise(pl.lit("medium")),
         {"detail": detail},
         element=pl.lit("controller"),
         expected_bus=pl.col("qemu_root_bus"),
@@ -637,14 +647,14 @@ def _pci_capable() -> pl.Expr:
             & ~model.is_in(_ROOTS).fill_null(False)
             & (pl.col("index") > 0)
         )
-        | ((el == "controller") & (typ == "usb") & model.is_in(_USB_PCI_MODELS))
-        | ((el == "controller") & (typ == "scsi") & model.is_in(_SCSI_PCI_MODELS))
+        | ((el == "controller") & (typ == "usb") & model.is_in(USB_PCI_MODELS))
+        | ((el == "controller") & (typ == "scsi") & model.is_in(SCSI_PCI_MODELS))
         | ((el == "controller") & typ.is_in(("virtio-serial", "sata")))
         | ((el == "hostdev") & (typ == "pci"))
-        | ((el == "interface") & ((typ == "hostdev") | model.is_in(_NIC_PCI_MODELS)))
-        | ((el == "video") & model.is_in(_VIDEO_PCI_MODELS))
+        | ((el == "interface") & ((typ == "hostdev") | model.is_in(NIC_PCI_MODELS)))
+        | ((el == "video") & model.is_in(VIDEO_PCI_MODELS))
         | (el.is_in(("memballoon", "rng")) & model.str.starts_with("virtio"))
-        | ((el == "sound") & model.is_in(_SOUND_PCI_MODELS))
+        | ((el == "sound") & model.is_in(SOUND_PCI_MODELS))
         | ((el == "watchdog") & (model == "i6300esb"))
         | ((el == "memory") & model.is_in(("virtio-pmem", "virtio-mem")))
         | el.is_in(("shmem", "vsock"))
@@ -698,4 +708,73 @@ def _pci009_columns() -> Shape:
         {"device": device_text(), "alias": alias_q(), "detail": detail},
         element=pl.col("element"),
         alias=pl.col("alias"),
+    )
+
+
+# Controller models whose bus takes hotplugged devices (the others: pcie-root, dmi-to-pci-bridge, upstream
+# ports and expander buses take none).
+HOTPLUG_BUS_MODELS: Final = (
+    "pci-bridge",
+    "pcie-root-port",
+    "pcie-switch-downstream-port",
+    "pcie-to-pci-bridge",
+)
+# (not the extra pSeries host bridge: whether QEMU's list names it was not checked)
+
+
+@rule(
+    code="PCI010",
+    name="pci-controller-not-in-qemu",
+    scope="status",
+    severities=("high",),
+    severity_logic=(
+        "high: a PCI controller whose bus takes hotplugged devices (pci-bridge, pcie-root-port, switch "
+        "downstream port, pcie-to-pci-bridge) has an alias that QEMU's live "
+        "device list in the status XML does not name; not reported where the list is absent or the "
+        "controller has hotplug='off'."
+    ),
+    message="{device} ({alias}) is not in QEMU's device list of the status XML: {detail}",
+    why=(
+        "After a restart libvirt sends a hotplug onto a controller's bus to QEMU as bus=<stored alias>. "
+        "When that alias is not the id QEMU has for the controller (the live device list in the status "
+        "file names QEMU's ids), QEMU refuses every such hotplug ('Bus ... not found'), while the guest "
+        "itself reconnects normally. Seen on libvirt 9.0.0 with an i440fx pci-bridge and a q35 "
+        "pcie-root-port."
+    ),
+    evidence="qemuBuildDeviceAddressPCIGetBus uses the stored alias (3.10.0 to 11.3.0); seen on 9.0.0",
+    affected="every release read (up to 11.3.0); unknown after",
+    remediation=(
+        "Do not hotplug onto that controller's bus: use another port or bridge, and cold-boot the guest so "
+        "that the status file and QEMU agree again."
+    ),
+)
+def pci010(ctx: Context) -> Parts:
+    docs = ctx.status_domains().filter(pl.col("has_live_devices").fill_null(False)).select("doc")
+    ctrl = ctx.controllers.filter(
+        pl.col("alias").is_not_null()
+        & (pl.col("index") > 0)
+        & pl.col("effective_model").is_in(HOTPLUG_BUS_MODELS).fill_null(False)
+        & (pl.col("target_hotplug") != "off").fill_null(True)
+    )
+    if not ctx.all_live:  # (usually every document has the list)
+        ctrl = ctrl.join(docs, on="doc", how="semi")
+    missing = ctrl.join(ctx.live_aliases.select("doc", "alias"), on=["doc", "alias"], how="anti")
+    return ((missing, _pci010_columns()),)
+
+
+@cache
+def _pci010_columns() -> Shape:
+    detail = fmt(
+        "QEMU has no device of that id, so after a restart {} sends hotplugs onto its bus to a bus QEMU "
+        "lacks ('Bus {} not found'), although the guest reconnects",
+        pl.col("target_text"),
+        q("restart_bus"),
+    )
+    return finding_columns(
+        "PCI010",
+        "high",
+        {"device": device_text(), "alias": alias_q(), "detail": detail},
+        element=pl.col("element"),
+        alias=pl.col("alias"),
+        recorded_bus=pl.col("restart_bus"),
     )
