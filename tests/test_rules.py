@@ -89,7 +89,7 @@ EXPECTED_NEWEST: dict[str, list[Finding]] = {
     "rst002-starting-up.xml": [("RST002", "high", None)],
     "rst002-paused-by-user.xml": [],
     "rst003-pci-multibus.xml": [("RST003", "info", None)],
-    "rst004-virtio-video.xml": [("RST004", "medium", "video0")],
+    "rst004-virtio-video.xml": [("RST004", "info", "video0")],  # info at most (doc 6.4)
     "rst004-virtio-video-recorded.xml": [],
     "rst005-secret-unrecorded.xml": [("RST005", "low", "virtio-disk1")],
     "rst005-secret-recorded.xml": [],
@@ -151,10 +151,11 @@ EXPECTED_OTHER: list[tuple[str, str | None, str | None, list[Finding]]] = [
     ("rst001-caps-missing.xml", "6.0.0", None, [("RST001", "critical", None)]),
     ("rst001-caps-missing.xml", "5.10.0", None, [("RST001", "high", None)]),
     # RST004 only for targets >= 12.5.0
-    ("rst004-virtio-video.xml", "12.5.0", None, [("RST004", "medium", "video0")]),
+    ("rst004-virtio-video.xml", "12.5.0", None, [("RST004", "info", "video0")]),
     ("rst004-virtio-video.xml", "12.4.0", None, []),
-    # RST007: low before 6.0.0
-    ("rst007-blockjob-active.xml", "5.0.0", None, [("RST007", "low", None)]),
+    # RST007: low before 5.6.0, which stores the job data (d3158852fa)
+    ("rst007-blockjob-active.xml", "5.5.0", None, [("RST007", "low", None)]),
+    ("rst007-blockjob-active.xml", "5.6.0", None, [("RST007", "info", None)]),
     # RST008 only for targets < 2.4.0
     ("rst008-redirdev-no-address.xml", "2.3.0", None, [("RST008", "low", "redir0")]),
     ("rst008-redirdev-address.xml", "2.3.0", None, []),
@@ -314,6 +315,16 @@ def test_message_names_device_alias_and_buses() -> None:
     assert "'ua-MyRoot'" in pseries["message"] and "'pci.0'" in pseries["message"]
     assert "pci controller 0 (pci-root)" in pseries["message"]
     assert (pseries["recorded_bus"], pseries["expected_bus"]) == ("ua-MyRoot", "pci.0")
+
+
+@pytest.mark.parametrize(
+    ("target", "says"),
+    [("9.0.0", "falls back to its old alias"), ("9.3.0", "is unknown"), ("9.6.0", "has no fallback")],
+)
+def test_als006_fallback_by_release(target: str, says: str) -> None:
+    # doc 6.4: the reconnect check is present @9.0.0 and gone @9.6.0; 9.1-9.5 were not read
+    found = audit(fixture_scan(), select="ALS006", target_libvirt=target)
+    assert found.height == 2 and all(says in m for m in found["message"])
 
 
 def test_pci001_pseries_downgrade_or_already_broken() -> None:

@@ -381,15 +381,24 @@ RULES: Final[tuple[Rule, ...]] = (
         name="dimm-alias-slot",
         scope="status",
         severities=("medium",),
-        severity_logic="medium: a memory device aliased dimmN whose DIMM slot is not N.",
+        severity_logic=(
+            "medium: a memory device aliased dimmN whose DIMM slot is not N (targets up to 9.0.x: "
+            "libvirt falls back to its old alias algorithm; from 9.6.0 it has no fallback and a new "
+            "DIMM's alias may collide; 9.1-9.5 not read)."
+        ),
         message="{device} has the alias {alias} but sits in DIMM slot {recorded_bus}: {detail}",
         why=(
-            "At reconnect libvirt checks that dimmN sits in slot N; if not it marks the guest and uses "
-            "the old alias algorithm for memory hotplug, and the alias/slot mismatch is a migration ABI"
-            " hazard."
+            "Up to 9.0.x reconnect checks that dimmN sits in slot N and, if not, marks the guest and "
+            "uses the old alias algorithm for memory hotplug. From 9.6.0 the check is gone and a DIMM's"
+            " alias always follows its slot, so a new DIMM hotplugged into slot N can get the alias "
+            "dimmN that an existing device already has (inference: QEMU refuses a duplicate id). Either"
+            " way the alias/slot mismatch is a migration ABI hazard."
         ),
-        evidence="93d9ff3da0 (2.5.0), qemuProcessReconnectCheckMemAliasOrderMismatch",
-        affected=">= 2.5.0",
+        evidence=(
+            "93d9ff3da0 (2.5.0), qemuProcessReconnectCheckMemAliasOrderMismatch (present @9.0.0, gone "
+            "@9.6.0; doc 6.4)"
+        ),
+        affected=">= 2.5.0; fallback up to 9.0.x, none from 9.6.0, 9.1-9.5 unknown, unknown after 11.3.0",
         remediation="Cold-boot the guest so that DIMM aliases follow their slots.",
         caps_flags=(),
     ),
@@ -458,14 +467,19 @@ RULES: Final[tuple[Rule, ...]] = (
         name="transient-state",
         scope="status",
         severities=("high",),
-        severity_logic="high: status state 'shutoff', or 'paused' with reason 'starting up'.",
+        severity_logic=(
+            "high: status state 'shutoff', or 'paused' with reason 'starting up': the guest is killed "
+            "at reconnect unless QEMU's vCPUs are running by then, which the status file cannot tell."
+        ),
         message="The guest's recorded state is {recorded_bus}: {detail}",
         why=(
             "At reconnect libvirt treats a guest that was not fully started as broken ('wasn't fully "
-            "started yet, killing it') and stops it."
+            "started yet, killing it') and stops it. qemuProcessUpdateState runs first and promotes a "
+            "guest whose QEMU vCPUs are running to running/booted, so only a guest whose vCPUs are not "
+            "running (a start that never finished: QEMU waits with -S) is killed."
         ),
-        evidence="qemuProcessReconnect",
-        affected="all recent releases",
+        evidence="qemuProcessReconnect, qemuProcessUpdateState (doc 6.4; code of 7.10.0)",
+        affected="the releases whose reconnect was read (7.10.0 code; doc 6.4); unknown after 11.3.0",
         remediation="Wait until the guest has finished starting (or is gone) before restarting libvirtd.",
         caps_flags=(),
     ),
@@ -477,11 +491,13 @@ RULES: Final[tuple[Rule, ...]] = (
         severity_logic="info: the pci-multibus capability flag is recorded.",
         message="The status XML records the pci-multibus capability: {detail}",
         why=(
-            "The flag was dropped in 3.2.0, so the file was written by libvirt <= 3.1.x; expect the "
-            "other gaps of old status files (secret objects, USB addresses) and the old alias rules."
+            "libvirt stopped setting the flag in 3.2.0, but newer daemons re-write every flag a guest "
+            "has, retired ones included: the flag proves the guest was started under libvirt <= 3.1.x, "
+            "not that the file was written by it. Expect the other gaps of guests that old (secret "
+            "objects, USB addresses) and the old alias rules."
         ),
-        evidence="5b783379 (3.2.0)",
-        affected="files written by <= 3.1.x",
+        evidence="5b783379 (3.2.0); flags re-written by name (doc 6.4, flag tables 3.0.0-11.3.0)",
+        affected="guests started under <= 3.1.x",
         remediation="Plan a cold boot of the guest under the current libvirt.",
         caps_flags=("pci-multibus",),
     ),
@@ -489,20 +505,23 @@ RULES: Final[tuple[Rule, ...]] = (
         code="RST004",
         name="virtio-video-device-unrecorded",
         scope="status",
-        severities=("medium",),
+        severities=("info",),
         severity_logic=(
-            "medium for targets >= 12.5.0: a virtio video device without a recorded device model "
-            "(<model type='virtio'> without device=); not reported for older targets."
+            "info for targets >= 12.5.0: a virtio video device without a recorded device model (<model "
+            "type='virtio'> without device=); not reported for older targets. Not above info: libvirt's"
+            " own tests show 12.5.0 handling such older status files on purpose (doc 6.4)."
         ),
         message="{device} ({alias}) has no recorded device model: {detail}",
         why=(
             "Before 12.5.0 libvirt did not record which QEMU device (virtio-vga, virtio-gpu, ...) backs"
             " a virtio video model, so a newer daemon or a migration target may pick a different "
-            "default when the host configuration changes: a guest ABI change. How 12.5.0 fills the "
-            "field for old status files is unconfirmed."
+            "default when the host configuration changes: a guest ABI change. libvirt's tests of that "
+            "change (virtio-vga-upgrade[-missing]-in/out.xml) show the daemon filling the field for "
+            "older status files on purpose, so the hazard is likely handled; the 12.5.0 code itself was"
+            " not read."
         ),
-        evidence="b6f7c2d3db28 (12.5.0); tests virtio-vga-upgrade[-missing]-in.xml",
-        affected=">= 12.5.0 reading status written before 12.5.0",
+        evidence="b6f7c2d3db28 (12.5.0); tests virtio-vga-upgrade[-missing]-in/out.xml (doc 6.4)",
+        affected=">= 12.5.0 reading status written before 12.5.0 (12.5.0 code not read: unknown)",
         remediation=(
             "Cold-boot the guest under >= 12.5.0, or set device= explicitly in the definition, before "
             "migrating it."
@@ -552,17 +571,16 @@ RULES: Final[tuple[Rule, ...]] = (
         scope="status",
         severities=("low", "info"),
         severity_logic=(
-            "low for targets < 6.0.0 (jobs without stored data are cancelled or marked broken at the "
-            "restart; full job data is stored from a 5.x release, exact release unconfirmed); info "
-            "otherwise."
+            "low for targets < 5.6.0 (jobs without stored data are cancelled or marked broken at the "
+            "restart; job data is stored in the status file from 5.6.0, d3158852fa); info otherwise."
         ),
         message="The status XML records active block jobs: {detail}",
         why=(
             "Block jobs (copy, commit, backup) must be re-attached at reconnect; releases that do not "
             "find the job's data in the status XML cancel mirrors or mark the jobs broken."
         ),
-        evidence="e8f263e0d0 (1.2.17); 802fd24506 (3.9.0); d3158852fa (5.x)",
-        affected="< 6.0.0 (job data from a 5.x release)",
+        evidence="e8f263e0d0 (1.2.17); 802fd24506 (3.9.0); d3158852fa (5.6.0, doc 6.4)",
+        affected="< 5.6.0 (job data stored from 5.6.0)",
         remediation=(
             "Let running block jobs finish (or abort them) before restarting or downgrading libvirtd."
         ),

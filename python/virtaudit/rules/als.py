@@ -25,6 +25,8 @@ from virtaudit.versions import libvirt_key
 _ROOTS: Final = (PCI_ROOT, PCIE_ROOT)
 _USER_ALIAS_RE: Final = r"^ua-[A-Za-z0-9_-]*$"
 _V3_10_RC1: Final = libvirt_key("3.10.0-rc1")
+_V9_0_MAX: Final = libvirt_key("9.1.0") - 1  # the last 9.0.x
+_V9_6: Final = libvirt_key("9.6.0")
 # Addresses of devices that QEMU creates with -device (and so lists in /machine/peripheral).
 _DEVICE_BACKED_ADDRESSES: Final = ("pci", "drive", "usb", "ccw", "virtio-serial", "dimm", "ccid")
 
@@ -377,14 +379,24 @@ def _als005_exprs() -> tuple[Shape, pl.Expr, Shape]:
     name="dimm-alias-slot",
     scope="status",
     severities=("medium",),
-    severity_logic="medium: a memory device aliased dimmN whose DIMM slot is not N.",
+    severity_logic=(
+        "medium: a memory device aliased dimmN whose DIMM slot is not N (targets up to 9.0.x: libvirt falls "
+        "back to its old alias algorithm; from 9.6.0 it has no fallback and a new DIMM's alias may collide; "
+        "9.1-9.5 not read)."
+    ),
     message="{device} has the alias {alias} but sits in DIMM slot {recorded_bus}: {detail}",
     why=(
-        "At reconnect libvirt checks that dimmN sits in slot N; if not it marks the guest and uses the "
-        "old alias algorithm for memory hotplug, and the alias/slot mismatch is a migration ABI hazard."
+        "Up to 9.0.x reconnect checks that dimmN sits in slot N and, if not, marks the guest and uses the "
+        "old alias algorithm for memory hotplug. From 9.6.0 the check is gone and a DIMM's alias always "
+        "follows its slot, so a new DIMM hotplugged into slot N can get the alias dimmN that an existing "
+        "device already has (inference: QEMU refuses a duplicate id). Either way the alias/slot mismatch "
+        "is a migration ABI hazard."
     ),
-    evidence="93d9ff3da0 (2.5.0), qemuProcessReconnectCheckMemAliasOrderMismatch",
-    affected=">= 2.5.0",
+    evidence=(
+        "93d9ff3da0 (2.5.0), qemuProcessReconnectCheckMemAliasOrderMismatch (present @9.0.0, gone @9.6.0; "
+        "doc 6.4)"
+    ),
+    affected=">= 2.5.0; fallback up to 9.0.x, none from 9.6.0, 9.1-9.5 unknown, unknown after 11.3.0",
     remediation="Cold-boot the guest so that DIMM aliases follow their slots.",
 )
 def als006(ctx: Context) -> Parts:
@@ -400,10 +412,32 @@ def als006(ctx: Context) -> Parts:
 
 @cache
 def _als006_columns() -> Shape:
-    detail = pl.lit(
-        "at reconnect libvirt falls back to its old alias algorithm for memory hotplug, and the mismatch is "
-        "a "
-        "migration ABI hazard"
+    no_fallback = pl.col("target_key") >= _V9_6
+    detail = (
+        pl.when(no_fallback)
+        .then(
+            fmt(
+                "{} has no fallback for that (from 9.6.0 aliases follow slots), so a DIMM hotplugged into a "
+                "free slot may get an alias an existing DIMM has (inference), and the mismatch is a "
+                "migration ABI hazard",
+                pl.col("target_text"),
+            )
+        )
+        .when(pl.col("target_key") > _V9_0_MAX)
+        .then(
+            fmt(
+                "whether {} still falls back to its old alias algorithm is unknown (9.0.0 does, 9.6.0 does "
+                "not), and the mismatch is a migration ABI hazard",
+                pl.col("target_text"),
+            )
+        )
+        .otherwise(
+            fmt(
+                "at reconnect {} falls back to its old alias algorithm for memory hotplug, and the mismatch "
+                "is a migration ABI hazard",
+                pl.col("target_text"),
+            )
+        )
     )
     return finding_columns(
         "ALS006",

@@ -12,6 +12,7 @@ from virtaudit.rules._base import Context, Parts, Shape, alias_q, device_text, f
 from virtaudit.versions import libvirt_key
 
 _V2_4: Final = libvirt_key("2.4.0")
+_V5_6: Final = libvirt_key("5.6.0")
 _V6_0: Final = libvirt_key("6.0.0")
 _V12_5: Final = libvirt_key("12.5.0")
 
@@ -75,14 +76,19 @@ def _rst001_columns() -> Shape:
     name="transient-state",
     scope="status",
     severities=("high",),
-    severity_logic="high: status state 'shutoff', or 'paused' with reason 'starting up'.",
+    severity_logic=(
+        "high: status state 'shutoff', or 'paused' with reason 'starting up': the guest is killed at "
+        "reconnect unless QEMU's vCPUs are running by then, which the status file cannot tell."
+    ),
     message="The guest's recorded state is {recorded_bus}: {detail}",
     why=(
         "At reconnect libvirt treats a guest that was not fully started as broken ('wasn't fully started "
-        "yet, killing it') and stops it."
+        "yet, killing it') and stops it. qemuProcessUpdateState runs first and promotes a guest whose QEMU "
+        "vCPUs are running to running/booted, so only a guest whose vCPUs are not running (a start that "
+        "never finished: QEMU waits with -S) is killed."
     ),
-    evidence="qemuProcessReconnect",
-    affected="all recent releases",
+    evidence="qemuProcessReconnect, qemuProcessUpdateState (doc 6.4; code of 7.10.0)",
+    affected="the releases whose reconnect was read (7.10.0 code; doc 6.4); unknown after 11.3.0",
     remediation="Wait until the guest has finished starting (or is gone) before restarting libvirtd.",
 )
 def rst002(ctx: Context) -> Parts:
@@ -96,7 +102,10 @@ def rst002(ctx: Context) -> Parts:
 def _rst002_columns() -> Shape:
     reason = pl.concat_str(pl.lit("' (reason '"), pl.col("reason"), pl.lit("')")).fill_null("'")
     recorded = pl.concat_str(pl.lit("'"), pl.col("state"), reason)
-    detail = pl.lit("libvirt kills a guest that was not fully started when it reconnects after a restart")
+    detail = pl.lit(
+        "libvirt kills a guest that was not fully started when it reconnects after a restart, unless QEMU's "
+        "vCPUs are running by then (then it records the guest as running)"
+    )
     return finding_columns("RST002", "high", {"recorded_bus": recorded, "detail": detail})
 
 
@@ -109,11 +118,13 @@ def _rst002_columns() -> Shape:
     caps_flags=("pci-multibus",),
     message="The status XML records the pci-multibus capability: {detail}",
     why=(
-        "The flag was dropped in 3.2.0, so the file was written by libvirt <= 3.1.x; expect the other "
-        "gaps of old status files (secret objects, USB addresses) and the old alias rules."
+        "libvirt stopped setting the flag in 3.2.0, but newer daemons re-write every flag a guest has, "
+        "retired ones included: the flag proves the guest was started under libvirt <= 3.1.x, not that "
+        "the file was written by it. Expect the other gaps of guests that old (secret objects, USB "
+        "addresses) and the old alias rules."
     ),
-    evidence="5b783379 (3.2.0)",
-    affected="files written by <= 3.1.x",
+    evidence="5b783379 (3.2.0); flags re-written by name (doc 6.4, flag tables 3.0.0-11.3.0)",
+    affected="guests started under <= 3.1.x",
     remediation="Plan a cold boot of the guest under the current libvirt.",
 )
 def rst003(ctx: Context) -> Parts:
@@ -128,7 +139,7 @@ def rst003(ctx: Context) -> Parts:
 @cache
 def _rst003_columns() -> Shape:
     detail = pl.lit(
-        "the file was written by libvirt 3.1.x or older, so expect the other gaps of old status files "
+        "the guest was started under libvirt 3.1.x or older, so expect the other gaps of guests that old "
         "(secret objects, USB addresses, aliases)"
     )
     return finding_columns("RST003", "info", {"detail": detail})
@@ -138,20 +149,22 @@ def _rst003_columns() -> Shape:
     code="RST004",
     name="virtio-video-device-unrecorded",
     scope="status",
-    severities=("medium",),
+    severities=("info",),
     severity_logic=(
-        "medium for targets >= 12.5.0: a virtio video device without a recorded device model "
-        "(<model type='virtio'> without device=); not reported for older targets."
+        "info for targets >= 12.5.0: a virtio video device without a recorded device model "
+        "(<model type='virtio'> without device=); not reported for older targets. Not above info: "
+        "libvirt's own tests show 12.5.0 handling such older status files on purpose (doc 6.4)."
     ),
     message="{device} ({alias}) has no recorded device model: {detail}",
     why=(
         "Before 12.5.0 libvirt did not record which QEMU device (virtio-vga, virtio-gpu, ...) backs a "
         "virtio video model, so a newer daemon or a migration target may pick a different default when "
-        "the host configuration changes: a guest ABI change. How 12.5.0 fills the field for old status "
-        "files is unconfirmed."
+        "the host configuration changes: a guest ABI change. libvirt's tests of that change "
+        "(virtio-vga-upgrade[-missing]-in/out.xml) show the daemon filling the field for older status "
+        "files on purpose, so the hazard is likely handled; the 12.5.0 code itself was not read."
     ),
-    evidence="b6f7c2d3db28 (12.5.0); tests virtio-vga-upgrade[-missing]-in.xml",
-    affected=">= 12.5.0 reading status written before 12.5.0",
+    evidence="b6f7c2d3db28 (12.5.0); tests virtio-vga-upgrade[-missing]-in/out.xml (doc 6.4)",
+    affected=">= 12.5.0 reading status written before 12.5.0 (12.5.0 code not read: unknown)",
     remediation=(
         "Cold-boot the guest under >= 12.5.0, or set device= explicitly in the definition, before "
         "migrating it."
@@ -170,13 +183,13 @@ def rst004(ctx: Context) -> Parts:
 @cache
 def _rst004_columns() -> Shape:
     detail = fmt(
-        "{} may back it with a different QEMU device (virtio-vga or virtio-gpu) than the running guest "
-        "uses, a guest ABI change at migration or the next start",
+        "{} records one for older status files (libvirt's tests show it done on purpose), so this is "
+        "context: check the device model after the upgrade before migrating the guest",
         pl.col("target_text"),
     )
     return finding_columns(
         "RST004",
-        "medium",
+        "info",
         {"device": device_text(), "alias": alias_q(), "detail": detail},
         element=pl.col("element"),
         alias=pl.col("alias"),
@@ -277,16 +290,16 @@ def _rst006_columns() -> Shape:
     scope="status",
     severities=("low", "info"),
     severity_logic=(
-        "low for targets < 6.0.0 (jobs without stored data are cancelled or marked broken at the "
-        "restart; full job data is stored from a 5.x release, exact release unconfirmed); info otherwise."
+        "low for targets < 5.6.0 (jobs without stored data are cancelled or marked broken at the "
+        "restart; job data is stored in the status file from 5.6.0, d3158852fa); info otherwise."
     ),
     message="The status XML records active block jobs: {detail}",
     why=(
         "Block jobs (copy, commit, backup) must be re-attached at reconnect; releases that do not find "
         "the job's data in the status XML cancel mirrors or mark the jobs broken."
     ),
-    evidence="e8f263e0d0 (1.2.17); 802fd24506 (3.9.0); d3158852fa (5.x)",
-    affected="< 6.0.0 (job data from a 5.x release)",
+    evidence="e8f263e0d0 (1.2.17); 802fd24506 (3.9.0); d3158852fa (5.6.0, doc 6.4)",
+    affected="< 5.6.0 (job data stored from 5.6.0)",
     remediation=("Let running block jobs finish (or abort them) before restarting or downgrading libvirtd."),
 )
 def rst007(ctx: Context) -> Parts:
@@ -295,7 +308,7 @@ def rst007(ctx: Context) -> Parts:
 
 @cache
 def _rst007_columns() -> Shape:
-    old = pl.col("target_key") < _V6_0
+    old = pl.col("target_key") < _V5_6
     detail = (
         pl.when(old)
         .then(
