@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Final, TypeAlias, cast
 import polars as pl
 
 from virtaudit.catalog import CATALOG, select_codes
-from virtaudit.rules.engine import Context, caps_flags_used, run
+from virtaudit.rules.engine import Context, caps_flags_used, caps_ignorable, run
 from virtaudit.schema import SEVERITIES
 from virtaudit.targets import HostFacts, ScanTables, document_targets, load_host_facts, target_columns
 from virtaudit.versions import LibvirtVersion
@@ -89,7 +89,9 @@ def audit(
     scan = _as_scan(scan_or_paths)
     targets = target_columns(scan.domains, target_libvirt, host_facts)
     domains = pl.concat([scan.domains, targets], how="horizontal")
-    ctx = Context.build(domains, scan.devices, scan.caps, scan.live_aliases, caps_flags_used())
+    ctx = Context.build(
+        domains, scan.devices, scan.caps, scan.live_aliases, caps_flags_used(), caps_ignorable
+    )
     found = run(ctx, codes)
     if found.is_empty():
         return empty_findings()

@@ -123,16 +123,21 @@ class Context:
         caps: pl.DataFrame,
         live_aliases: pl.DataFrame,
         caps_flags: Collection[str],
+        caps_ignorable: CapsIgnorable | None = None,
     ) -> Context:
         """The context of a batch; ``caps_flags``: the capability flags the rules read (the caps rows
-        kept)."""
+        kept); where that is every flag, ``caps_ignorable`` gives, for the batch's target releases, the
+        flags no rule needs to see (dropped first: the caps table is the largest of a batch)."""
         # One chunk: the gathers by doc id below are faster on contiguous columns (a few thousand rows).
         domains = domains.with_row_index("doc").rechunk()
         # (the devices and aliases are left in the scan's chunks: copied into one, the rules ran no faster
         # and a million-file audit peaked 9 MB higher, a copy of each beside the batch's own)
         dev = _with_doc(devices, domains, _DOC_COLUMNS)
+        target_keys = tuple(domains.get_column("target_key").drop_nulls().unique().sort().to_list())
         if ALL_CAPS_FLAGS not in caps_flags:
             caps = caps.filter(pl.col("flag").is_in(list(caps_flags)))
+        elif caps_ignorable is not None and (ignorable := caps_ignorable(target_keys)):
+            caps = caps.filter(~pl.col("flag").is_in(list(ignorable)))
         caps = _with_doc(caps, domains)
         live_aliases = _with_doc(live_aliases, domains)
         # (null kind: not a status file, as ``kind == "status"`` in a filter)
@@ -147,7 +152,6 @@ class Context:
             running = running.filter(pl.col("kind") == "status")
         ctrl = pci_controllers(running)
         facts = _domain_facts(domains)
-        target_keys = tuple(domains.get_column("target_key").drop_nulls().unique().sort().to_list())
         return cls(
             domains.lazy(),
             dev.lazy(),
@@ -264,6 +268,8 @@ Parts: TypeAlias = "tuple[tuple[pl.LazyFrame, Shape], ...]"
 """What a rule finds: query plans of its hits, each with the finding columns to give them."""
 
 RuleQuery: TypeAlias = "Callable[[Context], Parts]"
+CapsIgnorable: TypeAlias = "Callable[[tuple[int, ...]], frozenset[str]]"
+"""For the target releases of a batch: the capability flags a rule that reads every flag can do without."""
 
 
 @dataclass(frozen=True)
@@ -272,6 +278,7 @@ class Registered:
 
     entry: Rule
     parts: RuleQuery
+    caps_ignorable: CapsIgnorable | None = None
 
 
 REGISTRY: dict[str, Registered] = {}
@@ -290,10 +297,12 @@ def rule(
     affected: str,
     remediation: str,
     caps_flags: tuple[str, ...] = (),
+    caps_ignorable: CapsIgnorable | None = None,
 ) -> Callable[[RuleQuery], Callable[[Context], pl.LazyFrame]]:
     """Register a rule: its catalog entry (the keywords, see :class:`virtaudit.schema.Rule`) and the query
     below it, which returns :data:`Parts` for :func:`run`. The decorated name becomes a function that
-    returns the rule's finding rows (a plan), for tests and notebooks."""
+    returns the rule's finding rows (a plan), for tests and notebooks. ``caps_ignorable`` (rules that read
+    every flag only): the flags the rule can do without, for a batch's target releases."""
     entry = Rule(
         code=code,
         name=name,
@@ -311,7 +320,7 @@ def rule(
     def register(parts: RuleQuery) -> Callable[[Context], pl.LazyFrame]:
         if code in REGISTRY:
             raise ValueError(f"rule {code} registered twice")
-        REGISTRY[code] = Registered(entry, parts)
+        REGISTRY[code] = Registered(entry, parts, caps_ignorable)
 
         def findings(ctx: Context) -> pl.LazyFrame:
             frames = [hits.select(shape.columns) for hits, shape in parts(ctx)]

@@ -48,6 +48,18 @@ def _verdicts(key: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     )
 
 
+@cache
+def _known_to(key: int) -> frozenset[str]:
+    return frozenset(_verdicts(key)[0].get_column("flag").to_list())
+
+
+def _cap001_ignorable(target_keys: tuple[int, ...]) -> frozenset[str]:
+    """The flags every target of the batch surely knows: CAP001 has nothing to say about them."""
+    if not target_keys:
+        return frozenset()
+    return frozenset.intersection(*(_known_to(key) for key in target_keys))
+
+
 def _default(key: int) -> str:
     """The verdict on a name that no table read has: unknown to a release whose table was read or
     bracketed (the newest table read lacks it), else unknown either way."""
@@ -113,6 +125,7 @@ def _judged_flags(ctx: Context) -> pl.LazyFrame:
         "again; stop its QEMU by hand or go back to the newer libvirt."
     ),
     caps_flags=(ALL_CAPS_FLAGS,),
+    caps_ignorable=_cap001_ignorable,
 )
 def cap001(ctx: Context) -> Parts:
     per_doc = (

@@ -10,9 +10,9 @@ import polars as pl
 # (the rule modules register their rules when imported: these imports are what makes them known)
 from virtaudit.rules import als, caps, pci, rst  # noqa: F401
 from virtaudit.rules._base import FINDING_COLUMNS, REGISTRY, Context, Registered
-from virtaudit.schema import FAMILIES
+from virtaudit.schema import ALL_CAPS_FLAGS, FAMILIES
 
-__all__ = ["Context", "caps_flags_used", "registered", "run"]
+__all__ = ["Context", "caps_flags_used", "caps_ignorable", "registered", "run"]
 
 
 def registered() -> Mapping[str, Registered]:
@@ -34,6 +34,16 @@ def _family_order(code: str) -> int:
 def caps_flags_used() -> tuple[str, ...]:
     """The capability flags any rule reads, in first-use order."""
     return tuple(dict.fromkeys(flag for r in registered().values() for flag in r.entry.caps_flags))
+
+
+def caps_ignorable(target_keys: tuple[int, ...]) -> frozenset[str]:
+    """The capability flags no rule needs for a batch judged for ``target_keys``: those every rule that
+    reads all flags can do without, except the flags some rule names."""
+    readers = [r for r in registered().values() if ALL_CAPS_FLAGS in r.entry.caps_flags]
+    if not readers or any(r.caps_ignorable is None for r in readers):
+        return frozenset()
+    ignorable = frozenset.intersection(*(r.caps_ignorable(target_keys) for r in readers if r.caps_ignorable))
+    return ignorable - set(caps_flags_used())
 
 
 def run(ctx: Context, codes: Sequence[str]) -> pl.DataFrame:

@@ -35,6 +35,13 @@ _ROOTS: Final = (PCI_ROOT, PCIE_ROOT)
 _V10_4: Final = libvirt_key("10.4.0")
 
 
+@cache
+def _pci001_ignorable(_targets: tuple[int, ...] = ()) -> frozenset[str]:
+    """PCI001 reads the flags only to tell a guest started after 10.4.0: the others can go."""
+    after = started_after()
+    return frozenset(after.filter(pl.col("after_key") < _V10_4).get_column("flag").to_list())
+
+
 @rule(
     code="PCI001",
     name="root-user-alias",
@@ -80,6 +87,7 @@ _V10_4: Final = libvirt_key("10.4.0")
         "record the host's QEMU version in host facts."
     ),
     caps_flags=(ALL_CAPS_FLAGS,),
+    caps_ignorable=_pci001_ignorable,
 )
 def pci001(ctx: Context) -> Parts:
     c = ctx.controllers.filter(pl.col("is_root") & pl.col("user_alias_flag"))
