@@ -91,7 +91,7 @@ def _domain_facts(domains: pl.DataFrame) -> pl.DataFrame:
 @dataclass(frozen=True)
 class Context:
     """The scan tables prepared for the rules, as lazy frames: every rule is a query plan that reads only
-    the columns it needs (see :func:`run`).
+    the columns it needs (see :func:`virtaudit.rules.engine.run`).
 
     ``domains``: one row per document with ``doc`` (its row number, the id every table carries instead of
     the path), target_key (Int64), qemu_key (Int64, null: unknown), target_text (``libvirt 7.10.0`` /
@@ -300,7 +300,7 @@ def rule(
     caps_ignorable: CapsIgnorable | None = None,
 ) -> Callable[[RuleQuery], Callable[[Context], pl.LazyFrame]]:
     """Register a rule: its catalog entry (the keywords, see :class:`virtaudit.schema.Rule`) and the query
-    below it, which returns :data:`Parts` for :func:`run`. The decorated name becomes a function that
+    below it, which returns :data:`Parts` for :func:`virtaudit.rules.engine.run`. The decorated name becomes a function that
     returns the rule's finding rows (a plan), for tests and notebooks. ``caps_ignorable`` (rules that read
     every flag only): the flags the rule can do without, for a batch's target releases."""
     entry = Rule(
@@ -369,7 +369,7 @@ def finding_columns(
 
 @cache
 def _doc_column() -> pl.Expr:
-    return pl.col("doc").cast(pl.UInt32)  # the type :func:`run` concatenates
+    return pl.col("doc").cast(pl.UInt32)  # the type :func:`virtaudit.rules.engine.run` concatenates
 
 
 @cache
