@@ -301,8 +301,9 @@ def rule(
 ) -> Callable[[RuleQuery], Callable[[Context], pl.LazyFrame]]:
     """Register a rule: its catalog entry (the keywords, see :class:`virtaudit.schema.Rule`) and the query
     below it, which returns :data:`Parts` for :func:`virtaudit.rules.engine.run`. The decorated name
-    becomes a function that returns the rule's finding rows (a plan), for tests and notebooks. ``caps_ignorable`` (rules that read
-    every flag only): the flags the rule can do without, for a batch's target releases."""
+    becomes a function that returns the rule's finding rows (a plan), for tests and notebooks.
+    ``caps_ignorable`` (rules that read every flag only): the flags the rule can do without, for a
+    batch's target releases."""
     entry = Rule(
         code=code,
         name=name,
