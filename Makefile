@@ -39,8 +39,8 @@ test-rust:
 	cargo test --workspace --quiet
 
 lint: setup
-	$(BIN)/ruff check python tests benches examples
-	$(BIN)/ruff format --check python tests benches examples
+	$(BIN)/ruff check python tests benches examples tools
+	$(BIN)/ruff format --check python tests benches examples tools
 	$(BIN)/mypy
 	$(BIN)/python -m mypy.stubtest virtaudit._core
 
