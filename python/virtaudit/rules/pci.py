@@ -10,6 +10,7 @@ import polars as pl
 
 from virtaudit.busnames import PCI_ROOT, PCIE_ROOT, S390
 from virtaudit.capsflags import started_after
+from virtaudit.capsflags_data import SPANS
 from virtaudit.devicemodels import (
     NIC_PCI_MODELS,
     SCSI_PCI_MODELS,
@@ -38,8 +39,8 @@ _V10_4: Final = libvirt_key("10.4.0")
 @cache
 def _pci001_ignorable(_targets: tuple[int, ...] = ()) -> frozenset[str]:
     """PCI001 reads the flags only to tell a guest started after 10.4.0: the others can go."""
-    after = started_after()
-    return frozenset(after.filter(pl.col("after_key") < _V10_4).get_column("flag").to_list())
+    telling = started_after().filter(pl.col("after_key") >= _V10_4).get_column("flag").to_list()
+    return frozenset(SPANS) - frozenset(telling)
 
 
 @rule(
