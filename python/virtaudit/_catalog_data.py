@@ -135,7 +135,7 @@ RULES: Final[tuple[Rule, ...]] = (
             "required for device at address ...'."
         ),
         evidence="qemuBuildDeviceAddressPCIGetBus (all releases)",
-        affected="all",
+        affected="every release (the message exists 3.0.0-11.3.0, doc 6.4); unknown after 11.3.0",
         remediation="Cold-boot the guest after adding the missing controller to its definition.",
         caps_flags=(),
     ),
@@ -157,7 +157,7 @@ RULES: Final[tuple[Rule, ...]] = (
             "lack of an alias, or the addresses of existing devices cannot be resolved."
         ),
         evidence="qemuDomainDefAddDefaultDevices; qemuBuildDeviceAddressPCIGetBus",
-        affected="all",
+        affected="implicit roots as read release by release (doc 1.5, 6.1), up to 11.3.0; unknown after",
         remediation=(
             "Cold-boot the guest under the current libvirt so that the root is recorded with its alias."
         ),
@@ -179,7 +179,7 @@ RULES: Final[tuple[Rule, ...]] = (
             "libvirt at the restart."
         ),
         evidence="qemuDomainDefAddDefaultDevices and the PCI controller validation",
-        affected="all",
+        affected="code of 7.10.0 (doc 1.5, 5); later releases not checked, unknown after 11.3.0",
         remediation="Fix the root controller's model in the definition (and cold-boot the guest).",
         caps_flags=(),
     ),
@@ -199,7 +199,7 @@ RULES: Final[tuple[Rule, ...]] = (
             "unexpected alias points to a hand-edited or foreign status file."
         ),
         evidence="virDomainControllerIsPSeriesPHB; the '%s.0' rule of qemuBuildDeviceAddressPCIGetBus",
-        affected="pSeries guests with extra host bridges",
+        affected="pSeries guests with extra host bridges; code of 7.10.0, later releases not checked",
         remediation="Give the host bridge an explicit <target index='N'/> in the definition and cold-boot.",
         caps_flags=(),
     ),
@@ -216,7 +216,7 @@ RULES: Final[tuple[Rule, ...]] = (
             "restart bug."
         ),
         evidence="c0e04c2e62 (6.4.0)",
-        affected=">= 6.4.0 for detach",
+        affected=">= 6.4.0 for detach (c0e04c2e62); unknown after 11.3.0",
         remediation=(
             "Nothing to do unless the device must be unplugged live; then enable hotplug on the port."
         ),
@@ -239,7 +239,7 @@ RULES: Final[tuple[Rule, ...]] = (
             "wrong slot."
         ),
         evidence="qemuProcessReconnect -> qemuDomainAssignAddresses (INFERENCE in the doc)",
-        affected="all",
+        affected="INFERENCE from the 7.10.0 reconnect code; later releases not checked",
         remediation="Cold-boot the guest so that the addresses are recorded.",
         caps_flags=(),
     ),
@@ -283,7 +283,7 @@ RULES: Final[tuple[Rule, ...]] = (
             "ids."
         ),
         evidence="e2797e3256 (3.9.0); e43263601f (4.2.0); 572c50849c, 57eb2936f3 (5.3.0)",
-        affected=">= 3.9.0",
+        affected=">= 3.9.0 (the message exists from 3.9.0, doc 6.4); unknown after 11.3.0",
         remediation="Rename one of the aliases in the definition (management layer) and cold-boot.",
         caps_flags=(),
     ),
@@ -303,7 +303,7 @@ RULES: Final[tuple[Rule, ...]] = (
             "'Duplicate ID'."
         ),
         evidence="virDomainDeviceDefValidateAliasesIterator; 630c6e3495 (4.2.0)",
-        affected="all",
+        affected="code of 7.10.0 (doc 5); later releases not checked",
         remediation="Cold-boot the guest so that aliases are reassigned.",
         caps_flags=(),
     ),
@@ -320,7 +320,7 @@ RULES: Final[tuple[Rule, ...]] = (
             "on it lose the device."
         ),
         evidence="c14f1ed206 (3.9.0), USER_ALIAS_CHARS",
-        affected=">= 3.9.0",
+        affected=">= 3.9.0 (c14f1ed206); code of 7.10.0, later releases not checked",
         remediation="Use only letters, digits, '_' and '-' after 'ua-'.",
         caps_flags=(),
     ),
@@ -369,7 +369,7 @@ RULES: Final[tuple[Rule, ...]] = (
             "while libvirtd is down."
         ),
         evidence="0dfb8a1b9e (1.1.1), qemuProcessUpdateDevices",
-        affected=">= 1.1.1",
+        affected=">= 1.1.1 (0dfb8a1b9e); code of 7.10.0, later releases not checked",
         remediation=(
             "Compare with 'virsh qemu-monitor-command --hmp info qtree' (or qom-list "
             "/machine/peripheral) and reconcile by detaching stale devices, or cold-boot the guest."
@@ -455,7 +455,7 @@ RULES: Final[tuple[Rule, ...]] = (
             "the capabilities from the binary installed now, which is wrong after a QEMU upgrade."
         ),
         evidence="43c01d3838 (0.9.2, caps stored); 530d7a73f4 (6.0.0, reconnect refuses)",
-        affected="all; guest killed from 6.0.0",
+        affected="all; guest killed from 6.0.0 (530d7a73f4), code of 7.10.0; unknown after 11.3.0",
         remediation=(
             "Do not restart or upgrade libvirtd while this guest runs: shut it down cleanly (or migrate"
             " it with the current daemon) first."
@@ -561,7 +561,7 @@ RULES: Final[tuple[Rule, ...]] = (
             "restart."
         ),
         evidence="d84b36263c (0.9.7)",
-        affected="all",
+        affected="code of 7.10.0 (d84b36263c, 0.9.7); later releases not checked",
         remediation="After the guest stops, rebind the device by hand (virsh nodedev-reattach).",
         caps_flags=(),
     ),

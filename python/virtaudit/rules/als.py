@@ -79,7 +79,7 @@ def _user_devices(ctx: Context) -> pl.LazyFrame:
         "detected') and a hotplug of a device with that alias fails; QEMU refuses duplicate ids."
     ),
     evidence="e2797e3256 (3.9.0); e43263601f (4.2.0); 572c50849c, 57eb2936f3 (5.3.0)",
-    affected=">= 3.9.0",
+    affected=">= 3.9.0 (the message exists from 3.9.0, doc 6.4); unknown after 11.3.0",
     remediation="Rename one of the aliases in the definition (management layer) and cold-boot.",
 )
 def als001(ctx: Context) -> Parts:
@@ -134,7 +134,7 @@ def _system_alias_groups(ctx: Context) -> pl.LazyFrame:
         "means libvirt will act on the wrong device, or QEMU refuses a hotplug with 'Duplicate ID'."
     ),
     evidence="virDomainDeviceDefValidateAliasesIterator; 630c6e3495 (4.2.0)",
-    affected="all",
+    affected="code of 7.10.0 (doc 5); later releases not checked",
     remediation="Cold-boot the guest so that aliases are reassigned.",
 )
 def als002(ctx: Context) -> Parts:
@@ -175,7 +175,7 @@ def _als002_exprs() -> tuple[pl.Expr, Shape]:
         "the device."
     ),
     evidence="c14f1ed206 (3.9.0), USER_ALIAS_CHARS",
-    affected=">= 3.9.0",
+    affected=">= 3.9.0 (c14f1ed206); code of 7.10.0, later releases not checked",
     remediation="Use only letters, digits, '_' and '-' after 'ua-'.",
 )
 def als003(ctx: Context) -> Parts:
@@ -286,7 +286,7 @@ def _als004_exprs() -> tuple[pl.Expr, pl.Expr, Shape]:
         "and a device missing from the list is not cleaned up if it goes away while libvirtd is down."
     ),
     evidence="0dfb8a1b9e (1.1.1), qemuProcessUpdateDevices",
-    affected=">= 1.1.1",
+    affected=">= 1.1.1 (0dfb8a1b9e); code of 7.10.0, later releases not checked",
     remediation=(
         "Compare with 'virsh qemu-monitor-command --hmp info qtree' (or qom-list /machine/peripheral) "
         "and "

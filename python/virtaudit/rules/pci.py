@@ -378,7 +378,7 @@ def _root_docs(ctx: Context) -> pl.LazyFrame:
         "for device at address ...'."
     ),
     evidence="qemuBuildDeviceAddressPCIGetBus (all releases)",
-    affected="all",
+    affected="every release (the message exists 3.0.0-11.3.0, doc 6.4); unknown after 11.3.0",
     remediation="Cold-boot the guest after adding the missing controller to its definition.",
 )
 def pci004(ctx: Context) -> Parts:
@@ -423,7 +423,7 @@ def _pci004_columns() -> Shape:
         "an alias, or the addresses of existing devices cannot be resolved."
     ),
     evidence="qemuDomainDefAddDefaultDevices; qemuBuildDeviceAddressPCIGetBus",
-    affected="all",
+    affected="implicit roots as read release by release (doc 1.5, 6.1), up to 11.3.0; unknown after",
     remediation=(
         "Cold-boot the guest under the current libvirt so that the root is recorded with its alias."
     ),
@@ -505,7 +505,7 @@ def _pci005_columns() -> Shape:
         "restart."
     ),
     evidence="qemuDomainDefAddDefaultDevices and the PCI controller validation",
-    affected="all",
+    affected="code of 7.10.0 (doc 1.5, 5); later releases not checked, unknown after 11.3.0",
     remediation="Fix the root controller's model in the definition (and cold-boot the guest).",
 )
 def pci006(ctx: Context) -> Parts:
@@ -564,7 +564,7 @@ def _pci006_columns() -> Shape:
         "alias points to a hand-edited or foreign status file."
     ),
     evidence="virDomainControllerIsPSeriesPHB; the '%s.0' rule of qemuBuildDeviceAddressPCIGetBus",
-    affected="pSeries guests with extra host bridges",
+    affected="pSeries guests with extra host bridges; code of 7.10.0, later releases not checked",
     remediation="Give the host bridge an explicit <target index='N'/> in the definition and cold-boot.",
 )
 def pci007(ctx: Context) -> Parts:
@@ -617,7 +617,7 @@ def _pci007_exprs() -> tuple[pl.Expr, pl.Expr, pl.Expr, Shape]:
         " this is by configuration, listed so that a failed detach is not mistaken for a restart bug."
     ),
     evidence="c0e04c2e62 (6.4.0)",
-    affected=">= 6.4.0 for detach",
+    affected=">= 6.4.0 for detach (c0e04c2e62); unknown after 11.3.0",
     remediation=("Nothing to do unless the device must be unplugged live; then enable hotplug on the port."),
 )
 def pci008(ctx: Context) -> Parts:
@@ -688,7 +688,7 @@ def _pci_capable() -> pl.Expr:
         "the one QEMU gave the running device, so later unplug or migration addresses the wrong slot."
     ),
     evidence="qemuProcessReconnect -> qemuDomainAssignAddresses (INFERENCE in the doc)",
-    affected="all",
+    affected="INFERENCE from the 7.10.0 reconnect code; later releases not checked",
     remediation="Cold-boot the guest so that the addresses are recorded.",
 )
 def pci009(ctx: Context) -> Parts:

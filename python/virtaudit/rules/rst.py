@@ -34,7 +34,7 @@ _V12_5: Final = libvirt_key("12.5.0")
         "from the binary installed now, which is wrong after a QEMU upgrade."
     ),
     evidence="43c01d3838 (0.9.2, caps stored); 530d7a73f4 (6.0.0, reconnect refuses)",
-    affected="all; guest killed from 6.0.0",
+    affected="all; guest killed from 6.0.0 (530d7a73f4), code of 7.10.0; unknown after 11.3.0",
     remediation=(
         "Do not restart or upgrade libvirtd while this guest runs: shut it down cleanly (or migrate it "
         "with the current daemon) first."
@@ -259,7 +259,7 @@ def _rst005_columns() -> Shape:
         "the device is not rebound to the host driver when the guest is destroyed after a restart."
     ),
     evidence="d84b36263c (0.9.7)",
-    affected="all",
+    affected="code of 7.10.0 (d84b36263c, 0.9.7); later releases not checked",
     remediation="After the guest stops, rebind the device by hand (virsh nodedev-reattach).",
 )
 def rst006(ctx: Context) -> Parts:
