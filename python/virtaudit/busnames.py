@@ -14,6 +14,14 @@ The behaviour lives in four small tables of data, each row valid for a window of
   the stored alias (up to 3.9), a recomputed name for every implicit root (3.10.0-rc1 only, ``937f3195``),
   or a recomputed name only for ``ua-`` user aliases (from 3.10.0-rc2, ``dacfc6b1``).
 
+Section 6 of the doc (checked release by release up to 11.3.0) corrects the older sections; the rows say
+which release each fact was read at. Two of its facts change no bus name and are not in the tables:
+``virQEMUCapsHasPCIMultiBus`` became ``qemuDomainSupportsPCIMultibus`` between 9.10.0 and 10.4.0 (same
+answers, plus "any PPC arch" and loongarch64 virt, which are in :data:`MULTIBUS`), and from 9.8.0 a
+reconnect fills the capabilities' arch again (``qemuProcessReloadMachineTypes``): the empty arch mattered
+only to 3.10.0-rc1, the one release that recomputed the root name from it; every release from 3.10.0 on
+asks ``def->os.arch``.
+
 Releases before 1.2.16 are not modelled: from 1.2.16 on (``75cd7d9b05``) the alias libvirt assigns to a
 PCI controller is the QEMU bus name, which is what makes the stored alias meaningful.
 """
