@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYDEPS := 'maturin>=1.9,<2' 'polars>=1.20' 'typer>=0.12,<0.29' 'rich>=13' 'pytest>=8' 'ruff>=0.6' 'mypy>=1.11' 'lxml>=5' 'hypothesis>=6.100'
 
-.PHONY: all setup build demo test test-rust lint test-python bench bench-quick fuzz clean ansible wheel wheel-check
+.PHONY: all setup build demo test test-rust lint test-python catalog bench bench-quick fuzz clean ansible wheel wheel-check
 
 all: test
 
@@ -39,8 +39,8 @@ test-rust:
 	cargo test --workspace --quiet
 
 lint: setup
-	$(BIN)/ruff check python tests benches examples
-	$(BIN)/ruff format --check python tests benches examples
+	$(BIN)/ruff check python tests benches examples tools
+	$(BIN)/ruff format --check python tests benches examples tools
 	$(BIN)/mypy
 	$(BIN)/python -m mypy.stubtest virtaudit._core
 
@@ -49,6 +49,14 @@ test-python: build ansible
 
 # Everything CI runs.
 test: test-rust build lint test-python
+
+# The polars-free copy of the rule catalog and docs/rules.md, both generated from the rule modules in
+# python/virtaudit/rules/ (tests fail while either is stale).
+catalog: setup
+	$(BIN)/python -m virtaudit.rules > python/virtaudit/_catalog_data.py.new
+	mv python/virtaudit/_catalog_data.py.new python/virtaudit/_catalog_data.py
+	$(BIN)/ruff format --quiet python/virtaudit/_catalog_data.py
+	$(BIN)/python -m virtaudit.catalog > docs/rules.md
 
 bench: build
 	$(BIN)/python benches/run.py

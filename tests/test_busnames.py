@@ -127,8 +127,12 @@ ROOT_BUS_CASES = [
     ("ppc", "mac99", None, "7.3.0", "1.7.0", "pci"),
     ("ppc", "g3beige", None, "7.3.0", "2.0.0", "pci.0"),
     ("ppc", "mac99", None, None, None, "pci.0"),
-    ("ppc", "ref405ep", None, None, None, None),
-    ("ppcemb", "bamboo", None, None, None, "pci"),
+    # doc 6.1: every 32-bit ppc machine has a pci-root from 3.0.0 on; before, the "no pci" boards had none
+    ("ppc", "ref405ep", None, None, None, "pci.0"),
+    ("ppc", "ref405ep", None, "2.5.0", None, None),
+    # doc 6.1: ppcemb is multibus from 10.4.0 ("any PPC arch"), not before
+    ("ppcemb", "bamboo", None, None, None, "pci.0"),
+    ("ppcemb", "bamboo", None, "9.10.0", None, "pci"),
     # ARM and RISC-V virt: pcie-root; virt from 1.2.19, virt-* from 1.3.4
     ("aarch64", "virt", None, None, None, "pcie.0"),
     ("aarch64", "virt-4.2", None, "7.10.0", None, "pcie.0"),
@@ -151,8 +155,9 @@ ROOT_BUS_CASES = [
     ("sh4", "r2d", None, None, None, "pci"),
     ("mips64el", "malta", None, None, None, "pci"),
     ("mips64el", "malta", None, "7.10.0", None, None),
-    # loongarch64: pcie-root, no multibus branch in the newest code read (unconfirmed)
-    ("loongarch64", "virt", None, None, None, "pci"),
+    # loongarch64 (doc 6.1): virt machines get a pcie-root from 10.2.0, multibus (pcie.0)
+    ("loongarch64", "virt", None, None, None, "pcie.0"),
+    ("loongarch64", "virt", None, "10.1.0", None, None),
     # explicit root model wins over the machine default
     ("x86_64", "pc", "pcie-root", None, None, "pcie.0"),
     ("x86_64", "pc", "pcie-root-port", None, None, None),
@@ -231,7 +236,8 @@ RESTART_CASES = [
     ("x86_64", "q35", "pcie-root", 0, "ua-root", None, None, "pcie.0"),
     ("x86_64", "q35", "pcie-root-port", 1, "pci.1", None, None, "pci.1"),
     ("x86_64", "q35", "pcie-root-port", 1, "ua-port", None, None, "ua-port"),
-    ("ppc64", "pseries", "pci-root", 0, "ua-root", 0, None, "ua-root"),
+    ("ppc64", "pseries", "pci-root", 0, "ua-root", 0, None, "pci.0"),  # translated from 10.4.0 (doc 6.1)
+    ("ppc64", "pseries", "pci-root", 0, "ua-root", 0, "9.10.0", "ua-root"),
     ("ppc64", "pseries", "pci-root", 0, "pci.0", 0, "3.10.0-rc1", "pci.0"),
     ("ppc64", "pseries", "pci-root", 1, "pci.1", 1, None, "pci.1.0"),
     ("ppc64", "pseries", "pci-root", 1, "pci.1", None, None, "pci.1"),
@@ -271,7 +277,8 @@ def test_root_facts_flags() -> None:
     assert ppc.qemu_dependent and ppc.confirmed and not ppc.pseries
     assert not root_facts("ppc", "ppce500", "pci-root", libvirt="5.0.0", qemu="2.0.0").qemu_dependent
     assert not root_facts("ppc", "ppce500", "pci-root", libvirt="7.4.0").qemu_dependent
-    assert not root_facts("loongarch64", "virt", None).confirmed
+    assert root_facts("loongarch64", "virt", None).confirmed  # doc 6.1, @10.4.0 and @11.3.0
+    assert not root_facts("mips", "malta", None).confirmed  # the root is confirmed, its naming inferred
     assert root_facts("ppc64le", "pseries-6.2").pseries
 
 
@@ -285,7 +292,7 @@ def test_buses_table() -> None:
     scan = virtaudit.scan(
         FIXTURES / "base-q35.xml", FIXTURES / "pci001-ua-root-pseries.xml", FIXTURES / "pci007-phb-ok.xml"
     )
-    table = buses(scan)
+    table = buses(scan, target_libvirt="9.10.0")  # (pSeries root aliases are translated from 10.4.0)
     assert table.columns == [
         "host",
         "path",
@@ -446,3 +453,123 @@ def test_version_key_order_matches_tuple_order(a: str, b: str) -> None:
 
     assert (va.key < vb.key) == (as_tuple(va) < as_tuple(vb))
     assert LibvirtVersion.parse(str(va)) == va
+
+
+# ---------------------------------------------------------------------------------------------------
+# libvirt-restart-hazards.md section 6.1, statement by statement, with the release(s) it was checked at.
+# Each row: (statement, release checked, function, arguments, expected). Where the doc brackets a change
+# between two releases read, both sides are listed.
+
+SECTION_6_1 = [
+    (
+        "every 32-bit ppc machine gets a pci-root, ref405ep included",
+        "3.0.0",
+        "model",
+        ("ppc", "ref405ep"),
+        "pci-root",
+    ),
+    (
+        "every 32-bit ppc machine gets a pci-root, taihu included",
+        "11.3.0",
+        "model",
+        ("ppc", "taihu"),
+        "pci-root",
+    ),
+    ("virtex-ml507 too", "7.10.0", "model", ("ppc", "virtex-ml507"), "pci-root"),
+    (
+        "every ppc64 machine gets a pci-root, not only pseries",
+        "3.0.0",
+        "model",
+        ("ppc64", "powernv9"),
+        "pci-root",
+    ),
+    ("every ppc64le machine too", "11.3.0", "model", ("ppc64le", "powernv10"), "pci-root"),
+    ("armv6l versatilepb: pci-root only from 5.0.0", "4.10.0", "model", ("armv6l", "versatilepb"), None),
+    ("armv6l versatilepb: pci-root from 5.0.0", "5.0.0", "model", ("armv6l", "versatilepb"), "pci-root"),
+    ("armv7l versatilepb: pci-root from 10.4.0", "10.4.0", "model", ("armv7l", "versatilepb"), "pci-root"),
+    ("aarch64 versatilepb: pci-root from 10.4.0", "10.4.0", "model", ("aarch64", "versatilepb"), "pci-root"),
+    ("armv7b versatilepb: none before 10.4.0", "9.10.0", "model", ("armv7b", "versatilepb"), None),
+    ("armv6l virt: no root before 10.x", "9.10.0", "model", ("armv6l", "virt"), None),
+    ("ARM virt roots: without a gpex check by 10.4.0", "10.4.0", "needs", ("aarch64", "virt"), None),
+    ("ARM virt roots: gpex checked before", "7.10.0", "needs", ("aarch64", "virt"), "gpex"),
+    ("RISC-V virt roots: without a gpex check by 10.4.0", "10.4.0", "needs", ("riscv64", "virt"), None),
+    ("ARM multibus: all ARM arches in 1.2.19-2.0.x", "2.0.0", "multibus", ("armv7b", "virt"), True),
+    ("ARM multibus: armv7l and aarch64 in 2.1.0-4.10.0", "4.10.0", "multibus", ("armv6l", "virt"), False),
+    ("ARM multibus: armv7l and aarch64 in 2.1.0-4.10.0", "2.1.0", "multibus", ("aarch64", "virt"), True),
+    ("ARM multibus: armv6l added in 5.0.0", "5.0.0", "multibus", ("armv6l", "virt-4.0"), True),
+    ("32-bit sparc: pci-root in 3.0.0-6.9.0", "3.0.0", "model", ("sparc", "SS-5"), "pci-root"),
+    ("32-bit sparc: pci-root in 3.0.0-6.9.0", "6.9.0", "model", ("sparc", "SS-5"), "pci-root"),
+    ("32-bit sparc: none after 6.9.0", "6.10.0", "model", ("sparc", "SS-5"), None),
+    ("mips malta: pci-root from 8.1.0", "8.1.0", "model", ("mipsel", "malta"), "pci-root"),
+    ("mips malta: absent @8.0.0", "8.0.0", "model", ("mipsel", "malta"), None),
+    ("loongarch64: absent @9.10.0", "9.10.0", "model", ("loongarch64", "virt"), None),
+    ("loongarch64 virt: pcie-root @10.4.0", "10.4.0", "model", ("loongarch64", "virt"), "pcie-root"),
+    ("loongarch64 virt: multibus @10.4.0", "10.4.0", "multibus", ("loongarch64", "virt"), True),
+    ("loongarch64 virt: multibus @11.3.0", "11.3.0", "multibus", ("loongarch64", "virt-9.0"), True),
+    (
+        "loongarch64: a ua- root is translated to pcie.0",
+        "11.3.0",
+        "restart",
+        ("loongarch64", "virt"),
+        "pcie.0",
+    ),
+    ("ppcle and ppcemb: multibus from 10.4.0", "10.4.0", "multibus", ("ppcle", "any"), True),
+    ("ppcemb: multibus from 10.4.0", "10.4.0", "multibus", ("ppcemb", "bamboo"), True),
+    ("ppcemb: not multibus before", "9.10.0", "multibus", ("ppcemb", "bamboo"), False),
+    (
+        "until 5.0.x the i440fx test was the prefix pc-i440",
+        "5.0.0",
+        "model",
+        ("x86_64", "pc-i440zz"),
+        "pci-root",
+    ),
+    ("from 5.1.0 pc-i440fx-* only", "5.1.0", "model", ("x86_64", "pc-i440zz"), None),
+    (
+        "pSeries default PHB ua- alias: untranslated @9.10.0",
+        "9.10.0",
+        "restart",
+        ("ppc64le", "pseries"),
+        "ua-r",
+    ),
+    (
+        "pSeries default PHB ua- alias: translated to pci.0 @10.4.0",
+        "10.4.0",
+        "restart",
+        ("ppc64le", "pseries"),
+        "pci.0",
+    ),
+    (
+        "pSeries default PHB ua- alias: translated @11.3.0",
+        "11.3.0",
+        "restart",
+        ("ppc64", "pseries-9.0"),
+        "pci.0",
+    ),
+    (
+        "pSeries default PHB ua- alias: 10.0-10.3 not read",
+        "10.2.0",
+        "confirmed",
+        ("ppc64le", "pseries"),
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("statement", "release", "what", "machine", "expected"), SECTION_6_1, ids=[r[0] for r in SECTION_6_1]
+)
+def test_section_6_1(
+    statement: str, release: str, what: str, machine: tuple[str, str], expected: object
+) -> None:
+    arch, name = machine
+    if what == "model":
+        got: object = default_root_model(arch, name, libvirt=release)
+    elif what == "needs":
+        got = root_facts(arch, name, libvirt=release).default_needs
+    elif what == "multibus":
+        got = multibus(arch, name, libvirt=release)
+    elif what == "confirmed":
+        got = root_facts(arch, name, libvirt=release).confirmed
+    else:  # the bus a hotplug onto the root uses after a restart, for a ua- alias on the root
+        got = bus_after_restart(arch, name, None, 0, "ua-r", 0, libvirt=release)
+    assert got == expected, statement

@@ -37,13 +37,14 @@ if TYPE_CHECKING:
     BatchOpt = int
 
 from virtaudit.cli import EXIT_FINDINGS, EXIT_OK, EXIT_UNREADABLE
+from virtaudit.schema import SEVERITIES
 
 DEFAULT_STATUS_DIR: Final = "/run/libvirt/qemu"
 DEFAULT_BATCH_FILES: Final = 2000
 PROGRESS_MIN_FILES: Final = 2000
 """A scan of fewer inputs than this shows no progress bar."""
 
-SEVERITY_NAMES: Final = ("critical", "high", "medium", "low", "info")
+SEVERITY_NAMES: Final = SEVERITIES  # (one home: virtaudit.schema)
 
 
 class Severity(enum.StrEnum):
@@ -249,10 +250,12 @@ def _limit_threads(jobs: int | None) -> None:
         os.environ["POLARS_MAX_THREADS"] = str(jobs)
 
 
-def _caps_flags_used() -> list[str]:
+def _caps_flags_used() -> list[str] | None:
+    """The caps rows an audit keeps; None: all (a rule reads every flag, see ALL_CAPS_FLAGS)."""
     from virtaudit.catalog import CAPS_FLAGS_USED
+    from virtaudit.schema import ALL_CAPS_FLAGS
 
-    return list(CAPS_FLAGS_USED)
+    return None if ALL_CAPS_FLAGS in CAPS_FLAGS_USED else list(CAPS_FLAGS_USED)
 
 
 def _for_audit(scan: Scan) -> Scan:
@@ -265,9 +268,10 @@ def _for_audit(scan: Scan) -> Scan:
 
     import polars as pl
 
-    from virtaudit.catalog import CAPS_FLAGS_USED
-
-    caps = _detached(scan.caps.filter(pl.col("flag").is_in(CAPS_FLAGS_USED)))
+    flags = _caps_flags_used()
+    if flags is None:
+        return scan
+    caps = _detached(scan.caps.filter(pl.col("flag").is_in(flags)))
     return dataclasses.replace(scan, caps=caps)
 
 

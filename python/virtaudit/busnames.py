@@ -14,6 +14,14 @@ The behaviour lives in four small tables of data, each row valid for a window of
   the stored alias (up to 3.9), a recomputed name for every implicit root (3.10.0-rc1 only, ``937f3195``),
   or a recomputed name only for ``ua-`` user aliases (from 3.10.0-rc2, ``dacfc6b1``).
 
+Section 6 of the doc (checked release by release up to 11.3.0) corrects the older sections; the rows say
+which release each fact was read at. Two of its facts change no bus name and are not in the tables:
+``virQEMUCapsHasPCIMultiBus`` became ``qemuDomainSupportsPCIMultibus`` between 9.10.0 and 10.4.0 (same
+answers, plus "any PPC arch" and loongarch64 virt, which are in :data:`MULTIBUS`), and from 9.8.0 a
+reconnect fills the capabilities' arch again (``qemuProcessReloadMachineTypes``): the empty arch mattered
+only to 3.10.0-rc1, the one release that recomputed the root name from it; every release from 3.10.0 on
+asks ``def->os.arch``.
+
 Releases before 1.2.16 are not modelled: from 1.2.16 on (``75cd7d9b05``) the alias libvirt assigns to a
 PCI controller is the QEMU bus name, which is what makes the stored alias meaningful.
 """
@@ -27,6 +35,7 @@ from typing import TYPE_CHECKING, Final, Literal
 
 import polars as pl
 
+from virtaudit.targets import HostFacts, document_targets
 from virtaudit.versions import (
     NEWEST_KEY,
     LibvirtVersion,
@@ -36,7 +45,6 @@ from virtaudit.versions import (
 )
 
 if TYPE_CHECKING:
-    from virtaudit.auditing import HostFacts
     from virtaudit.scanning import Scan
 
 __all__ = [
@@ -65,7 +73,9 @@ X86: Final = frozenset({"i686", "x86_64"})
 PPC32: Final = frozenset({"ppc"})
 PPC64: Final = frozenset({"ppc64", "ppc64le"})
 PPC: Final = PPC32 | PPC64  # VIR_ARCH_PPC || ARCH_IS_PPC64: the arches with the PPC multibus branch
-ARM_VIRT_ARCHES: Final = frozenset({"armv6l", "armv7l", "aarch64"})
+ARM_VIRT_ARCHES: Final = frozenset({"armv6l", "armv7l", "aarch64"})  # qemuDomainMachineIsARMVirt (7.10)
+ARM_ALL: Final = frozenset({"armv6l", "armv7l", "armv7b", "aarch64"})  # ARCH_IS_ARM
+ARM_V7_64: Final = frozenset({"armv7l", "aarch64"})
 S390: Final = frozenset({"s390", "s390x"})
 RISCV: Final = frozenset({"riscv32", "riscv64"})
 MIPS: Final = frozenset({"mips", "mipsel", "mips64", "mips64el"})
@@ -73,6 +83,7 @@ LOONGARCH: Final = frozenset({"loongarch64"})
 
 ANY: Final[tuple[str, ...]] = ()
 I440FX: Final = ("pc", "pc-0.*", "pc-1.*", "pc-i440fx-*", "rhel*")
+I440FX_BEFORE_5_1: Final = ("pc", "pc-0.*", "pc-1.*", "pc-i440*", "rhel*")  # until 5.0.x: prefix pc-i440
 Q35: Final = ("q35", "pc-q35-*")
 VIRT: Final = ("virt", "virt-*")
 PSERIES: Final = ("pseries", "pseries-*")
@@ -138,20 +149,36 @@ class RootRow:
 
 ROOT_MODELS: Final[tuple[RootRow, ...]] = (
     RootRow(X86, Q35, PCIE_ROOT, "1.1.2", evidence="48a3f48ac5 (pcie-root introduced)"),
-    RootRow(X86, I440FX, PCI_ROOT, "0.8.8", evidence="qemuDomainDefAddDefaultDevices"),
+    RootRow(
+        X86, I440FX_BEFORE_5_1, PCI_ROOT, "0.8.8", "5.1.0", evidence="machine prefix pc-i440 until 5.0.x"
+    ),
+    RootRow(X86, I440FX, PCI_ROOT, "5.1.0", evidence="qemuDomainDefAddDefaultDevices"),
     RootRow(X86, ANY, None, "0.8.8", evidence="isapc and other x86 machines have no PCI root"),
     RootRow(PPC64, PSERIES, PCI_ROOT, "1.2.4", evidence="implicit PHB, targetIndex 0"),
-    RootRow(PPC32, ("ref405ep", "taihu", "virtex-ml507"), None, "1.2.4", evidence='"no pci"'),
-    RootRow(PPC32, ANY, PCI_ROOT, "1.2.4", evidence="ppce500, bamboo, prep, mpc8544ds, mac99, g3beige"),
+    # Every ppc64/ppc64le machine, and every 32-bit ppc machine (ref405ep, taihu, virtex-ml507 included):
+    # qemuDomainDefAddDefaultDevices sets the root for the whole arch @3.0.0 to @11.3.0 (doc 6.1). Before
+    # 3.0.0 the doc's older reading ("no pci" boards) stands.
+    RootRow(PPC, ANY, PCI_ROOT, "3.0.0", evidence="whole arch @3.0.0-@11.3.0 (doc 6.1)"),
+    RootRow(PPC32, ("ref405ep", "taihu", "virtex-ml507"), None, "1.2.4", "3.0.0", evidence='"no pci"'),
+    RootRow(PPC32, ANY, PCI_ROOT, "1.2.4", "3.0.0", evidence="ppce500, bamboo, prep, mpc8544ds, mac99"),
     RootRow(frozenset({"ppcemb"}), ANY, PCI_ROOT, "1.2.4", confirmed=False, evidence="INFERENCE from code"),
-    RootRow(ARM_VIRT_ARCHES, VIRT, PCIE_ROOT, "1.2.19", needs="gpex", evidence="e8d5517254"),
-    RootRow(frozenset({"armv6l"}), ("versatilepb",), PCI_ROOT, "1.2.16", evidence="7.10 code"),
+    # ARM and RISC-V virt: the root depended on QEMU's gpex device; by 10.4.0 it is added without a check
+    # (doc 6.1; 10.0-10.3 not read: the gpex rows end there as an assumption). armv6l virt: no root before
+    # 10.x.
+    RootRow(ARM_V7_64, VIRT, PCIE_ROOT, "1.2.19", "10.4.0", needs="gpex", evidence="e8d5517254"),
+    RootRow(ARM_VIRT_ARCHES, VIRT, PCIE_ROOT, "10.4.0", evidence="no gpex check @10.4.0 (doc 6.1)"),
+    RootRow(frozenset({"armv6l"}), ("versatilepb",), PCI_ROOT, "5.0.0", evidence="from 5.0.0 (doc 6.1)"),
+    RootRow(
+        frozenset({"armv7l", "armv7b", "aarch64"}), ("versatilepb",), PCI_ROOT, "10.4.0", evidence="doc 6.1"
+    ),
     RootRow(S390, S390_CCW, PCI_ROOT, "4.10.0", needs="zpci", evidence="d466739138"),
-    RootRow(RISCV, VIRT, PCIE_ROOT, "5.1.0", needs="gpex", evidence="e266a41f1e"),
+    RootRow(RISCV, VIRT, PCIE_ROOT, "5.1.0", "10.4.0", needs="gpex", evidence="e266a41f1e"),
+    RootRow(RISCV, VIRT, PCIE_ROOT, "10.4.0", evidence="no gpex check @10.4.0 (doc 6.1)"),
     RootRow(frozenset({"sparc64"}), ANY, PCI_ROOT, evidence="7.10 code"),
+    RootRow(frozenset({"sparc"}), ANY, PCI_ROOT, "3.0.0", "6.10.0", evidence="@3.0.0-@6.9.0 (doc 6.1)"),
     RootRow(frozenset({"alpha", "sh4", "sh4eb"}), ANY, PCI_ROOT, evidence="7.10 code"),
-    RootRow(MIPS, ("malta",), PCI_ROOT, AFTER_7_10, confirmed=False, evidence="qemuDomainIsMipsMalta"),
-    RootRow(LOONGARCH, ANY, PCIE_ROOT, AFTER_7_10, confirmed=False, evidence="qemu_postparse.c"),
+    RootRow(MIPS, ("malta",), PCI_ROOT, "8.1.0", evidence="absent @8.0.0, present @8.1.0 (doc 6.1)"),
+    RootRow(LOONGARCH, VIRT, PCIE_ROOT, "10.2.0", evidence="arch from 10.2.0 (doc 6.1)"),
 )
 
 
@@ -198,9 +225,11 @@ class MultibusRow:
 MULTIBUS: Final[tuple[MultibusRow, ...]] = (
     # x86: the pci-multibus flag (<= 3.1), qemuCaps->arch (3.2-3.9), def->os.arch (>= 3.10).
     # 3.10.0-rc1 alone recomputed the root name after a restart with qemuCaps->arch unset -> "pci".
-    MultibusRow(X86, I440FX, "3.10.0-rc1", "3.10.0-rc2", unknown=False, evidence="937f3195"),
+    MultibusRow(X86, I440FX_BEFORE_5_1, "3.10.0-rc1", "3.10.0-rc2", unknown=False, evidence="937f3195"),
     MultibusRow(X86, ANY, "0.8.8", None, evidence="0b864eb103, 5b78337992, fdf354fb51"),
-    # PPC: QEMU-version dependent until 7.4.0, then always (minimum QEMU 2.11).
+    # PPC: QEMU-version dependent until 7.4.0, then always (minimum QEMU 2.11); from 10.4.0 the check is
+    # "any PPC arch" (qemuDomainSupportsPCIMultibus), which takes in ppcle and ppcemb (doc 6.1).
+    MultibusRow(PPC | frozenset({"ppcle", "ppcemb"}), ANY, "10.4.0", None, evidence="doc 6.1 (@10.4.0)"),
     MultibusRow(PPC, ANY, "7.4.0", None, evidence="d4374a629f"),
     MultibusRow(PPC, ("bamboo", "mpc8544ds", "prep"), "4.8.0", "7.4.0", evidence="36504033ae"),
     MultibusRow(PPC, ("ppce500",), "1.2.4", "7.4.0", qemu_min="1.6.0", evidence="27b2b987bf"),
@@ -208,15 +237,20 @@ MULTIBUS: Final[tuple[MultibusRow, ...]] = (
     MultibusRow(PPC, ("bamboo",), "1.2.4", "4.8.0", qemu_min="1.1.0", evidence="27b2b987bf"),
     MultibusRow(PPC, ("mpc8544ds",), "1.2.4", "4.8.0", evidence="27b2b987bf"),
     MultibusRow(PPC, ANY, "1.2.4", "7.4.0", qemu_min="2.0.0", evidence="27b2b987bf, 36504033ae"),
-    # ARM virt: "virt" from 1.2.19, "virt-*" from 1.3.4.
-    MultibusRow(ARM_VIRT_ARCHES, ("virt",), "1.2.19", None, evidence="e8d5517254"),
-    MultibusRow(ARM_VIRT_ARCHES, ("virt-*",), "1.3.4", None, evidence="f06ca25d23"),
+    # ARM virt ("virt" from 1.2.19, "virt-*" from 1.3.4): every ARM arch in 1.2.19-2.0.x, armv7l and
+    # aarch64 in 2.1.0-4.10.x, armv6l again from 5.0.0 (doc 6.1).
+    MultibusRow(ARM_ALL, ("virt",), "1.2.19", "1.3.4", evidence="e8d5517254"),
+    MultibusRow(ARM_ALL, VIRT, "1.3.4", "2.1.0", evidence="f06ca25d23"),
+    MultibusRow(ARM_V7_64, VIRT, "2.1.0", "5.0.0", evidence="210acdb1a5 (doc 6.1)"),
+    MultibusRow(ARM_VIRT_ARCHES, VIRT, "5.0.0", None, evidence="doc 6.1"),
     MultibusRow(S390, ANY, "4.10.0", None, evidence="f49a5e3bf4"),
     MultibusRow(RISCV, VIRT, "5.1.0", None, evidence="e266a41f1e"),
+    # loongarch64 exists from 10.2.0; qemuDomainSupportsPCIMultibus is true for its virt machines
+    # (@10.4.0, @11.3.0), so a ua- alias on its root is translated to pcie.0.
+    MultibusRow(LOONGARCH, VIRT, "10.2.0", None, evidence="doc 6.1 (@10.4.0, @11.3.0)"),
     # Where the doc only infers "not multibus" the prediction is marked unconfirmed: trust the alias.
-    MultibusRow(LOONGARCH, ANY, "0.8.8", None, multibus=False, confirmed=False, evidence="UNCONFIRMED"),
     MultibusRow(MIPS, ANY, "0.8.8", None, multibus=False, confirmed=False, evidence="INFERENCE"),
-    MultibusRow(frozenset({"ppcemb", "ppcle"}), ANY, "0.8.8", None, False, confirmed=False),
+    MultibusRow(frozenset({"ppcemb", "ppcle"}), ANY, "0.8.8", "10.4.0", False, evidence="doc 6.1"),
 )
 
 UNKNOWN_QEMU: Final = (("0.8.8", "3.10.0-rc2", False), ("3.10.0-rc2", None, True))
@@ -322,6 +356,25 @@ RESTART: Final[tuple[RestartRow, ...]] = (
     RestartRow("3.10.0-rc2", None, "user-alias", "dacfc6b1, fdf354fb, 65108d94"),
 )
 
+PSERIES_UA: Final = (
+    ("1.2.16", "10.0.0", False, "pSeries excluded from the translation (3.10.0 on; @9.10.0; seen on 9.0.0)"),
+    ("10.0.0", "10.4.0", None, "10.0-10.3 not read: unknown"),
+    ("10.4.0", None, True, "qemuBuildDeviceAddressPCIGetBus: 'target index <= 0' (@10.4.0, @11.3.0)"),
+)
+"""Whether a release translates a ``ua-`` alias on the pSeries default host bridge (index 0) into QEMU's
+name after a restart: not up to 9.10.x, yes from 10.4.0 (doc 6.1; seen on the 9.0.0 -> 11.3.0 upgrade),
+unknown (None) in between."""
+
+
+def pseries_translates(key: int) -> bool | None:
+    """:data:`PSERIES_UA` at the release ``key``."""
+    for since, until, translated, _evidence in PSERIES_UA:
+        low, high = _window(since, until)
+        if low <= key < high:
+            return translated
+    return False
+
+
 # libvirt's minimum QEMU version: the newest release that still managed a given QEMU knew its naming.
 _MIN_QEMU: Final = (("7.4.0", "2.11.0"), ("4.3.0", "1.5.0"))
 
@@ -376,9 +429,10 @@ def _facts_for_key(
     mode = _recompute_mode(key)
 
     recomputed: str | None = None
+    translates = pseries_translates(key) if pseries else True
     if eff_model == PCIE_ROOT:
         recomputed = "pcie.0"  # translated without a multibus check
-    elif eff_model == PCI_ROOT and not pseries:
+    elif eff_model == PCI_ROOT and translates:
         recomputed = _name(PCI_ROOT, _multibus(mb_row, key, None))  # caps rebuilt: version unknown
 
     truth_key = _newest_release_for(qemu)
@@ -390,6 +444,7 @@ def _facts_for_key(
     )
     confirmed = (
         arch is not None
+        and translates is not None
         and (mb_row is None or mb_row.confirmed)
         and (truth_row is None or truth_row.confirmed)
         and (model is not None or root_row is None or root_row.confirmed)
@@ -634,8 +689,6 @@ def buses(
 
     ``host_facts`` (see :func:`virtaudit.auditing.audit`) gives per-host libvirt and QEMU versions.
     """
-    from virtaudit.auditing import document_targets
-
     targets = document_targets(scan, target_libvirt=target_libvirt, host_facts=host_facts)
     devices = _devices_with_context(scan, targets, libvirt_key(target_libvirt))
     ctrl = pci_controllers(devices.filter(pl.col("kind") == "status"))

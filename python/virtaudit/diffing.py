@@ -199,7 +199,7 @@ def _field_changes(joined: pl.DataFrame, fields: tuple[str, ...], scope: str, it
 def _devices(scan: Scan, pairs: pl.DataFrame, side: str) -> pl.DataFrame:
     import polars as pl
 
-    from virtaudit.ruleset import fmt
+    from virtaudit.rules._base import fmt
 
     path_col = "path_b" if side == "b" else "path_a"
     dev = scan.devices.join(
@@ -243,47 +243,44 @@ def _bus_table(scan: Scan, pairs: pl.DataFrame, side: str, target_libvirt: str |
     ).select("pair", "index", "alias", "qemu_bus", "restart_bus")
 
 
-def diff(before: Scan, after: Scan, *, target_libvirt: str | None = None) -> pl.DataFrame:
-    """The differences from ``before`` to ``after`` (:data:`CHANGE_COLUMNS`)."""
+def _whole(frame: pl.DataFrame, scope: str, change: str, item: pl.Expr) -> pl.DataFrame:
+    """Rows of ``frame`` as changes of a whole item (appeared, vanished): no field, no values."""
     import polars as pl
 
-    from virtaudit.ruleset import fmt
+    return frame.select(
+        pl.col("pair").cast(pl.UInt32),
+        pl.lit(scope).alias("scope"),
+        pl.lit(change).alias("change"),
+        item.cast(pl.String).alias("item"),
+        pl.lit(None, pl.String).alias("field"),
+        pl.lit(None, pl.String).alias("before"),
+        pl.lit(None, pl.String).alias("after"),
+    )
 
-    pairs = _pairs(before.domains, after.domains)
+
+def _both_ways(
+    b: pl.DataFrame, a: pl.DataFrame, on: list[str], scope: str, item: pl.Expr
+) -> list[pl.DataFrame]:
+    """What vanished from ``b`` and what appeared in ``a``, matched on ``on``."""
+    return [
+        _whole(b.join(a, on=on, how="anti"), scope, "vanished", item),
+        _whole(a.join(b, on=on, how="anti"), scope, "appeared", item),
+    ]
+
+
+def _guest_changes(before: Scan, after: Scan, pairs: pl.DataFrame) -> list[pl.DataFrame]:
+    import polars as pl
+
     doc_b = before.domains.join(pairs.select("pair", pl.col("path_b").alias("path")), on="path", how="inner")
     doc_a = after.domains.join(pairs.select("pair", pl.col("path_a").alias("path")), on="path", how="inner")
-
-    change_frames: list[pl.DataFrame] = []
-    whole_schema = {
-        "pair": pl.UInt32,
-        "scope": pl.String,
-        "change": pl.String,
-        "item": pl.String,
-        "field": pl.String,
-        "before": pl.String,
-        "after": pl.String,
-    }
-
-    def whole(frame: pl.DataFrame, scope: str, change: str, item: pl.Expr) -> pl.DataFrame:
-        return frame.select(
-            pl.col("pair").cast(pl.UInt32),
-            pl.lit(scope).alias("scope"),
-            pl.lit(change).alias("change"),
-            item.cast(pl.String).alias("item"),
-            pl.lit(None, pl.String).alias("field"),
-            pl.lit(None, pl.String).alias("before"),
-            pl.lit(None, pl.String).alias("after"),
-        )
-
-    # guests
-    gone = pairs.filter(pl.col("path_a").is_null())
-    new = pairs.filter(pl.col("path_b").is_null())
-    change_frames.append(whole(gone, "guest", "vanished", pl.col("path_b")))
-    change_frames.append(whole(new, "guest", "appeared", pl.col("path_a")))
+    frames = [
+        _whole(pairs.filter(pl.col("path_a").is_null()), "guest", "vanished", pl.col("path_b")),
+        _whole(pairs.filter(pl.col("path_b").is_null()), "guest", "appeared", pl.col("path_a")),
+    ]
     matched = doc_b.join(doc_a, on="pair", how="inner", suffix="_a")
     moved = matched.join(pairs.filter("moved").select("pair"), on="pair", how="semi")
     if moved.height:
-        change_frames.append(
+        frames.append(
             moved.select(
                 pl.col("pair").cast(pl.UInt32),
                 pl.lit("guest").alias("scope"),
@@ -295,57 +292,58 @@ def diff(before: Scan, after: Scan, *, target_libvirt: str | None = None) -> pl.
             )
         )
     guest_fields = tuple(f for f in GUEST_FIELDS if f != "host")
-    change_frames.append(_field_changes(matched, guest_fields, "guest", pl.lit(None, pl.String)))
+    frames.append(_field_changes(matched, guest_fields, "guest", pl.lit(None, pl.String)))
+    return frames
 
-    # devices of guests present on both sides
-    both = pairs.filter(pl.col("path_b").is_not_null() & pl.col("path_a").is_not_null())
+
+def _inner_changes(
+    before: Scan, after: Scan, both: pl.DataFrame, target_libvirt: str | None
+) -> list[pl.DataFrame]:
+    """Changes inside the guests present on both sides: devices, QEMU's live device list, bus names."""
+    import polars as pl
+
+    from virtaudit.rules._base import fmt
+
     dev_b = _devices(before, both, "b")
     dev_a = _devices(after, both, "a")
-    change_frames.append(
-        whole(dev_b.join(dev_a, on=["pair", "dkey"], how="anti"), "device", "vanished", pl.col("dkey"))
-    )
-    change_frames.append(
-        whole(dev_a.join(dev_b, on=["pair", "dkey"], how="anti"), "device", "appeared", pl.col("dkey"))
-    )
+    frames = _both_ways(dev_b, dev_a, ["pair", "dkey"], "device", pl.col("dkey"))
     dev_both = dev_b.join(dev_a, on=["pair", "dkey"], how="inner", suffix="_a")
-    change_frames.append(_field_changes(dev_both, DEVICE_FIELDS, "device", pl.col("dkey")))
+    frames.append(_field_changes(dev_both, DEVICE_FIELDS, "device", pl.col("dkey")))
 
-    # QEMU's live device list
-    live_b = (
-        before.live_aliases.join(both.select("pair", pl.col("path_b").alias("path")), on="path")
-        .select("pair", "alias")
-        .unique()
-    )
-    live_a = (
-        after.live_aliases.join(both.select("pair", pl.col("path_a").alias("path")), on="path")
-        .select("pair", "alias")
-        .unique()
-    )
-    change_frames.append(
-        whole(
-            live_b.join(live_a, on=["pair", "alias"], how="anti"), "live_alias", "vanished", pl.col("alias")
-        )
-    )
-    change_frames.append(
-        whole(
-            live_a.join(live_b, on=["pair", "alias"], how="anti"), "live_alias", "appeared", pl.col("alias")
-        )
+    def live(scan: Scan, side: str) -> pl.DataFrame:
+        paths = both.select("pair", pl.col(f"path_{side}").alias("path"))
+        return scan.live_aliases.join(paths, on="path").select("pair", "alias").unique()
+
+    frames += _both_ways(
+        live(before, "b"), live(after, "a"), ["pair", "alias"], "live_alias", pl.col("alias")
     )
 
-    # bus names per PCI controller
     bus_b = _bus_table(before, both, "b", target_libvirt)
     bus_a = _bus_table(after, both, "a", target_libvirt)
     if bus_b is not None and bus_a is not None:
         item = fmt("pci controller {}", pl.col("index"))
-        change_frames.append(
-            whole(bus_b.join(bus_a, on=["pair", "index"], how="anti"), "bus", "vanished", item)
-        )
-        change_frames.append(
-            whole(bus_a.join(bus_b, on=["pair", "index"], how="anti"), "bus", "appeared", item)
-        )
+        frames += _both_ways(bus_b, bus_a, ["pair", "index"], "bus", item)
         bus_both = bus_b.join(bus_a, on=["pair", "index"], how="inner", suffix="_a")
-        change_frames.append(_field_changes(bus_both, ("qemu_bus", "restart_bus"), "bus", item))
+        frames.append(_field_changes(bus_both, ("qemu_bus", "restart_bus"), "bus", item))
+    return frames
 
+
+def diff(before: Scan, after: Scan, *, target_libvirt: str | None = None) -> pl.DataFrame:
+    """The differences from ``before`` to ``after`` (:data:`CHANGE_COLUMNS`)."""
+    import polars as pl
+
+    pairs = _pairs(before.domains, after.domains)
+    both = pairs.filter(pl.col("path_b").is_not_null() & pl.col("path_a").is_not_null())
+    change_frames = _guest_changes(before, after, pairs) + _inner_changes(before, after, both, target_libvirt)
+    whole_schema = {
+        "pair": pl.UInt32,
+        "scope": pl.String,
+        "change": pl.String,
+        "item": pl.String,
+        "field": pl.String,
+        "before": pl.String,
+        "after": pl.String,
+    }
     changes = pl.concat(
         [f.select(pl.col(c).cast(t) for c, t in whole_schema.items()) for f in change_frames],
         how="vertical_relaxed",

@@ -136,6 +136,18 @@ def guest_tree(
             controllers.setdefault(int(row["index"]), node)
         nodes.append((row, node))
 
+    roots, missing, off_pci = _place(nodes, controllers)
+    guest.children.extend(roots)
+    guest.children.extend(missing[k] for k in sorted(missing))
+    guest.children.extend(off_pci[k] for k in sorted(off_pci))
+    return guest
+
+
+def _place(
+    nodes: list[tuple[dict[str, Any], Node]], controllers: dict[int, Node]
+) -> tuple[list[Node], dict[int, Node], dict[str, Node]]:
+    """Hang every device under the controller of its PCI bus: the roots (buses without a parent), the
+    placeholders of buses no controller has, and the groups of devices not on PCI."""
     missing: dict[int, Node] = {}
     off_pci: dict[str, Node] = {}
 
@@ -179,10 +191,7 @@ def guest_tree(
                 label = "PCI address without a bus number" if group == "pci" else f"not on PCI: {group}"
                 off_pci[group] = Node(label=label, kind="group")
             off_pci[group].children.append(node)
-    guest.children.extend(roots)
-    guest.children.extend(missing[k] for k in sorted(missing))
-    guest.children.extend(off_pci[k] for k in sorted(off_pci))
-    return guest
+    return roots, missing, off_pci
 
 
 def _node_text(node: Node) -> Any:
@@ -225,7 +234,7 @@ def render(
     from rich.text import Text
     from rich.tree import Tree
 
-    from virtaudit.reports.table import SEVERITY_STYLES
+    from virtaudit.schema import SEVERITY_STYLES
 
     root = guest_tree(scan, path, target_libvirt=target_libvirt, host_facts=host_facts, findings=findings)
     doc = scan.domains.filter(pl.col("path") == path).row(0, named=True)

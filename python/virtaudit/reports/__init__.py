@@ -14,6 +14,9 @@ import importlib
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Final
 
+# (defined in virtaudit.schema, their one home; re-exported here for the report writers)
+from virtaudit.schema import FINDINGS_COLUMNS, SEVERITIES, severity_rank
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -35,28 +38,6 @@ __all__ = [
     "write_report",
 ]
 
-SEVERITIES: Final = ("critical", "high", "medium", "low", "info")
-"""Most severe first; the same tuple as :data:`virtaudit.catalog.SEVERITIES`."""
-
-FINDINGS_COLUMNS: Final = (
-    "host",
-    "path",
-    "guest",
-    "uuid",
-    "code",
-    "rule",
-    "severity",
-    "message",
-    "element",
-    "alias",
-    "recorded_bus",
-    "expected_bus",
-    "libvirt_version",
-    "qemu_version",
-)
-"""The findings contract: these columns, in this order (all strings; only host, path, code, rule,
-severity, message and libvirt_version are never null)."""
-
 ERROR_COLUMNS: Final = ("path", "host", "kind", "message", "line", "column")
 
 GUEST_COLUMNS: Final = ("host", "path", "guest", "uuid", "kind", "state", "arch", "machine")
@@ -66,14 +47,6 @@ FORMATS: Final = ("table", "json", "jsonl", "csv", "parquet", "junit", "sarif", 
 """``--output-format`` values; module ``virtaudit.reports.<name>`` writes each."""
 
 BINARY_FORMATS: Final = frozenset({"parquet"})
-
-
-def severity_rank(severity: str) -> int:
-    """0 for critical ... 4 for info; unknown severities sort last."""
-    try:
-        return SEVERITIES.index(severity)
-    except ValueError:
-        return len(SEVERITIES)
 
 
 def empty_findings() -> pl.DataFrame:

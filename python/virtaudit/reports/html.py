@@ -12,20 +12,14 @@ from html import escape
 from typing import IO, TYPE_CHECKING, Any, Final
 
 from virtaudit.reports import SEVERITIES, machine_family, severity_rank, summary
+from virtaudit.schema import SEVERITY_COLORS
 
 if TYPE_CHECKING:
     import polars as pl
 
     from virtaudit.reports import AuditReport
 
-COLORS: Final = {
-    "critical": "#7f1d1d",
-    "high": "#dc2626",
-    "medium": "#f59e0b",
-    "low": "#3b82f6",
-    "info": "#94a3b8",
-    "clean": "#16a34a",
-}
+COLORS: Final = SEVERITY_COLORS
 MAX_TABLE_ROWS: Final = 20_000
 MAX_BARS: Final = 20
 

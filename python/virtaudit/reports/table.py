@@ -12,6 +12,7 @@ import shutil
 from typing import IO, TYPE_CHECKING, Final
 
 from virtaudit.reports import SEVERITIES, summary
+from virtaudit.schema import SEVERITY_STYLES as SEVERITY_STYLES  # (re-export; home: virtaudit.schema)
 
 if TYPE_CHECKING:
     import polars as pl
@@ -20,13 +21,6 @@ if TYPE_CHECKING:
 
     from virtaudit.reports import AuditReport
 
-SEVERITY_STYLES: Final = {
-    "critical": "bold white on red",
-    "high": "bold red",
-    "medium": "yellow",
-    "low": "cyan",
-    "info": "dim",
-}
 SHORT: Final = {"critical": "crit", "high": "high", "medium": "med", "low": "low", "info": "info"}
 DEFAULT_LIMIT: Final = 50
 TOP: Final = 12

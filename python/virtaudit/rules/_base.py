@@ -1,0 +1,384 @@
+"""What the rule modules share: the :class:`Context` of a batch, the :func:`rule` decorator that registers a
+rule (its catalog entry and its query, one unit) and the message helpers. :mod:`virtaudit.rules.engine`
+imports the rule modules and runs them.
+
+Every rule is a function of a :class:`Context` (the scan tables joined with per-document context: kind,
+guest name, arch, machine, the libvirt release judged for and the host's QEMU version) that returns
+the query plans of its hits and the finding columns to give them (:data:`Parts`). Nothing loops over rows
+in Python: the only Python iteration is over the unique (arch, machine, model, release, QEMU) combinations
+in :func:`virtaudit.busnames.facts_frame`.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Final, TypeAlias
+
+import polars as pl
+
+from virtaudit.busnames import facts_frame, pci_controllers
+from virtaudit.schema import ALL_CAPS_FLAGS, RULE_FINDING_COLUMNS, Rule, Scope
+
+__all__ = [
+    "FINDING_COLUMNS",
+    "REGISTRY",
+    "Context",
+    "Parts",
+    "Registered",
+    "Shape",
+    "finding_columns",
+    "fmt",
+    "render",
+    "rule",
+]
+
+FINDING_COLUMNS: Final = RULE_FINDING_COLUMNS
+
+
+_DOC_COLUMNS: Final = ("kind", "name", "arch", "machine", "target_key", "qemu_key", "target_text")
+"""The per-document columns copied onto every device row."""
+
+
+def doc_ids(table: pl.DataFrame, keys: pl.DataFrame) -> pl.Series:
+    """For each row of ``table``, the ``doc`` of the ``keys`` row (path, host, doc) with its path and
+    host (null: none).
+
+    A document's rows are contiguous in every scan table, so only the first row of each run of equal
+    (path, host) is looked up by joining on the strings: one lookup per document instead of one per
+    device, and the runs are spread back by position. Rows out of order only make more, shorter runs.
+    """
+    same = (pl.col("path") == pl.col("path").shift()) & (pl.col("host") == pl.col("host").shift())
+    starts = table.select(same.fill_null(False).not_().alias("start")).to_series()
+    run = starts.cast(pl.UInt32).cum_sum() - 1
+    firsts = table.select("path", "host").filter(starts)  # (selected first: a filter copies every column)
+    # m:1 refuses a document listed twice in domains, which would misalign the lookup.
+    found = firsts.join(keys, on=["path", "host"], how="left", maintain_order="left", validate="m:1")
+    return found.get_column("doc").gather(run)
+
+
+def _with_doc(table: pl.DataFrame, domains: pl.DataFrame, columns: Sequence[str] = ()) -> pl.DataFrame:
+    """``table`` with the ``doc`` id of its document and that document's ``columns``; rows of no parsed
+    document are dropped."""
+    if table.is_empty():  # (often the caps: no eager join and gathers for nothing)
+        docs = domains.select("doc", *columns).clear()
+        return table.with_columns(docs.get_columns())
+    doc = doc_ids(table, domains.select("path", "host", "doc"))
+    table = table.with_columns(doc)
+    if doc.null_count():  # a filter copies every column: only when some rows have no document
+        table = table.filter(pl.col("doc").is_not_null())
+        doc = table.get_column("doc")
+    return table.with_columns(domains.get_column(c).gather(doc) for c in columns)
+
+
+def _domain_facts(domains: pl.DataFrame) -> pl.DataFrame:
+    """Per document: the default root of its machine at its target (model null = default)."""
+    docs = domains.select(
+        "doc",
+        "arch",
+        "machine",
+        pl.lit(None, pl.String).alias("model"),
+        "target_key",
+        "qemu_key",
+    )
+    facts = facts_frame(docs)
+    keys = ["arch", "machine", "model", "target_key", "qemu_key"]
+    return docs.join(facts, on=keys, how="left", nulls_equal=True, maintain_order="left").drop("model")
+
+
+@dataclass(frozen=True)
+class Context:
+    """The scan tables prepared for the rules, as lazy frames: every rule is a query plan that reads only
+    the columns it needs (see :func:`virtaudit.rules.engine.run`).
+
+    ``domains``: one row per document with ``doc`` (its row number, the id every table carries instead of
+    the path), target_key (Int64), qemu_key (Int64, null: unknown), target_text (``libvirt 7.10.0`` /
+    ``the newest libvirt``). ``devices``: the scan's devices with ``doc`` and the document columns (kind,
+    name, arch, machine, target_key, qemu_key, target_text). ``caps``: only the flags of
+    ``caps_flags``, with ``doc``. ``live_aliases``: with ``doc``. ``controllers``:
+    :func:`virtaudit.busnames.pci_controllers` of the running guests' devices. ``facts``: per document, the
+    default root of its machine (see :meth:`domain_facts`). ``status_only``: every document is a status
+    file (the usual batch), so a filter on the kind would keep every row; ``all_live``: besides, every one
+    has a list of live devices, so a join on those keeps every row. ``target_keys``: the distinct libvirt
+    releases the batch is judged for (usually one), for rules that build a table per release.
+    """
+
+    domains: pl.LazyFrame
+    devices: pl.LazyFrame
+    caps: pl.LazyFrame
+    live_aliases: pl.LazyFrame
+    controllers: pl.LazyFrame
+    facts: pl.LazyFrame
+    status_only: bool
+    all_live: bool
+    target_keys: tuple[int, ...] = ()
+
+    @classmethod
+    def build(
+        cls,
+        domains: pl.DataFrame,
+        devices: pl.DataFrame,
+        caps: pl.DataFrame,
+        live_aliases: pl.DataFrame,
+        caps_flags: Collection[str],
+        caps_ignorable: CapsIgnorable | None = None,
+    ) -> Context:
+        """The context of a batch; ``caps_flags``: the capability flags the rules read (the caps rows
+        kept); where that is every flag, ``caps_ignorable`` gives, for the batch's target releases, the
+        flags no rule needs to see (dropped first: the caps table is the largest of a batch)."""
+        # One chunk: the gathers by doc id below are faster on contiguous columns (a few thousand rows).
+        domains = domains.with_row_index("doc").rechunk()
+        # (the devices and aliases are left in the scan's chunks: copied into one, the rules ran no faster
+        # and a million-file audit peaked 9 MB higher, a copy of each beside the batch's own)
+        dev = _with_doc(devices, domains, _DOC_COLUMNS)
+        target_keys = tuple(domains.get_column("target_key").drop_nulls().unique().sort().to_list())
+        if ALL_CAPS_FLAGS not in caps_flags:
+            caps = caps.filter(pl.col("flag").is_in(list(caps_flags)))
+        elif caps_ignorable is not None and (ignorable := caps_ignorable(target_keys)):
+            caps = caps.filter(~pl.col("flag").is_in(list(ignorable)))
+        caps = _with_doc(caps, domains)
+        live_aliases = _with_doc(live_aliases, domains)
+        # (null kind: not a status file, as ``kind == "status"`` in a filter)
+        is_status = pl.col("kind").eq_missing("status")
+        status_only, all_live = domains.select(
+            is_status.all().alias("status_only"),
+            (is_status & pl.col("has_live_devices").fill_null(False)).all().alias("all_live"),
+        ).row(0)
+        # The Python-side tables (root facts per machine) need eager frames: built here, once.
+        running = dev.lazy()
+        if not status_only:  # (the usual batch has only status files: no filter to run)
+            running = running.filter(pl.col("kind") == "status")
+        ctrl = pci_controllers(running)
+        facts = _domain_facts(domains)
+        return cls(
+            domains.lazy(),
+            dev.lazy(),
+            caps.lazy(),
+            live_aliases.lazy(),
+            ctrl.lazy(),
+            facts.lazy(),
+            status_only=bool(status_only),
+            all_live=bool(all_live),
+            target_keys=target_keys,
+        )
+
+    def status_devices(self) -> pl.LazyFrame:
+        # Without a filter where every document is a status file: each rule would compare every row.
+        return self.devices if self.status_only else self.devices.filter(pl.col("kind") == "status")
+
+    def status_domains(self) -> pl.LazyFrame:
+        return self.domains if self.status_only else self.domains.filter(pl.col("kind") == "status")
+
+    def domain_facts(self) -> pl.LazyFrame:
+        """Per document (doc, arch, machine, target_key, qemu_key): the default root of its machine at its
+        target, with the :func:`virtaudit.busnames.facts_frame` columns."""
+        return self.facts
+
+
+# ---------------------------------------------------------------------------------------------------
+# Helpers
+
+
+def render(template: str, fields: Mapping[str, pl.Expr]) -> pl.Expr:
+    """A vectorised ``template.format(**fields)``: literal parts and field expressions (null → "none")
+    concatenated; a final period is added when the template does not end with one."""
+    parts: list[pl.Expr] = []
+    for literal, field, _spec, _conv in string.Formatter().parse(template):
+        if literal:
+            parts.append(pl.lit(literal))
+        if field is not None:
+            if field not in fields:
+                raise KeyError(f"message template field {field!r} not provided")
+            parts.append(fields[field].cast(pl.String).fill_null("none"))
+    text = pl.concat_str(parts) if parts else pl.lit("")
+    # Strip one final period and add one back: the same text as a when/then on ends_with(".") but
+    # without three copies of the message expression for the optimiser to find common (the message is
+    # rendered for few rows; what costs is planning it, once per rule and batch).
+    return pl.concat_str(text.str.strip_suffix("."), pl.lit("."))
+
+
+@cache
+def machine_in(patterns: tuple[str, ...]) -> pl.Expr:
+    """Vectorised :func:`virtaudit.busnames.machine_matches` on the ``machine`` column."""
+    machine = pl.col("machine")
+    conds = [machine.str.starts_with(p[:-1]) if p.endswith("*") else machine == p for p in patterns]
+    out = pl.lit(False)
+    for cond in conds:
+        out = out | cond.fill_null(False)
+    return out
+
+
+@cache
+def device_text() -> pl.Expr:
+    """``pci controller 0 (pci-root)``, ``hostdev (pci)``, ``video (virtio)``, ...
+
+    (Cached, like the other expressions below that depend on no data: the rules share one object per
+    process instead of building it again for every batch.)
+    """
+    # concat_str is null where a part is: the " (model)" suffix is "" where the model is null.
+    ctrl = pl.concat_str(
+        pl.col("type").fill_null("unknown"),
+        pl.lit(" controller "),
+        pl.col("index").cast(pl.String).fill_null("?"),
+        pl.concat_str(pl.lit(" ("), pl.col("model"), pl.lit(")")).fill_null(""),
+    )
+    kind = pl.coalesce(pl.col("type"), pl.col("model"))
+    other = pl.concat_str(pl.col("element"), pl.concat_str(pl.lit(" ("), kind, pl.lit(")")).fill_null(""))
+    return pl.when(pl.col("element") == "controller").then(ctrl).otherwise(other)
+
+
+def fmt(template: str, *args: pl.Expr | str) -> pl.Expr:
+    """``template`` with each ``{}`` replaced by the next argument (a column name or an expression), null
+    where an argument is null: what ``pl.format`` gives, built as a ``concat_str``. polars 2.1's own
+    format kernel panicked ("assertion failed: i < self.len()") on a filtered frame that kept empty
+    chunks, and the scan's tables arrive in many chunks.
+    """
+    pieces = template.split("{}")
+    if len(pieces) != len(args) + 1:
+        raise ValueError(f"{template!r} has {len(pieces) - 1} placeholders for {len(args)} arguments")
+    parts: list[pl.Expr] = []
+    for i, piece in enumerate(pieces):
+        if i:
+            arg = args[i - 1]
+            parts.append(pl.col(arg) if isinstance(arg, str) else arg)
+        if piece:
+            parts.append(pl.lit(piece))
+    return pl.concat_str(parts)
+
+
+@cache
+def q(text: str) -> pl.Expr:
+    """Quote a column's value in messages: 'value' (null stays null)."""
+    return pl.concat_str(pl.lit("'"), pl.col(text), pl.lit("'"))
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The finding columns of a rule (built once per process: the expressions depend on no data, and
+    building them again for every batch costs more than a small batch's queries) and the columns of the
+    hits that they read."""
+
+    columns: tuple[pl.Expr, ...]
+    reads: tuple[str, ...]
+
+
+Parts: TypeAlias = "tuple[tuple[pl.LazyFrame, Shape], ...]"
+"""What a rule finds: query plans of its hits, each with the finding columns to give them."""
+
+RuleQuery: TypeAlias = "Callable[[Context], Parts]"
+CapsIgnorable: TypeAlias = "Callable[[tuple[int, ...]], frozenset[str]]"
+"""For the target releases of a batch: the capability flags a rule that reads every flag can do without."""
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A registered rule: its catalog entry and its query."""
+
+    entry: Rule
+    parts: RuleQuery
+    caps_ignorable: CapsIgnorable | None = None
+
+
+REGISTRY: dict[str, Registered] = {}
+
+
+def rule(
+    *,
+    code: str,
+    name: str,
+    scope: Scope,
+    severities: tuple[str, ...],
+    severity_logic: str,
+    message: str,
+    why: str,
+    evidence: str,
+    affected: str,
+    remediation: str,
+    caps_flags: tuple[str, ...] = (),
+    caps_ignorable: CapsIgnorable | None = None,
+) -> Callable[[RuleQuery], Callable[[Context], pl.LazyFrame]]:
+    """Register a rule: its catalog entry (the keywords, see :class:`virtaudit.schema.Rule`) and the query
+    below it, which returns :data:`Parts` for :func:`virtaudit.rules.engine.run`. The decorated name
+    becomes a function that returns the rule's finding rows (a plan), for tests and notebooks.
+    ``caps_ignorable`` (rules that read every flag only): the flags the rule can do without, for a
+    batch's target releases."""
+    entry = Rule(
+        code=code,
+        name=name,
+        scope=scope,
+        severities=severities,
+        severity_logic=severity_logic,
+        message=message,
+        why=why,
+        evidence=evidence,
+        affected=affected,
+        remediation=remediation,
+        caps_flags=caps_flags,
+    )
+
+    def register(parts: RuleQuery) -> Callable[[Context], pl.LazyFrame]:
+        if code in REGISTRY:
+            raise ValueError(f"rule {code} registered twice")
+        REGISTRY[code] = Registered(entry, parts, caps_ignorable)
+
+        def findings(ctx: Context) -> pl.LazyFrame:
+            frames = [hits.select(shape.columns) for hits, shape in parts(ctx)]
+            return frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
+
+        findings.__name__ = findings.__qualname__ = parts.__name__
+        findings.__doc__ = parts.__doc__
+        return findings
+
+    return register
+
+
+def finding_columns(
+    code: str,
+    severity: pl.Expr | str,
+    fields: Mapping[str, pl.Expr],
+    *,
+    element: pl.Expr | None = None,
+    alias: pl.Expr | None = None,
+    recorded_bus: pl.Expr | None = None,
+    expected_bus: pl.Expr | None = None,
+) -> Shape:
+    """A rule's finding columns for ``code`` (message rendered from the catalog) and the columns of its hits
+    they read; the document's path, host and names are added by ``doc`` once all rules ran."""
+    sev = pl.lit(severity) if isinstance(severity, str) else severity
+    template = REGISTRY[code].entry.message
+    optional = {
+        "element": element,
+        "alias": alias,
+        "recorded_bus": recorded_bus,
+        "expected_bus": expected_bus,
+    }
+    columns = (
+        _doc_column(),
+        pl.lit(code).alias("code"),
+        sev.cast(pl.String).alias("severity"),
+        render(template, fields).alias("message"),
+        *(
+            _absent(name) if expr is None else expr.cast(pl.String).alias(name)
+            for name, expr in optional.items()
+        ),
+    )
+    reads = dict.fromkeys(name for expr in columns for name in expr.meta.root_names())
+    return Shape(columns, tuple(reads))
+
+
+@cache
+def _doc_column() -> pl.Expr:
+    return pl.col("doc").cast(pl.UInt32)  # the type :func:`virtaudit.rules.engine.run` concatenates
+
+
+@cache
+def _absent(name: str) -> pl.Expr:
+    """A null string column ``name``, for the finding columns a rule leaves empty."""
+    return pl.lit(None, pl.String).alias(name)
+
+
+@cache
+def alias_q() -> pl.Expr:
+    return q("alias").fill_null("(none)")

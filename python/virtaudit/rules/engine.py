@@ -1,0 +1,72 @@
+"""Runs the rules: imports every rule module (each registers its rules on import) and collects their
+queries over a batch's :class:`~virtaudit.rules._base.Context`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import polars as pl
+
+# (the rule modules register their rules when imported: these imports are what makes them known)
+from virtaudit.rules import als, caps, pci, rst  # noqa: F401
+from virtaudit.rules._base import FINDING_COLUMNS, REGISTRY, Context, Registered
+from virtaudit.schema import ALL_CAPS_FLAGS, FAMILIES
+
+__all__ = ["Context", "caps_flags_used", "caps_ignorable", "registered", "run"]
+
+
+def registered() -> Mapping[str, Registered]:
+    """Every rule (registered when its module was imported, above), families in the order of
+    :data:`virtaudit.schema.FAMILIES`."""
+    if list(REGISTRY) != sorted(REGISTRY, key=_family_order):
+        ordered = sorted(REGISTRY.items(), key=lambda item: _family_order(item[0]))
+        REGISTRY.clear()
+        REGISTRY.update(ordered)
+    return REGISTRY
+
+
+def _family_order(code: str) -> int:
+    """Families in the order of :data:`virtaudit.schema.FAMILIES` (a stable sort keeps each family's rules
+    in the order its module registers them)."""
+    return list(FAMILIES).index(code[:3])
+
+
+def caps_flags_used() -> tuple[str, ...]:
+    """The capability flags any rule reads, in first-use order."""
+    return tuple(dict.fromkeys(flag for r in registered().values() for flag in r.entry.caps_flags))
+
+
+def caps_ignorable(target_keys: tuple[int, ...]) -> frozenset[str]:
+    """The capability flags no rule needs for a batch judged for ``target_keys``: those every rule that
+    reads all flags can do without, except the flags some rule names."""
+    readers = [r for r in registered().values() if ALL_CAPS_FLAGS in r.entry.caps_flags]
+    if not readers or any(r.caps_ignorable is None for r in readers):
+        return frozenset()
+    ignorable = frozenset.intersection(*(r.caps_ignorable(target_keys) for r in readers if r.caps_ignorable))
+    return ignorable - set(caps_flags_used())
+
+
+def run(ctx: Context, codes: Sequence[str]) -> pl.DataFrame:
+    """Run the rules ``codes`` and concatenate their findings (unsorted; a ``doc`` id, no path).
+
+    Each rule is a query plan, so polars reads only the columns it needs. Every rule's hits are collected
+    by one ``collect_all``, with the in-memory engine (a batch is small and already in memory: the
+    streaming engine's set-up costs more than it saves): polars computes the parts the plans share once
+    (the PCI controllers, the alias groups of ALS002 and ALS007, ...) and pays the per-collect set-up once.
+
+    The plans collect the hits only, with the columns their findings read: most rules find nothing in a
+    batch, and planning the message expressions costs more than rendering them for the few rows found,
+    which is done afterwards, again in one ``collect_all``.
+    """
+    rules = registered()
+    parts = [part for code in codes for part in rules[code].parts(ctx)]
+    hits = pl.collect_all([frame.select(shape.reads) for frame, shape in parts], engine="in-memory")
+    found = [
+        rows.lazy().select(shape.columns) for rows, (_, shape) in zip(hits, parts, strict=True) if rows.height
+    ]
+    if not found:
+        return pl.DataFrame(
+            schema={name: (pl.UInt32 if name == "doc" else pl.String) for name in FINDING_COLUMNS}
+        )
+    # (no cast to a schema: :func:`finding_columns` gives every part the same column types)
+    return pl.concat(pl.collect_all(found, engine="in-memory"), how="vertical")
