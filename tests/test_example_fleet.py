@@ -40,7 +40,8 @@ CODES = {
     "CAP003",
     "CAP004",
 }
-# PCI controller models whose bus takes hotplugs: one QEMU's live list lacks is PCI010, not ALS005 drift
+# PCI controller models whose bus takes hotplugs: one QEMU's live list lacks is drift (ALS005), and PCI010 as
+# well when the list holds an id of a controller's form (pci.N, ua-...) that no device carries (renamed)
 HOTPLUG_BUS_MODELS = ("pci-bridge", "pcie-root-port", "pcie-switch-downstream-port", "pcie-to-pci-bridge")
 
 
@@ -155,10 +156,11 @@ def detect(root) -> set[str]:
         in_domain = {_alias(el) for el in devices} - {None}
         zpci = {f"zpci{int(z.get('uid'), 16)}" for z in domain.iter("zpci")}
         ports = {_alias(c) for c in ctrls if c.get("model") in HOTPLUG_BUS_MODELS} - {None}
-        backed = {_alias(el) for el in devices if not _not_device_backed(el, family)} - {None} - ports
-        if (live - in_domain - zpci) or (backed - live):
+        backed = {_alias(el) for el in devices if not _not_device_backed(el, family)} - {None}
+        orphans = live - in_domain - zpci
+        if orphans or (backed - live):
             codes.add("ALS005")
-        if ports - live:
+        if (ports - live) and any(re.fullmatch(r"pci\.\d+|ua-.+", o) for o in orphans):
             codes.add("PCI010")
 
     for mem in domain.findall("devices/memory[@model='dimm']"):

@@ -250,20 +250,36 @@ RULES: Final[tuple[Rule, ...]] = (
         severities=("high",),
         severity_logic=(
             "high: a PCI controller whose bus takes hotplugged devices (pci-bridge, pcie-root-port, "
-            "switch downstream port, pcie-to-pci-bridge) has an alias that QEMU's live device list in "
-            "the status XML does not name; not reported where the list is absent or the controller has "
-            "hotplug='off'."
+            "switch downstream port, pcie-to-pci-bridge, or an extra pSeries host bridge with target "
+            "index > 0) has an alias that QEMU's live device list in the status XML does not name, and "
+            "that list names a controller-like id (pci.N or ua-...) that no device of the definition "
+            "carries (an orphan: QEMU's real id for the renamed controller). Without an orphan id the "
+            "list has only drifted (ALS005, low: libvirt refreshes the list from QEMU at reconnect, and"
+            " hotplug works). Not reported where the list is absent, for hotplug='off', or for the "
+            "implicit root (index 0: never in the list)."
         ),
         message="{device} ({alias}) is not in QEMU's device list of the status XML: {detail}",
         why=(
             "After a restart libvirt sends a hotplug onto a controller's bus to QEMU as bus=<stored "
-            "alias>. When that alias is not the id QEMU has for the controller (the live device list in"
-            " the status file names QEMU's ids), QEMU refuses every such hotplug ('Bus ... not found'),"
-            " while the guest itself reconnects normally. Seen on libvirt 9.0.0 with an i440fx "
-            "pci-bridge and a q35 pcie-root-port."
+            "alias> (<alias>.0 for an extra pSeries host bridge). When that alias is not the id QEMU "
+            "has for the controller, QEMU refuses every such hotplug ('Bus ... not found'), while the "
+            "guest itself reconnects normally. The live device list in the status file names QEMU's "
+            "ids: a renamed controller leaves its real id there with no device carrying it. A list that"
+            " only lacks the alias (no orphan id) is stale, and harmless for hotplug. Seen on libvirt "
+            "9.0.0 and 11.3.0 with an i440fx pci-bridge, a q35 pcie-root-port and an extra pSeries host"
+            " bridge (renamed: hotplug fails after the restart), and with an i440fx pci-bridge dropped "
+            "from the list (drift: hotplug works)."
         ),
-        evidence="qemuBuildDeviceAddressPCIGetBus uses the stored alias (3.10.0 to 11.3.0); seen on 9.0.0",
-        affected="every release read (up to 11.3.0); unknown after",
+        evidence=(
+            "qemuBuildDeviceAddressPCIGetBus uses the stored alias (3.10.0 to 11.3.0); lab "
+            "(tests/lab/recorded, restart-9.0.0 and restart-11.3.0): i440fx-bridge-alias-wrong, "
+            "q35-port-alias-wrong, pseries-phb1-alias-wrong fail after the restart, "
+            "i440fx-live-list-drift does not"
+        ),
+        affected=(
+            "seen on 9.0.0 and 11.3.0; the stored alias is used by every release read (3.10.0 to "
+            "11.3.0); unknown after"
+        ),
         remediation=(
             "Do not hotplug onto that controller's bus: use another port or bridge, and cold-boot the "
             "guest so that the status file and QEMU agree again."
@@ -657,7 +673,10 @@ RULES: Final[tuple[Rule, ...]] = (
             "high (consequence INFERRED) for targets >= 9.0.0: the status file records capabilities but"
             " not 'blockdev', so the guest's disks were set up with the legacy -drive code, which 9.0.0"
             " removed; medium for targets 8.6.0-8.10.x, whose code was not read (present @8.5.0, gone "
-            "@9.0.0); not reported for targets <= 8.5.x."
+            "@9.0.0); not reported for targets <= 8.5.x, nor where the recorded flags show a start "
+            "after 8.5.0 (9.0.0 retired the flag and no longer records it: its guests lack 'blockdev', "
+            "seen in the lab; a guest started by 8.6.x with a QEMU older than 4.2 would be missed, "
+            "unknown)."
         ),
         message="The status XML records capabilities without 'blockdev': {detail}",
         why=(
@@ -677,7 +696,7 @@ RULES: Final[tuple[Rule, ...]] = (
             "Cold-boot the guest (shut down, start) under the current libvirt and QEMU before upgrading"
             " libvirtd to >= 9.0.0, or migrate it to a host that already runs the new libvirt."
         ),
-        caps_flags=("blockdev",),
+        caps_flags=("*",),
     ),
     Rule(
         code="CAP003",
@@ -718,7 +737,9 @@ RULES: Final[tuple[Rule, ...]] = (
         severity_logic=(
             "high (INFERENCE) for targets >= 7.8.0: the status file records capabilities but not "
             "'secret', so the guest was started without a master key, which reconnect requires from "
-            "7.8.0 on; not reported for targets <= 7.7.x."
+            "7.8.0 on; not reported for targets <= 7.7.x, nor where the recorded flags show a start "
+            "after 7.7.0 (7.8.0 retired the flag: the guests it and later releases start lack 'secret',"
+            " seen on 9.0.0 in the lab)."
         ),
         message="The status XML records capabilities without 'secret': {detail}",
         why=(
@@ -735,6 +756,6 @@ RULES: Final[tuple[Rule, ...]] = (
             "Check for the guest's master-key.aes in its libvirt private directory before upgrading to "
             ">= 7.8.0; without it, shut the guest down (or migrate it) first."
         ),
-        caps_flags=("secret",),
+        caps_flags=("*",),
     ),
 )

@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from scenarios import BY_NAME, GAPS, RECORDED_LIBVIRT, SCENARIOS, UPGRADE_SCENARIOS  # noqa: E402
+from scenarios import BY_NAME, GAPS, RECORDED_LIBVIRT, SCENARIOS, UPGRADE_CODES, UPGRADE_SCENARIOS  # noqa: E402
 from verdict import disagreement, high_codes, upgrade_disagreement  # noqa: E402
 
 RECORDED = HERE / "recorded"
@@ -124,7 +124,9 @@ def upgrade_table(results: dict[str, Any]) -> list[str]:
             )
             continue
         opts = f" ({', '.join(s.options)})" if s.options else ""
-        d = upgrade_disagreement(r["before"], r["after"], r["findings"])
+        d = upgrade_disagreement(
+            r["before"], r["after"], r["findings"], UPGRADE_CODES.get((str(results["mode"]), s.name))
+        )
         lines.append(
             f"| {s.name} | {s.template}{opts} | {r['before_bus']} → {r['after_bus']} | {r['before']} |"
             f" {r['after']} | {error_cell(r)} | {codes_cell(r['findings'])} |"

@@ -28,6 +28,7 @@ from scenarios import (  # noqa: E402
     GAPS,
     RECORDED_LIBVIRT,
     SCENARIOS,
+    UPGRADE_CODES,
     UPGRADE_GAPS,
     UPGRADE_SCENARIOS,
     Scenario,
@@ -129,5 +130,8 @@ def test_virtaudit_agrees_with_recorded_package_change(
     if not path.exists():
         pytest.skip(f"no recording of {rec} (make lab-upgrade writes it)")
     r = json.loads(path.read_text())["scenarios"][name]
-    problem = upgrade_disagreement(r["before"], r["after"], upgrade_findings[rec].get("vlab-" + name, []))
+    code = UPGRADE_CODES.get((rec, name))
+    problem = upgrade_disagreement(
+        r["before"], r["after"], upgrade_findings[rec].get("vlab-" + name, []), code
+    )
     assert problem is None, f"{rec} {name}: {problem}; libvirt said: {r['after_error'] or r['before_error']}"

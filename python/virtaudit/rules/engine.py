@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import polars as pl
 
 # (the rule modules register their rules when imported: these imports are what makes them known)
-from virtaudit.rules import als, caps, pci, rst  # noqa: F401
+from virtaudit.rules import als, caps, pci, pcilive, rst  # noqa: F401
 from virtaudit.rules._base import FINDING_COLUMNS, REGISTRY, Context, Registered
 from virtaudit.schema import ALL_CAPS_FLAGS, FAMILIES
 
@@ -17,7 +17,7 @@ __all__ = ["Context", "caps_flags_used", "caps_ignorable", "registered", "run"]
 
 def registered() -> Mapping[str, Registered]:
     """Every rule (registered when its module was imported, above), families in the order of
-    :data:`virtaudit.schema.FAMILIES`."""
+    :data:`virtaudit.schema.FAMILIES`, by code within a family."""
     if list(REGISTRY) != sorted(REGISTRY, key=_family_order):
         ordered = sorted(REGISTRY.items(), key=lambda item: _family_order(item[0]))
         REGISTRY.clear()
@@ -25,10 +25,11 @@ def registered() -> Mapping[str, Registered]:
     return REGISTRY
 
 
-def _family_order(code: str) -> int:
-    """Families in the order of :data:`virtaudit.schema.FAMILIES` (a stable sort keeps each family's rules
-    in the order its module registers them)."""
-    return list(FAMILIES).index(code[:3])
+def _family_order(code: str) -> tuple[int, str]:
+    """Families in the order of :data:`virtaudit.schema.FAMILIES`, each family's rules by code (a family's
+    rules may come from more than one module: PCI010 from :mod:`~virtaudit.rules.pcilive`, RST009 on from
+    :mod:`~virtaudit.rules.reconnect`)."""
+    return list(FAMILIES).index(code[:3]), code
 
 
 def caps_flags_used() -> tuple[str, ...]:
