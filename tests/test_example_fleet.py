@@ -35,6 +35,8 @@ CODES = {
     "RST002",
     "RST004",
     "PCI010",
+    "RST011",
+    "RST014",
     "CAP001",
     "CAP002",
     "CAP003",
@@ -182,6 +184,11 @@ def detect(root) -> set[str]:
             codes.add("CAP003")
         if "secret" not in flags:
             codes.add("CAP004")
+    if root.find("dbusDaemon") is not None:
+        codes.add("RST011")
+    for disk in domain.findall("devices/disk[@type='volume']"):
+        if disk.find("source").get("actualType") is None:
+            codes.add("RST014")
     if root.get("state") == "shutoff" or (
         root.get("state") == "paused" and root.get("reason") == "starting up"
     ):

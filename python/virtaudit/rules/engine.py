@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import polars as pl
 
 # (the rule modules register their rules when imported: these imports are what makes them known)
-from virtaudit.rules import als, caps, pci, pcilive, rst  # noqa: F401
+from virtaudit.rules import als, caps, pci, pcilive, reconnect, rst  # noqa: F401
 from virtaudit.rules._base import FINDING_COLUMNS, REGISTRY, Context, Registered
 from virtaudit.schema import ALL_CAPS_FLAGS, FAMILIES
 
