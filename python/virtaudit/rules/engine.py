@@ -3,7 +3,7 @@ queries over a batch's :class:`~virtaudit.rules._base.Context`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import polars as pl
 
@@ -12,7 +12,7 @@ from virtaudit.rules import als, caps, pci, pcilive, reconnect, rst  # noqa: F40
 from virtaudit.rules._base import FINDING_COLUMNS, REGISTRY, Context, Registered
 from virtaudit.schema import ALL_CAPS_FLAGS, FAMILIES
 
-__all__ = ["Context", "caps_flags_used", "caps_ignorable", "registered", "run"]
+__all__ = ["Context", "caps_flags_used", "caps_ignorable", "registered", "run", "trim_caps"]
 
 
 def registered() -> Mapping[str, Registered]:
@@ -45,6 +45,32 @@ def caps_ignorable(target_keys: tuple[int, ...]) -> frozenset[str]:
         return frozenset()
     ignorable = frozenset.intersection(*(r.caps_ignorable(target_keys) for r in readers if r.caps_ignorable))
     return ignorable - set(caps_flags_used())
+
+
+def trim_caps(table: pl.DataFrame, target_keys: Iterable[int]) -> pl.DataFrame:
+    """A batch's caps table (``table``) without the rows no rule needs when the batch is judged for
+    ``target_keys`` (the libvirt keys of every document of the batch:
+    :func:`virtaudit.auditing.audit_target_keys`), its strings copied out, so that the full table's memory
+    goes as soon as the caller drops it.
+
+    For a caller that keeps a batch while its findings are computed (the CLI): :meth:`Context.build` drops
+    the same rows, but from a copy, while the caller's batch keeps the full table (the largest of a batch,
+    a couple of hundred rows per status file). Every flag some rule names is kept, and so is every flag
+    that some target does not surely know (CAP001 needs those), so the findings for ``target_keys`` do not
+    change; judged for another target, the trimmed table may lack rows a rule needs.
+    """
+    keys = tuple(sorted(set(target_keys)))
+    used = caps_flags_used()
+    if ALL_CAPS_FLAGS in used:
+        drop = caps_ignorable(keys)
+        if not drop:
+            return table
+        kept = table.filter(~pl.col("flag").is_in(list(drop)))
+    else:
+        kept = table.filter(pl.col("flag").is_in(list(used)))
+    # (polars strings are views into the batch's buffers: a filter alone would keep them all alive)
+    strings = [name for name, dtype in kept.schema.items() if dtype == pl.String]
+    return kept.with_columns(pl.concat_str(pl.col(name), pl.lit("")).alias(name) for name in strings)
 
 
 def run(ctx: Context, codes: Sequence[str]) -> pl.DataFrame:
