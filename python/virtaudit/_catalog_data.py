@@ -629,7 +629,7 @@ RULES: Final[tuple[Rule, ...]] = (
         severity_logic=(
             "critical for targets <= 9.0.x: the status file has a <watchdog model='itco'/> (q35 guests "
             "started under 11.3.0 get one implicitly), which 9.0.0 does not know (seen in the lab); for"
-            " older targets INFERRED (libvirt adds model names and does not drop them, so a release "
+            " older targets, INFERRED (libvirt adds model names and does not drop them, so a release "
             "older than one that lacks it lacks it too); medium for targets 9.1.0-11.2.x, where whether"
             " the model is known was not read or tested (the first release that knows 'itco' is not "
             "established here); not reported for targets >= 11.3.0 (11.3.0 writes the model and reloads"
@@ -640,9 +640,9 @@ RULES: Final[tuple[Rule, ...]] = (
             "A restarted libvirtd parses the whole domain definition of every status file; a watchdog "
             "model its enum lacks is a hard error ('unsupported configuration: unknown watchdog model "
             "'itco''): the status file fails to load ('Failed to load config for domain ...') and "
-            "libvirt forgets the guest while its QEMU keeps running, unmanaged. libvirt 11.3.0 gives "
-            "every q35 guest an implicit iTCO watchdog, so every q35 guest started under it is lost on "
-            "a downgrade to 9.0.0."
+            "libvirt forgets the guest while its QEMU keeps running, unmanaged. Under 11.3.0 q35 guests"
+            " get an implicit iTCO watchdog (every q35 guest of the lab has one without asking), so a "
+            "q35 guest started under it is lost on a downgrade to 9.0.0."
         ),
         evidence=(
             "lab: make lab-upgrade, 11.3.0 -> 9.0.0, up-q35-port lost ('unknown watchdog model 'itco'',"
