@@ -35,12 +35,15 @@ CODES = {
     "RST002",
     "RST004",
     "PCI010",
+    "RST011",
+    "RST014",
     "CAP001",
     "CAP002",
     "CAP003",
     "CAP004",
 }
-# PCI controller models whose bus takes hotplugs: one QEMU's live list lacks is PCI010, not ALS005 drift
+# PCI controller models whose bus takes hotplugs: one QEMU's live list lacks is drift (ALS005), and PCI010 as
+# well when the list holds an id of a controller's form (pci.N, ua-...) that no device carries (renamed)
 HOTPLUG_BUS_MODELS = ("pci-bridge", "pcie-root-port", "pcie-switch-downstream-port", "pcie-to-pci-bridge")
 
 
@@ -107,6 +110,25 @@ def _not_device_backed(el, family: str) -> bool:
     return tag in ("nvram", "panic")
 
 
+def _live_list_codes(root, domain, devices: list, ctrls: list, family: str) -> set[str]:
+    """ALS005 and PCI010: QEMU's live device list against the definition."""
+    live_el = root.find("devices")
+    if live_el is None:
+        return set()
+    codes: set[str] = set()
+    live = {d.get("alias") for d in live_el.findall("device")}
+    in_domain = {_alias(el) for el in devices} - {None}
+    zpci = {f"zpci{int(z.get('uid'), 16)}" for z in domain.iter("zpci")}
+    ports = {_alias(c) for c in ctrls if c.get("model") in HOTPLUG_BUS_MODELS} - {None}
+    backed = {_alias(el) for el in devices if not _not_device_backed(el, family)} - {None}
+    orphans = live - in_domain - zpci
+    if orphans or (backed - live):
+        codes.add("ALS005")
+    if (ports - live) and any(re.fullmatch(r"pci\.\d+|ua-.+", o) for o in orphans):
+        codes.add("PCI010")
+    return codes
+
+
 def detect(root) -> set[str]:
     codes: set[str] = set()
     domain = root.find("domain")
@@ -149,17 +171,7 @@ def detect(root) -> set[str]:
     if any(n > 1 for n in gen.values()):
         codes.add("ALS002")
 
-    live_el = root.find("devices")
-    if live_el is not None:
-        live = {d.get("alias") for d in live_el.findall("device")}
-        in_domain = {_alias(el) for el in devices} - {None}
-        zpci = {f"zpci{int(z.get('uid'), 16)}" for z in domain.iter("zpci")}
-        ports = {_alias(c) for c in ctrls if c.get("model") in HOTPLUG_BUS_MODELS} - {None}
-        backed = {_alias(el) for el in devices if not _not_device_backed(el, family)} - {None} - ports
-        if (live - in_domain - zpci) or (backed - live):
-            codes.add("ALS005")
-        if ports - live:
-            codes.add("PCI010")
+    codes |= _live_list_codes(root, domain, devices, ctrls, family)
 
     for mem in domain.findall("devices/memory[@model='dimm']"):
         m = re.fullmatch(r"dimm(\d+)", _alias(mem) or "")
@@ -180,6 +192,12 @@ def detect(root) -> set[str]:
             codes.add("CAP003")
         if "secret" not in flags:
             codes.add("CAP004")
+    if root.find("dbusDaemon") is not None:
+        codes.add("RST011")
+    if any(
+        d.find("source").get("actualType") is None for d in domain.findall("devices/disk[@type='volume']")
+    ):
+        codes.add("RST014")
     if root.get("state") == "shutoff" or (
         root.get("state") == "paused" and root.get("reason") == "starting up"
     ):

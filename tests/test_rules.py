@@ -70,7 +70,20 @@ EXPECTED_NEWEST: dict[str, list[Finding]] = {
     "pci007-phb-ok.xml": [],
     "pci008-hotplug-off.xml": [("PCI008", "info", "virtio-disk0")],
     "pci009-balloon-no-address.xml": [("PCI009", "medium", "balloon0")],
-    "pci010-port-not-in-qemu.xml": [("PCI010", "high", "pci.3")],
+    # renamed: the list keeps QEMU's real id (an orphan) -> PCI010; only drifted -> ALS005 (lab gap 2)
+    "pci010-port-renamed.xml": [
+        ("PCI010", "high", "pci.9"),
+        ("ALS005", "low", "pci.9"),
+        ("ALS005", "low", "pci.3"),
+    ],
+    "pci010-phb-renamed.xml": [
+        ("PCI010", "high", "pci.5"),
+        ("ALS005", "low", "pci.5"),
+        ("ALS005", "low", "pci.1"),
+        ("PCI007", "low", "pci.5"),
+    ],
+    "pci010-port-list-drift.xml": [("ALS005", "low", "pci.3")],
+    "pci010-drift-other-orphan.xml": [("ALS005", "low", "pci.3"), ("ALS005", "low", "virtio-disk9")],
     "pci010-port-user-alias-ok.xml": [],
     "als001-duplicate-user-alias.xml": [("ALS001", "high", "ua-data")],
     "als-user-aliases-ok.xml": [],
@@ -98,6 +111,17 @@ EXPECTED_NEWEST: dict[str, list[Finding]] = {
     "rst007-blockjob-active.xml": [("RST007", "info", None)],
     "rst008-redirdev-no-address.xml": [],  # only for targets < 2.4.0
     "rst008-redirdev-address.xml": [],
+    "rst009-itco-watchdog.xml": [],  # known to 11.3.0; critical for targets <= 9.0.x
+    "rst009-i6300esb-watchdog.xml": [],
+    "rst010-postcopy-failed.xml": [],  # only for targets < 8.5.0
+    "rst010-perform3.xml": [],
+    "rst011-dbus-daemon.xml": [("RST011", "medium", None)],
+    "rst012-nbdkit-disk.xml": [("RST012", "info", "virtio-disk0")],
+    "rst012-network-disk.xml": [],
+    "rst013-tpm-emulator.xml": [],  # only for targets < 9.0.0
+    "rst013-tpm-passthrough.xml": [],
+    "rst014-volume-no-actualtype.xml": [("RST014", "medium", "virtio-disk0")],
+    "rst014-volume-actualtype.xml": [],
     # CAP001: flags of 9.6.0 and later are known to the newest release read (11.3.0); kqemu to none from 5.3.0
     "cap001-downgrade.xml": [],
     "cap001-kqemu.xml": [("CAP001", "critical", None)],
@@ -232,7 +256,13 @@ FIRE_AND_MISS: dict[str, tuple[str, str, str | None]] = {
     "RST006": ("rst006-origstates-missing.xml", "rst006-origstates-ok.xml", None),
     "RST007": ("rst007-blockjob-active.xml", "base-i440fx.xml", None),
     "RST008": ("rst008-redirdev-no-address.xml", "rst008-redirdev-address.xml", "2.3.0"),
-    "PCI010": ("pci010-port-not-in-qemu.xml", "pci010-port-user-alias-ok.xml", None),
+    "PCI010": ("pci010-port-renamed.xml", "pci010-port-list-drift.xml", None),
+    "RST009": ("rst009-itco-watchdog.xml", "rst009-i6300esb-watchdog.xml", "9.0.0"),
+    "RST010": ("rst010-postcopy-failed.xml", "rst010-perform3.xml", "8.4.0"),
+    "RST011": ("rst011-dbus-daemon.xml", "base-q35.xml", "11.3.0"),
+    "RST012": ("rst012-nbdkit-disk.xml", "rst012-network-disk.xml", "9.8.0"),
+    "RST013": ("rst013-tpm-emulator.xml", "rst013-tpm-passthrough.xml", "8.10.0"),
+    "RST014": ("rst014-volume-no-actualtype.xml", "rst014-volume-actualtype.xml", None),
     "CAP001": ("cap001-downgrade.xml", "base-q35.xml", "9.0.0"),
     "CAP002": ("cap002-no-blockdev.xml", "base-q35.xml", None),
     "CAP003": ("cap003-device-json.xml", "cap003-device-json-hotplug.xml", None),

@@ -250,20 +250,36 @@ RULES: Final[tuple[Rule, ...]] = (
         severities=("high",),
         severity_logic=(
             "high: a PCI controller whose bus takes hotplugged devices (pci-bridge, pcie-root-port, "
-            "switch downstream port, pcie-to-pci-bridge) has an alias that QEMU's live device list in "
-            "the status XML does not name; not reported where the list is absent or the controller has "
-            "hotplug='off'."
+            "switch downstream port, pcie-to-pci-bridge, or an extra pSeries host bridge with target "
+            "index > 0) has an alias that QEMU's live device list in the status XML does not name, and "
+            "that list names a controller-like id (pci.N or ua-...) that no device of the definition "
+            "carries (an orphan: QEMU's real id for the renamed controller). Without an orphan id the "
+            "list has only drifted (ALS005, low: libvirt refreshes the list from QEMU at reconnect, and"
+            " hotplug works). Not reported where the list is absent, for hotplug='off', or for the "
+            "implicit root (index 0: never in the list)."
         ),
         message="{device} ({alias}) is not in QEMU's device list of the status XML: {detail}",
         why=(
             "After a restart libvirt sends a hotplug onto a controller's bus to QEMU as bus=<stored "
-            "alias>. When that alias is not the id QEMU has for the controller (the live device list in"
-            " the status file names QEMU's ids), QEMU refuses every such hotplug ('Bus ... not found'),"
-            " while the guest itself reconnects normally. Seen on libvirt 9.0.0 with an i440fx "
-            "pci-bridge and a q35 pcie-root-port."
+            "alias> (<alias>.0 for an extra pSeries host bridge). When that alias is not the id QEMU "
+            "has for the controller, QEMU refuses every such hotplug ('Bus ... not found'), while the "
+            "guest itself reconnects normally. The live device list in the status file names QEMU's "
+            "ids: a renamed controller leaves its real id there with no device carrying it. A list that"
+            " only lacks the alias (no orphan id) is stale, and harmless for hotplug. Seen on libvirt "
+            "9.0.0 and 11.3.0 with an i440fx pci-bridge, a q35 pcie-root-port and an extra pSeries host"
+            " bridge (renamed: hotplug fails after the restart), and with an i440fx pci-bridge dropped "
+            "from the list (drift: hotplug works)."
         ),
-        evidence="qemuBuildDeviceAddressPCIGetBus uses the stored alias (3.10.0 to 11.3.0); seen on 9.0.0",
-        affected="every release read (up to 11.3.0); unknown after",
+        evidence=(
+            "qemuBuildDeviceAddressPCIGetBus uses the stored alias (3.10.0 to 11.3.0); lab "
+            "(tests/lab/recorded, restart-9.0.0 and restart-11.3.0): i440fx-bridge-alias-wrong, "
+            "q35-port-alias-wrong, pseries-phb1-alias-wrong fail after the restart, "
+            "i440fx-live-list-drift does not"
+        ),
+        affected=(
+            "seen on 9.0.0 and 11.3.0; the stored alias is used by every release read (3.10.0 to "
+            "11.3.0); unknown after"
+        ),
         remediation=(
             "Do not hotplug onto that controller's bus: use another port or bridge, and cold-boot the "
             "guest so that the status file and QEMU agree again."
@@ -606,6 +622,185 @@ RULES: Final[tuple[Rule, ...]] = (
         caps_flags=(),
     ),
     Rule(
+        code="RST009",
+        name="watchdog-model-unknown",
+        scope="status",
+        severities=("critical", "medium"),
+        severity_logic=(
+            "critical for targets <= 9.0.x: the status file has a <watchdog model='itco'/> (q35 guests "
+            "started under 11.3.0 get one implicitly), which 9.0.0 does not know (seen in the lab); for"
+            " older targets, INFERRED (libvirt adds model names and does not drop them, so a release "
+            "older than one that lacks it lacks it too); medium for targets 9.1.0-11.2.x, where whether"
+            " the model is known was not read or tested (the first release that knows 'itco' is not "
+            "established here); not reported for targets >= 11.3.0 (11.3.0 writes the model and reloads"
+            " such status files: the lab's restarts under 11.3.0)."
+        ),
+        message="{device} ({alias}) has the watchdog model 'itco': {detail}",
+        why=(
+            "A restarted libvirtd parses the whole domain definition of every status file; a watchdog "
+            "model its enum lacks is a hard error ('unsupported configuration: unknown watchdog model "
+            "'itco''): the status file fails to load ('Failed to load config for domain ...') and "
+            "libvirt forgets the guest while its QEMU keeps running, unmanaged. Under 11.3.0 q35 guests"
+            " get an implicit iTCO watchdog (every q35 guest of the lab has one without asking), so a "
+            "q35 guest started under it is lost on a downgrade to 9.0.0."
+        ),
+        evidence=(
+            "lab: make lab-upgrade, 11.3.0 -> 9.0.0, up-q35-port lost ('unknown watchdog model 'itco'',"
+            " tests/lab/recorded/11.3.0-to-9.0.0); q35 guests with the implicit itco watchdog reconnect"
+            " under 11.3.0 (tests/lab/recorded/restart-11.3.0)"
+        ),
+        affected=(
+            "seen on 9.0.0 (lost); <= 9.0.x inferred; 9.1.0-11.2.x unknown (not read, not tested); "
+            "known to 11.3.0; after 11.3.0 not reported (inferred: model names are not dropped)"
+        ),
+        remediation=(
+            "Do not downgrade libvirtd below the release that started the guest: migrate the guest "
+            "away, or shut it down cleanly, first. A guest already forgotten runs unmanaged: do not "
+            "start its definition again; stop its QEMU by hand or go back to the newer libvirt."
+        ),
+        caps_flags=(),
+    ),
+    Rule(
+        code="RST010",
+        name="migration-phase-unknown",
+        scope="status",
+        severities=("critical",),
+        severity_logic=(
+            "critical for targets < 8.5.0: the status file records a migration job ('migration out' or "
+            "'migration in') in a phase that 8.5.0 added (postcopy_failed, or one ending in _resume); "
+            "not reported for targets >= 8.5.0."
+        ),
+        message="The status XML records a {recorded_bus}: {detail}",
+        why=(
+            "8.5.0 added the migration job phases 'postcopy_failed' and '*_resume' (post-copy "
+            "recovery). Older releases reject a phase they do not know when they parse the status file "
+            "('Unknown job phase'), so the file fails to load and libvirt forgets the guest while its "
+            "QEMU keeps running."
+        ),
+        evidence="libvirt-restart-hazards.md 6.5.1 (phases added in 8.5.0; older releases refuse them)",
+        affected="targets < 8.5.0 (a downgrade); >= 8.5.0 know the phases (read up to 11.3.0); unknown after",
+        remediation=(
+            "Finish or cancel the migration (virsh domjobabort, or recover the post-copy migration) "
+            "before downgrading libvirtd below 8.5.0."
+        ),
+        caps_flags=(),
+    ),
+    Rule(
+        code="RST011",
+        name="dbus-helper-reconnect",
+        scope="status",
+        severities=("medium", "info"),
+        severity_logic=(
+            "medium for targets >= 11.3.0: the status file records a D-Bus helper (<dbusDaemon/>), and "
+            "the target stops the guest at reconnect when that helper cannot be reached (whether it can"
+            " is not in the file); info for targets 10.8.0-11.2.x (the check is absent @10.7.0 and "
+            "present @11.3.0: whether these releases have it is unknown); not reported for targets <= "
+            "10.7.x."
+        ),
+        message="The status XML records a D-Bus helper (<dbusDaemon/>): {detail}",
+        why=(
+            "libvirt starts a private dbus-daemon for guests that use D-Bus display or vmstate; the "
+            "helper is its own process and normally survives a daemon restart. The reconnect of 11.3.0 "
+            "checks it and stops the guest when it cannot be reached (the helper died or its socket is "
+            "gone); 10.7.0 has no such check. The audit cannot see whether the helper runs: medium."
+        ),
+        evidence="libvirt-restart-hazards.md 6.5.3: reconnect check present @11.3.0, absent @10.7.0",
+        affected=(
+            "11.3.0 (read); 10.8.0-11.2.x unknown; <= 10.7.x not affected; after 11.3.0 unknown (judged"
+            " as 11.3.0)"
+        ),
+        remediation=(
+            "Before restarting or upgrading libvirtd, check that the guest's dbus-daemon process runs "
+            "(it is started per guest by libvirt); if it does not, shut the guest down cleanly or "
+            "migrate it first."
+        ),
+        caps_flags=(),
+    ),
+    Rule(
+        code="RST012",
+        name="nbdkit-disk-reconnect",
+        scope="status",
+        severities=("medium", "info"),
+        severity_logic=(
+            "info for targets >= 9.8.0: a disk is served by nbdkit (source/privateData/nbdkit); the "
+            "target stops the guest at reconnect only when nbdkit's pidfile cannot be read, which a "
+            "daemon restart does not cause (a dead nbdkit is restarted); medium for targets < 9.8.0 (a "
+            "downgrade): the status file was written by a release with nbdkit support (9.8.0 or later),"
+            " and what an older release does with such a disk at reconnect is unknown."
+        ),
+        message="{device} ({alias}) is served by nbdkit: {detail}",
+        why=(
+            "From 9.8.0 libvirt can serve network disks through an nbdkit process and records it in the"
+            " disk's private data. At reconnect it reads nbdkit's pidfile: when that fails it stops the"
+            " guest, and a dead nbdkit is restarted. The pidfile lives with the guest's runtime state, "
+            "which a daemon restart or upgrade keeps, so only a host whose runtime state was damaged "
+            "loses the guest: info. Releases before 9.8.0 have no nbdkit support, and their handling of"
+            " such a disk was not read: medium."
+        ),
+        evidence=(
+            "libvirt-restart-hazards.md 6.5.4 (reconnect of >= 9.8.0: unreadable pidfile stops the guest)"
+        ),
+        affected=">= 9.8.0 (read up to 11.3.0; unknown after); < 9.8.0 unknown (no nbdkit support)",
+        remediation=(
+            "Before a restart, check that the guest's nbdkit processes run and their pidfiles exist; do"
+            " not downgrade below 9.8.0 while the guest runs."
+        ),
+        caps_flags=(),
+    ),
+    Rule(
+        code="RST013",
+        name="tpm-emulator-reconnect",
+        scope="status",
+        severities=("medium",),
+        severity_logic=(
+            "medium for targets < 9.0.0: the guest has a TPM with the emulator backend (swtpm); a "
+            "reconnect without the fix of 9.0.0 crashes the daemon. Medium, not high: the guests keep "
+            "running, and the first release with the crash is unverified, so a target below 9.0.0 may "
+            "not have it. Not reported for targets >= 9.0.0."
+        ),
+        message="The guest has a TPM emulator (swtpm): {detail}",
+        why=(
+            "9.0.0's NEWS: reconnecting to a guest with an emulated TPM crashed libvirtd, because the "
+            "paths of external devices were not set up at reconnect (9.0.0 added "
+            "qemuExtDevicesInitPaths to it). A crashed daemon manages none of the host's guests until "
+            "it is fixed."
+        ),
+        evidence="libvirt 9.0.0 NEWS (bug fix); libvirt-restart-hazards.md 6.5.6",
+        affected="targets < 9.0.0 (fixed in 9.0.0); the first affected release is unverified; >= 9.0.0 fixed",
+        remediation=(
+            "Upgrade to libvirt >= 9.0.0 rather than restarting an older daemon with such a guest "
+            "running, or shut the guest down first."
+        ),
+        caps_flags=(),
+    ),
+    Rule(
+        code="RST014",
+        name="volume-retranslated",
+        scope="status",
+        severities=("medium", "info"),
+        severity_logic=(
+            "medium for targets >= 7.10.0: a disk of type 'volume' without a recorded actualType; the "
+            "target translates the volume again at reconnect and stops the guest if that fails (pool "
+            "inactive, volume gone), which the file cannot show (read @7.10.0 to @11.3.0; later "
+            "releases unknown, judged as 11.3.0); info for targets < 7.10.0 (their reconnect was not "
+            "read: unknown)."
+        ),
+        message="{device} ({alias}) is a storage-pool volume without a recorded actualType: {detail}",
+        why=(
+            "libvirt records what a storage-pool volume was translated to (source/@actualType) only "
+            "from a release between 9.0.0 and 9.10.0 on. Without it, reconnect translates the volume "
+            "again through the storage driver and stops the guest when that fails, for instance when "
+            "the pool is not (yet) active after the restart or the volume was removed."
+        ),
+        evidence="libvirt-restart-hazards.md 6.5.7 (reconnect re-translates @7.10.0 to @11.3.0)",
+        affected="7.10.0-11.3.0 (read); after 11.3.0 unknown (judged as 11.3.0); < 7.10.0 unknown",
+        remediation=(
+            "Before restarting libvirtd, make sure the volume's pool is active and autostarted; "
+            "cold-boot the guest under a release that records actualType to be rid of the hazard."
+        ),
+        caps_flags=(),
+    ),
+    Rule(
         code="CAP001",
         name="caps-flag-unknown",
         scope="status",
@@ -657,7 +852,10 @@ RULES: Final[tuple[Rule, ...]] = (
             "high (consequence INFERRED) for targets >= 9.0.0: the status file records capabilities but"
             " not 'blockdev', so the guest's disks were set up with the legacy -drive code, which 9.0.0"
             " removed; medium for targets 8.6.0-8.10.x, whose code was not read (present @8.5.0, gone "
-            "@9.0.0); not reported for targets <= 8.5.x."
+            "@9.0.0); not reported for targets <= 8.5.x, nor where the recorded flags show a start "
+            "after 8.5.0 (9.0.0 retired the flag and no longer records it: its guests lack 'blockdev', "
+            "seen in the lab; a guest started by 8.6.x with a QEMU older than 4.2 would be missed, "
+            "unknown)."
         ),
         message="The status XML records capabilities without 'blockdev': {detail}",
         why=(
@@ -677,7 +875,7 @@ RULES: Final[tuple[Rule, ...]] = (
             "Cold-boot the guest (shut down, start) under the current libvirt and QEMU before upgrading"
             " libvirtd to >= 9.0.0, or migrate it to a host that already runs the new libvirt."
         ),
-        caps_flags=("blockdev",),
+        caps_flags=("*",),
     ),
     Rule(
         code="CAP003",
@@ -718,7 +916,9 @@ RULES: Final[tuple[Rule, ...]] = (
         severity_logic=(
             "high (INFERENCE) for targets >= 7.8.0: the status file records capabilities but not "
             "'secret', so the guest was started without a master key, which reconnect requires from "
-            "7.8.0 on; not reported for targets <= 7.7.x."
+            "7.8.0 on; not reported for targets <= 7.7.x, nor where the recorded flags show a start "
+            "after 7.7.0 (7.8.0 retired the flag: the guests it and later releases start lack 'secret',"
+            " seen on 9.0.0 in the lab)."
         ),
         message="The status XML records capabilities without 'secret': {detail}",
         why=(
@@ -735,6 +935,6 @@ RULES: Final[tuple[Rule, ...]] = (
             "Check for the guest's master-key.aes in its libvirt private directory before upgrading to "
             ">= 7.8.0; without it, shut the guest down (or migrate it) first."
         ),
-        caps_flags=("secret",),
+        caps_flags=("*",),
     ),
 )

@@ -13,7 +13,7 @@ from virtaudit.catalog import CATALOG, select_codes
 from virtaudit.rules.engine import Context, caps_flags_used, caps_ignorable, run
 from virtaudit.schema import SEVERITIES
 from virtaudit.targets import HostFacts, ScanTables, document_targets, load_host_facts, target_columns
-from virtaudit.versions import LibvirtVersion
+from virtaudit.versions import LibvirtVersion, libvirt_key
 
 if TYPE_CHECKING:
     from virtaudit.scanning import Scan
@@ -23,6 +23,7 @@ __all__ = [
     "AUDIT_SCHEMA",
     "HostFacts",
     "audit",
+    "audit_target_keys",
     "document_targets",
     "load_host_facts",
     "select_codes",
@@ -63,6 +64,18 @@ def _as_scan(scan_or_paths: ScanTables | Scan | PathInput | Sequence[PathInput])
 
         return scan(*scan_or_paths)
     return cast(ScanTables, scan_or_paths)
+
+
+def audit_target_keys(target_libvirt: str | LibvirtVersion | None, *host_facts: HostFacts) -> tuple[int, ...]:
+    """Every libvirt key an audit with these arguments can judge a document for: ``target_libvirt`` (the
+    newest when None) and each host's own version in ``host_facts`` (several: the command line's and a
+    source's own). What :func:`virtaudit.rules.engine.trim_caps` needs before the batch's findings."""
+    keys = {libvirt_key(target_libvirt)}
+    for facts in host_facts:
+        frame = load_host_facts(facts)
+        if not frame.is_empty():
+            keys.update(frame.get_column("libvirt_key").drop_nulls().to_list())
+    return tuple(sorted(keys))
 
 
 def empty_findings() -> pl.DataFrame:

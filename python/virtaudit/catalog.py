@@ -47,10 +47,11 @@ NOT_COVERED: Final = (
     ("H-07, H-17", "historic: daemons older than the modelled range (2.5.0, 4.0.0)"),
     ("H-18 network ports", "consequence not settled by the doc"),
     (
-        "doc 6.5: migration job phases on a downgrade below 8.5.0, the D-Bus helper (11.x), nbdkit disks "
-        "(>= 9.8.0), the TPM emulator (< 9.0.0), storage-pool volumes without actualType, iothreads",
-        "need columns the scan does not extract yet (job phase, dbusDaemon, nbdkit, TPM backend, "
-        "source actualType, iothread counts)",
+        "doc 6.5.9: iothreads (from 11.3.0 reconnect stops the guest when QEMU reports another number of "
+        "iothreads than the status file records)",
+        "cannot be seen offline: the status file records only libvirt's count (domains.iothreads); the "
+        "number QEMU has is known only by asking the running QEMU (query-iothreads), so a file alone cannot "
+        "show a mismatch",
     ),
 )
 """Section 4/5 hazards without a rule, and why."""

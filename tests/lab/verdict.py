@@ -41,10 +41,21 @@ def disagreement(code: str | None, before: str, after: str, findings: Sequence[d
     return None
 
 
-def upgrade_disagreement(before: str, after: str, findings: Sequence[dict[str, Any]]) -> str | None:
-    """As `disagreement` without a rule code, but a guest lost at reconnect needs a reconnect (RST) one."""
-    d = disagreement(None, before, after, findings)
+# Codes whose findings are about the reconnect itself (the guest lost or killed at the restart): the RST
+# rules, and CAP001 (a status file with a flag the target does not know fails to load).
+RECONNECT_CODES: frozenset[str] = frozenset({"CAP001"})
+
+
+def is_reconnect(code: str) -> bool:
+    return code.startswith("RST") or code in RECONNECT_CODES
+
+
+def upgrade_disagreement(
+    before: str, after: str, findings: Sequence[dict[str, Any]], code: str | None = None
+) -> str | None:
+    """As `disagreement` (with `code` where given), but a guest lost at reconnect needs a reconnect one."""
+    d = disagreement(code, before, after, findings)
     codes = high_codes(findings)
-    if d is None and after == "lost" and not any(c.startswith("RST") for c in codes):
+    if d is None and after == "lost" and not any(is_reconnect(c) for c in codes):
         d = f"the guest is lost at reconnect, but virtaudit's high findings {codes} are about hotplug"
     return d

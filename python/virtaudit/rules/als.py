@@ -7,7 +7,7 @@ from typing import Final
 
 import polars as pl
 
-from virtaudit.busnames import I440FX, PCI_ROOT, PCIE_ROOT, Q35, S390, X86
+from virtaudit.busnames import I440FX, PCI_ROOT, PCIE_ROOT, Q35, X86
 from virtaudit.rules._base import (
     Context,
     Parts,
@@ -16,10 +16,10 @@ from virtaudit.rules._base import (
     device_text,
     finding_columns,
     fmt,
+    live_orphans,
     machine_in,
     rule,
 )
-from virtaudit.rules.pci import HOTPLUG_BUS_MODELS
 from virtaudit.versions import libvirt_key
 
 _ROOTS: Final = (PCI_ROOT, PCIE_ROOT)
@@ -294,34 +294,18 @@ def _als004_exprs() -> tuple[pl.Expr, pl.Expr, Shape]:
     ),
 )
 def als005(ctx: Context) -> Parts:
-    docs = ctx.status_domains().filter(pl.col("has_live_devices")).select("doc", "target_text", "arch")
+    docs = ctx.status_domains().filter(pl.col("has_live_devices")).select("doc")
     dev = ctx.status_devices().filter(pl.col("alias").is_not_null())
-    # (no unique() on the right side of the anti joins below: duplicates do not change an anti join)
-    known = dev.select("doc", "alias")
-    live = ctx.live_aliases.select("doc", "alias")
-    if not ctx.all_live:  # (usually every document has the list: then these joins keep every row)
-        live = live.join(docs, on=["doc"], how="semi")
+    if not ctx.all_live:  # (usually every document has the list: then this join keeps every row)
         dev = dev.join(docs, on=["doc"], how="semi")
-    # Sound codecs are QEMU devices named after their sound device: sound0-codec0 stands for sound0. The
-    # regex runs only where an alias names a codec (polars skips the branch where no row takes it), as
-    # its replace would copy every alias.
-    alias = pl.col("alias")
-    codec = alias.str.contains("-codec", literal=True)
-    live = live.with_columns(
-        pl.when(codec).then(alias.str.replace(r"-codec\d+$", "")).otherwise(alias).alias("_base")
-    )
-    unknown = (
-        live.join(known.rename({"alias": "_base"}), on=["doc", "_base"], how="anti")
-        .join(docs, on=["doc"], how="left", maintain_order="left")
-        # zPCI: libvirt adds a "zpci<uid>" device for every PCI device of an s390 guest (tested here, on
-        # the few aliases left, rather than on every alias of the s390 guests)
-        .filter(~(pl.col("arch").is_in(S390) & alias.str.contains(r"^zpci\d+$")).fill_null(False))
-    )
     unknown_shape, builtin, missing_shape = _als005_exprs()
-    backed = dev.filter(pl.col("address_type").is_in(_DEVICE_BACKED_ADDRESSES).fill_null(False) & ~builtin)
+    # (an extra pSeries host bridge has no address, but QEMU's list names it too)
+    extra_phb = (pl.col("element") == "controller") & (pl.col("model") == PCI_ROOT) & (pl.col("index") > 0)
+    listed = pl.col("address_type").is_in(_DEVICE_BACKED_ADDRESSES) | extra_phb
+    backed = dev.filter(listed.fill_null(False) & ~builtin)
     live_set = ctx.live_aliases.select("doc", "alias")
     missing = backed.join(live_set, on=["doc", "alias"], how="anti")
-    return ((unknown, unknown_shape), (missing, missing_shape))
+    return ((live_orphans(ctx), unknown_shape), (missing, missing_shape))
 
 
 @cache
@@ -340,18 +324,18 @@ def _als005_exprs() -> tuple[Shape, pl.Expr, Shape]:
         element=pl.lit("device"),
         alias=pl.col("alias"),
     )
-    root = (pl.col("element") == "controller") & (pl.col("type") == "pci") & pl.col("model").is_in(_ROOTS)
-    # PCI controllers whose bus takes hotplugs: PCI010 reports them, as high (doc 6.3)
-    hotplug_bus = (
+    # The implicit root (index 0: pci.0, pcie.0, the default pSeries host bridge) is never in QEMU's list;
+    # other PCI controllers are, extra pSeries host bridges included (seen on 9.0.0 and 11.3.0). A
+    # controller whose bus takes hotplugs and that the list lacks is drift here; with an orphan id in the
+    # list beside it, it is PCI010 as well (high: renamed, doc 6.3).
+    root = (
         (pl.col("element") == "controller")
         & (pl.col("type") == "pci")
-        & (pl.col("index") > 0)
-        & pl.col("model").is_in(HOTPLUG_BUS_MODELS)
-        & (pl.col("target_hotplug") != "off").fill_null(True)
+        & (pl.col("index") == 0)
+        & pl.col("model").is_in(_ROOTS)
     )
     builtin = (
         root.fill_null(False)
-        | hotplug_bus.fill_null(False)
         | (pl.col("alias") == "ide")
         | pl.col("alias").str.starts_with("fdc")
         | pl.col("alias").str.starts_with("ua-")  # user aliases may stand for implicit devices

@@ -14,7 +14,7 @@ from typing import Final
 
 import polars as pl
 
-from virtaudit.capsflags import known, table_at
+from virtaudit.capsflags import known, started_after, table_at
 from virtaudit.capsflags_data import COVERED, SPANS
 from virtaudit.rules._base import Context, Parts, Shape, finding_columns, fmt, rule
 from virtaudit.schema import ALL_CAPS_FLAGS
@@ -185,10 +185,44 @@ def _cap001_columns() -> Shape:
     return finding_columns("CAP001", severity, {"detail": detail}, recorded_bus=flags)
 
 
-def _lacking(ctx: Context, flag: str) -> pl.LazyFrame:
-    """The running guests with recorded capabilities but without ``flag`` among them."""
+_V7_7: Final = libvirt_key("7.7.0")
+_V8_5: Final = libvirt_key("8.5.0")
+
+
+@cache
+def _telling(after_key: int) -> tuple[str, ...]:
+    """The flags whose presence shows a guest started by a release after ``after_key`` (a lower bound)."""
+    return tuple(sorted(started_after().filter(pl.col("after_key") >= after_key).get_column("flag")))
+
+
+def _lacking(ctx: Context, flag: str, retired_after: int) -> pl.LazyFrame:
+    """The running guests with recorded capabilities but without ``flag`` among them, unless their flags
+    show a start after ``retired_after``: the release after it no longer sets the retired ``flag`` (a
+    guest it starts records it never), so its absence proves nothing (seen: 9.0.0's status files lack
+    both 'blockdev' and 'secret')."""
     having = ctx.caps.filter(pl.col("flag") == flag).select("doc")
-    return ctx.status_domains().filter(pl.col("caps_count") > 0).join(having, on="doc", how="anti")
+    later = ctx.caps.filter(pl.col("flag").is_in(_telling(retired_after))).select("doc")
+    return (
+        ctx.status_domains()
+        .filter(pl.col("caps_count") > 0)
+        .join(having, on="doc", how="anti")
+        .join(later, on="doc", how="anti")
+    )
+
+
+def _lacking_ignorable(flag: str, retired_after: int) -> frozenset[str]:
+    """For :func:`_lacking`: every flag but ``flag`` and those that show a start after ``retired_after``."""
+    return frozenset(SPANS) - {flag} - frozenset(_telling(retired_after))
+
+
+@cache
+def _cap002_ignorable(_targets: tuple[int, ...] = ()) -> frozenset[str]:
+    return _lacking_ignorable("blockdev", _V8_5)
+
+
+@cache
+def _cap004_ignorable(_targets: tuple[int, ...] = ()) -> frozenset[str]:
+    return _lacking_ignorable("secret", _V7_7)
 
 
 @rule(
@@ -200,7 +234,9 @@ def _lacking(ctx: Context, flag: str) -> pl.LazyFrame:
         "high (consequence INFERRED) for targets >= 9.0.0: the status file records capabilities but not "
         "'blockdev', so the guest's disks were set up with the legacy -drive code, which 9.0.0 removed; "
         "medium for targets 8.6.0-8.10.x, whose code was not read (present @8.5.0, gone @9.0.0); not "
-        "reported for targets <= 8.5.x."
+        "reported for targets <= 8.5.x, nor where the recorded flags show a start after 8.5.0 (9.0.0 retired "
+        "the flag and no longer records it: its guests lack 'blockdev', seen in the lab; a guest started by "
+        "8.6.x with a QEMU older than 4.2 would be missed, unknown)."
     ),
     message="The status XML records capabilities without 'blockdev': {detail}",
     why=(
@@ -220,10 +256,11 @@ def _lacking(ctx: Context, flag: str) -> pl.LazyFrame:
         "Cold-boot the guest (shut down, start) under the current libvirt and QEMU before upgrading "
         "libvirtd to >= 9.0.0, or migrate it to a host that already runs the new libvirt."
     ),
-    caps_flags=("blockdev",),
+    caps_flags=(ALL_CAPS_FLAGS,),
+    caps_ignorable=_cap002_ignorable,
 )
 def cap002(ctx: Context) -> Parts:
-    hits = _lacking(ctx, "blockdev").filter(pl.col("target_key") >= _V8_6)
+    hits = _lacking(ctx, "blockdev", _V8_5).filter(pl.col("target_key") >= _V8_6)
     return ((hits, _cap002_columns()),)
 
 
@@ -318,7 +355,8 @@ def _cap003_columns() -> Shape:
     severity_logic=(
         "high (INFERENCE) for targets >= 7.8.0: the status file records capabilities but not 'secret', so "
         "the guest was started without a master key, which reconnect requires from 7.8.0 on; not reported "
-        "for targets <= 7.7.x."
+        "for targets <= 7.7.x, nor where the recorded flags show a start after 7.7.0 (7.8.0 retired the "
+        "flag: the guests it and later releases start lack 'secret', seen on 9.0.0 in the lab)."
     ),
     message="The status XML records capabilities without 'secret': {detail}",
     why=(
@@ -334,10 +372,11 @@ def _cap003_columns() -> Shape:
         "Check for the guest's master-key.aes in its libvirt private directory before upgrading to >= 7.8.0; "
         "without it, shut the guest down (or migrate it) first."
     ),
-    caps_flags=("secret",),
+    caps_flags=(ALL_CAPS_FLAGS,),
+    caps_ignorable=_cap004_ignorable,
 )
 def cap004(ctx: Context) -> Parts:
-    return ((_lacking(ctx, "secret").filter(pl.col("target_key") >= _V7_8), _cap004_columns()),)
+    return ((_lacking(ctx, "secret", _V7_7).filter(pl.col("target_key") >= _V7_8), _cap004_columns()),)
 
 
 @cache

@@ -3,21 +3,21 @@ queries over a batch's :class:`~virtaudit.rules._base.Context`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import polars as pl
 
 # (the rule modules register their rules when imported: these imports are what makes them known)
-from virtaudit.rules import als, caps, pci, rst  # noqa: F401
+from virtaudit.rules import als, caps, pci, pcilive, reconnect, rst  # noqa: F401
 from virtaudit.rules._base import FINDING_COLUMNS, REGISTRY, Context, Registered
 from virtaudit.schema import ALL_CAPS_FLAGS, FAMILIES
 
-__all__ = ["Context", "caps_flags_used", "caps_ignorable", "registered", "run"]
+__all__ = ["Context", "caps_flags_used", "caps_ignorable", "registered", "run", "trim_caps"]
 
 
 def registered() -> Mapping[str, Registered]:
     """Every rule (registered when its module was imported, above), families in the order of
-    :data:`virtaudit.schema.FAMILIES`."""
+    :data:`virtaudit.schema.FAMILIES`, by code within a family."""
     if list(REGISTRY) != sorted(REGISTRY, key=_family_order):
         ordered = sorted(REGISTRY.items(), key=lambda item: _family_order(item[0]))
         REGISTRY.clear()
@@ -25,10 +25,11 @@ def registered() -> Mapping[str, Registered]:
     return REGISTRY
 
 
-def _family_order(code: str) -> int:
-    """Families in the order of :data:`virtaudit.schema.FAMILIES` (a stable sort keeps each family's rules
-    in the order its module registers them)."""
-    return list(FAMILIES).index(code[:3])
+def _family_order(code: str) -> tuple[int, str]:
+    """Families in the order of :data:`virtaudit.schema.FAMILIES`, each family's rules by code (a family's
+    rules may come from more than one module: PCI010 from :mod:`~virtaudit.rules.pcilive`, RST009 on from
+    :mod:`~virtaudit.rules.reconnect`)."""
+    return list(FAMILIES).index(code[:3]), code
 
 
 def caps_flags_used() -> tuple[str, ...]:
@@ -44,6 +45,32 @@ def caps_ignorable(target_keys: tuple[int, ...]) -> frozenset[str]:
         return frozenset()
     ignorable = frozenset.intersection(*(r.caps_ignorable(target_keys) for r in readers if r.caps_ignorable))
     return ignorable - set(caps_flags_used())
+
+
+def trim_caps(table: pl.DataFrame, target_keys: Iterable[int]) -> pl.DataFrame:
+    """A batch's caps table (``table``) without the rows no rule needs when the batch is judged for
+    ``target_keys`` (the libvirt keys of every document of the batch:
+    :func:`virtaudit.auditing.audit_target_keys`), its strings copied out, so that the full table's memory
+    goes as soon as the caller drops it.
+
+    For a caller that keeps a batch while its findings are computed (the CLI): :meth:`Context.build` drops
+    the same rows, but from a copy, while the caller's batch keeps the full table (the largest of a batch,
+    a couple of hundred rows per status file). Every flag some rule names is kept, and so is every flag
+    that some target does not surely know (CAP001 needs those), so the findings for ``target_keys`` do not
+    change; judged for another target, the trimmed table may lack rows a rule needs.
+    """
+    keys = tuple(sorted(set(target_keys)))
+    used = caps_flags_used()
+    if ALL_CAPS_FLAGS in used:
+        drop = caps_ignorable(keys)
+        if not drop:
+            return table
+        kept = table.filter(~pl.col("flag").is_in(list(drop)))
+    else:
+        kept = table.filter(pl.col("flag").is_in(list(used)))
+    # (polars strings are views into the batch's buffers: a filter alone would keep them all alive)
+    strings = [name for name, dtype in kept.schema.items() if dtype == pl.String]
+    return kept.with_columns(pl.concat_str(pl.col(name), pl.lit("")).alias(name) for name in strings)
 
 
 def run(ctx: Context, codes: Sequence[str]) -> pl.DataFrame:
