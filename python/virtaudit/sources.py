@@ -294,11 +294,13 @@ def _tar_members(path: Path) -> Iterator[_Member]:
 
 def _zip_members(path: Path) -> Iterator[_Member]:
     faults = _READ_ERRORS + _lzma_zlib_errors()
+    raw = open_input(path)
     try:
-        zf = zipfile.ZipFile(open_input(path))
+        zf = zipfile.ZipFile(raw)
     except faults as exc:
+        raw.close()  # (ZipFile closes only a file it opened itself)
         raise _ArchiveFault(None, f"not a readable zip archive: {exc}") from exc
-    with zf:
+    with raw, zf:
         for info in zf.infolist():
             if info.is_dir():
                 continue
@@ -391,121 +393,141 @@ def read_archive(
     max_elements: int | None = None,
 ) -> Source:
     """Read the status files of one archive in place (see the module docstring)."""
-    import polars as pl
-
     from virtaudit import _core
-    from virtaudit.hostnames import host_mode
 
     limits = {
         "max_file_size": _core.DEFAULT_MAX_FILE_SIZE if max_file_size is None else max_file_size,
         "max_depth": _core.DEFAULT_MAX_DEPTH if max_depth is None else max_depth,
         "max_elements": _core.DEFAULT_MAX_ELEMENTS if max_elements is None else max_elements,
     }
-    cap = limits["max_file_size"]
-    archive = str(path)
-    fallback = archive_name(path)
-    explicit_host = host_mode(host_from)[0] in ("fixed", "regex")
-
-    parts: list[dict[str, pl.DataFrame]] = []
-    errors: list[pl.DataFrame] = []
-    status_items: list[tuple[str, str, bytes]] = []  # always read
-    other_items: list[tuple[str, str, bytes]] = []  # read only if the archive is not a sosreport
-    pending_bytes = 0
-    sos = False
-    hostnames: dict[int, str] = {}
-    package_lists: list[bytes] = []
-
-    def flush(items: list[tuple[str, str, bytes]]) -> None:
-        if not items:
-            return
-        tables = _core.scan_buffers(items=items, jobs=jobs, **limits)
-        parts.append({name: pl.DataFrame(tables[name]) for name in _core.TABLE_NAMES})
-        items.clear()
-
-    def member_error(name: str, kind: str, message: str, host: str) -> None:
-        errors.append(error_frame(f"{archive}!{name}", host, kind, message))
-
+    reader = _ArchiveReader(path, host_from, jobs, limits)
     members = _zip_members(path) if path.name.lower().endswith(".zip") else _tar_members(path)
     try:
         for member in members:
-            name = member.name
-            if SOS_MARKER.search(name):
-                sos = True
-            status = bool(STATUS_MEMBER.search(name))
-            if status:
-                sos = True
-            hostname_rank = next((i for i, rx in enumerate(HOSTNAME_MEMBERS) if rx.search(name)), None)
-            if hostname_rank is not None and hostname_rank not in hostnames and member.size <= SMALL_FILE:
-                try:
-                    host = _clean_hostname(member.read(SMALL_FILE))
-                except _READ_ERRORS + _lzma_zlib_errors() as exc:
-                    raise _ArchiveFault(name, f"corrupt or truncated member {name}: {exc}") from exc
-                if host:
-                    hostnames[hostname_rank] = host
-                continue
-            if PACKAGE_MEMBER.search(name) and member.size <= PACKAGE_LIST_LIMIT:
-                try:
-                    package_lists.append(member.read(PACKAGE_LIST_LIMIT))
-                except _READ_ERRORS + _lzma_zlib_errors() as exc:
-                    raise _ArchiveFault(name, f"corrupt or truncated member {name}: {exc}") from exc
-                continue
-            if not name.lower().endswith(".xml"):
-                continue
-            if not status and sos:
-                continue
-            full = f"{archive}!{name}"
-            # "": named at the end, after the hostname file (which may come later in the stream).
-            host = "" if status and not explicit_host else _host_of(name, full, host_from, fallback)
-            if member.size > cap:
-                # Never read: the same row the core writes for a file above the cap.
-                member_error(
-                    name, "too_large", f"{member.size} bytes is above the {cap}-byte limit; not read", host
-                )
-                continue
-            try:
-                data = member.read(cap + 1)
-            except _READ_ERRORS + _lzma_zlib_errors() as exc:
-                raise _ArchiveFault(name, f"corrupt or truncated member {name}: {exc}") from exc
-            target = status_items if status else other_items
-            target.append((full, host, data))
-            if status:
-                pending_bytes += len(data)
-                if len(status_items) >= CHUNK_ITEMS or pending_bytes >= CHUNK_BYTES:
-                    flush(status_items)
-                    pending_bytes = 0
-            if sos and other_items:
-                other_items.clear()
+            reader.take(member)
     except _ArchiveFault as fault:
-        where = f"{archive}!{fault.member}" if fault.member else archive
-        errors.append(error_frame(where, "", "archive", str(fault)))
+        where = f"{reader.archive}!{fault.member}" if fault.member else reader.archive
+        reader.errors.append(error_frame(where, "", "archive", str(fault)))
+    return reader.finish()
 
-    flush(status_items)
-    if not sos:
-        for start in range(0, len(other_items), CHUNK_ITEMS):
-            flush(other_items[start : start + CHUNK_ITEMS])
-    other_items.clear()
 
-    tables = _concat_tables(parts)
-    sos_host = hostnames.get(0) or hostnames.get(1) or fallback
-    host_expr = pl.when(pl.col("host") == "").then(pl.lit(sos_host if sos else fallback))
-    if errors:
-        tables["errors"] = pl.concat([tables["errors"], *errors], how="vertical_relaxed")
-    for name, df in tables.items():
-        tables[name] = df.with_columns(host_expr.otherwise(pl.col("host")).alias("host"))
+def _read_member(member: _Member, limit: int) -> bytes:
+    try:
+        return member.read(limit)
+    except _READ_ERRORS + _lzma_zlib_errors() as exc:
+        raise _ArchiveFault(member.name, f"corrupt or truncated member {member.name}: {exc}") from exc
 
-    facts = empty_facts()
-    if sos:
+
+class _ArchiveReader:
+    """What one archive's members add up to: parsed in chunks, host named, package versions found."""
+
+    def __init__(self, path: Path, host_from: HostFrom, jobs: int | None, limits: dict[str, int]) -> None:
+        from virtaudit.hostnames import host_mode
+
+        self.archive = str(path)
+        self.fallback = archive_name(path)
+        self.host_from = host_from
+        self.explicit_host = host_mode(host_from)[0] in ("fixed", "regex")
+        self.jobs = jobs
+        self.limits = limits
+        self.parts: list[dict[str, pl.DataFrame]] = []
+        self.errors: list[pl.DataFrame] = []
+        self.status_items: list[tuple[str, str, bytes]] = []  # always read
+        self.other_items: list[tuple[str, str, bytes]] = []  # read only if the archive is not a sosreport
+        self.pending_bytes = 0
+        self.sos = False
+        self.hostnames: dict[int, str] = {}
+        self.package_lists: list[bytes] = []
+
+    def flush(self, items: list[tuple[str, str, bytes]]) -> None:
+        import polars as pl
+
+        from virtaudit import _core
+
+        if not items:
+            return
+        tables = _core.scan_buffers(items=items, jobs=self.jobs, **self.limits)
+        self.parts.append({name: pl.DataFrame(tables[name]) for name in _core.TABLE_NAMES})
+        items.clear()
+
+    def take(self, member: _Member) -> None:
+        name = member.name
+        if SOS_MARKER.search(name):
+            self.sos = True
+        status = bool(STATUS_MEMBER.search(name))
+        if status:
+            self.sos = True
+        if self._host_fact(member):
+            return
+        if not name.lower().endswith(".xml") or (not status and self.sos):
+            return
+        cap = self.limits["max_file_size"]
+        full = f"{self.archive}!{name}"
+        # "": named at the end, after the hostname file (which may come later in the stream).
+        explicit = not status or self.explicit_host
+        host = _host_of(name, full, self.host_from, self.fallback) if explicit else ""
+        if member.size > cap:
+            # Never read: the same row the core writes for a file above the cap.
+            message = f"{member.size} bytes is above the {cap}-byte limit; not read"
+            self.errors.append(error_frame(full, host, "too_large", message))
+            return
+        data = _read_member(member, cap + 1)
+        (self.status_items if status else self.other_items).append((full, host, data))
+        if status:
+            self.pending_bytes += len(data)
+            if len(self.status_items) >= CHUNK_ITEMS or self.pending_bytes >= CHUNK_BYTES:
+                self.flush(self.status_items)
+                self.pending_bytes = 0
+        if self.sos and self.other_items:
+            self.other_items.clear()
+
+    def _host_fact(self, member: _Member) -> bool:
+        """Reads a hostname file or a package list (True: the member was one of those)."""
+        name = member.name
+        rank = next((i for i, rx in enumerate(HOSTNAME_MEMBERS) if rx.search(name)), None)
+        if rank is not None and rank not in self.hostnames and member.size <= SMALL_FILE:
+            host = _clean_hostname(_read_member(member, SMALL_FILE))
+            if host:
+                self.hostnames[rank] = host
+            return True
+        if PACKAGE_MEMBER.search(name) and member.size <= PACKAGE_LIST_LIMIT:
+            self.package_lists.append(_read_member(member, PACKAGE_LIST_LIMIT))
+            return True
+        return False
+
+    def finish(self) -> Source:
+        import polars as pl
+
+        self.flush(self.status_items)
+        if not self.sos:
+            for start in range(0, len(self.other_items), CHUNK_ITEMS):
+                self.flush(self.other_items[start : start + CHUNK_ITEMS])
+        self.other_items.clear()
+        tables = _concat_tables(self.parts)
+        sos_host = self.hostnames.get(0) or self.hostnames.get(1) or self.fallback
+        host_expr = pl.when(pl.col("host") == "").then(pl.lit(sos_host if self.sos else self.fallback))
+        if self.errors:
+            tables["errors"] = pl.concat([tables["errors"], *self.errors], how="vertical_relaxed")
+        for name, df in tables.items():
+            tables[name] = df.with_columns(host_expr.otherwise(pl.col("host")).alias("host"))
+        return Source(_scan_from(tables, (self.archive,)), self._facts(tables, sos_host))
+
+    def _facts(self, tables: dict[str, pl.DataFrame], sos_host: str) -> pl.DataFrame:
+        import polars as pl
+
+        if not self.sos:
+            return empty_facts()
         libvirt = qemu = None
-        for data in package_lists:
+        for data in self.package_lists:
             lv, qv = package_versions(data.decode("utf-8", "replace"))
             libvirt, qemu = libvirt or lv, qemu or qv
-        if libvirt or qemu:
-            hosts = set(tables["domains"]["host"].to_list()) or {sos_host}
-            facts = pl.DataFrame(
-                {"host": sorted(hosts), "libvirt_version": libvirt, "qemu_version": qemu},
-                schema={c: pl.String for c in FACTS_COLUMNS},
-            )
-    return Source(_scan_from(tables, (archive,)), facts)
+        if not (libvirt or qemu):
+            return empty_facts()
+        hosts = set(tables["domains"]["host"].to_list()) or {sos_host}
+        return pl.DataFrame(
+            {"host": sorted(hosts), "libvirt_version": libvirt, "qemu_version": qemu},
+            schema={c: pl.String for c in FACTS_COLUMNS},
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -530,12 +552,15 @@ def _read_table(directory: Path, schema: Any) -> pl.DataFrame:
     return df.select(pl.col(c).cast(t) for c, t in schema.items())
 
 
-def _findings_schema() -> dict[str, Any]:
+def _read_strings(directory: Path) -> pl.DataFrame:
+    """A table of strings in whatever columns it was written with (the stored findings: their columns are
+    the report layer's contract, which this module, below it, does not import)."""
     import polars as pl
 
-    from virtaudit.reports import FINDINGS_COLUMNS
-
-    return {c: pl.String for c in FINDINGS_COLUMNS}
+    if not directory.is_dir() or not any(directory.rglob("*.parquet")):
+        return pl.DataFrame()
+    df = pl.scan_parquet(directory, hive_partitioning=True, hive_schema={"host": pl.String}).collect()
+    return df.select(pl.all().cast(pl.String))
 
 
 def read_dataset(path: Path) -> tuple[Source, pl.DataFrame]:
@@ -550,7 +575,7 @@ def read_dataset(path: Path) -> tuple[Source, pl.DataFrame]:
     schemas = dict(_empty_schemas())
     parts: list[dict[str, pl.DataFrame]] = []
     facts = [empty_facts()]
-    findings = [pl.DataFrame(schema=_findings_schema())]
+    findings: list[pl.DataFrame] = []
     for d in dirs:
         meta = d / DATASET_META
         if meta.is_file():
@@ -564,12 +589,12 @@ def read_dataset(path: Path) -> tuple[Source, pl.DataFrame]:
                 )
         parts.append({name: _read_table(d / name, schema) for name, schema in schemas.items()})
         facts.append(_read_table(d / "facts", empty_facts().schema))
-        findings.append(_read_table(d / "findings", _findings_schema()))
+        findings.append(_read_strings(d / "findings"))
     tables = _concat_tables(parts)
     all_facts = pl.concat(facts, how="vertical_relaxed").unique(
         subset=["host"], keep="last", maintain_order=True
     )
-    all_findings = pl.concat(findings, how="vertical_relaxed")
+    all_findings = pl.concat(findings, how="diagonal_relaxed")
     return Source(_scan_from(tables, tuple(str(d) for d in dirs)), all_facts), all_findings
 
 
@@ -596,7 +621,7 @@ def read_special(
 
 
 def scan_special(path: Path, **options: Any) -> Scan:
-    """The scan of an archive or dataset (what :func:`virtaudit.scan` calls for them)."""
+    """The scan of one archive or dataset."""
     return read_special(path, **options).scan
 
 

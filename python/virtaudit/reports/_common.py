@@ -51,11 +51,20 @@ def findings_with_errors(report: AuditReport) -> pl.DataFrame:
     error kind), for the formats that hold rows of one shape only."""
     import polars as pl
 
-    from virtaudit.reports import FINDINGS_COLUMNS
-
     if report.errors.height == 0:
         return report.findings
-    errors = report.errors.select(
+    return pl.concat([report.findings, error_rows(report)], how="vertical_relaxed")
+
+
+def error_rows(report: AuditReport) -> pl.DataFrame:
+    """One findings-shaped row per unreadable input (see :func:`findings_with_errors`)."""
+    import polars as pl
+
+    from virtaudit.reports import FINDINGS_COLUMNS, empty_findings
+
+    if report.errors.height == 0:
+        return empty_findings()
+    return report.errors.select(
         pl.col("host").cast(pl.String),
         pl.col("path").cast(pl.String),
         pl.lit(None, pl.String).alias("guest"),
@@ -68,4 +77,3 @@ def findings_with_errors(report: AuditReport) -> pl.DataFrame:
         pl.lit(report.target_libvirt or "newest").alias("libvirt_version"),
         pl.lit(None, pl.String).alias("qemu_version"),
     )
-    return pl.concat([report.findings, errors], how="vertical_relaxed")

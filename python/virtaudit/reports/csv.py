@@ -8,11 +8,41 @@ from __future__ import annotations
 
 from typing import IO, TYPE_CHECKING
 
-from virtaudit.reports._common import findings_with_errors
+from virtaudit.reports._common import error_rows
+from virtaudit.reports._spool import BucketFiles, by_severity
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from virtaudit.reports import AuditReport
 
 
+def _csv(frame: pl.DataFrame, *, header: bool = False) -> bytes:
+    return frame.write_csv(include_header=header).encode()
+
+
+class Spool:
+    """CSV rows per severity (no header), written as the batches arrive."""
+
+    def __init__(self, **_run: object) -> None:
+        self.rows = BucketFiles()
+
+    def add(self, findings: pl.DataFrame, guests: pl.DataFrame | None = None) -> None:
+        for rank, part in by_severity(findings):
+            self.rows.write(rank, _csv(part), part.height)
+
+    def finish(self, report: AuditReport, stream: IO[bytes]) -> None:
+        from virtaudit.reports import empty_findings
+
+        stream.write(_csv(empty_findings(), header=True))
+        self.rows.copy_to(stream)
+        self.rows.close()
+        errors = error_rows(report)
+        if errors.height:
+            stream.write(_csv(errors))
+
+
 def write(report: AuditReport, stream: IO[bytes]) -> None:
-    findings_with_errors(report).write_csv(stream)
+    spool = Spool()
+    spool.add(report.findings)
+    spool.finish(report, stream)

@@ -11,7 +11,7 @@ import io
 import shutil
 from typing import IO, TYPE_CHECKING, Final
 
-from virtaudit.reports import SEVERITIES, summary
+from virtaudit.reports import SEVERITIES
 
 if TYPE_CHECKING:
     import polars as pl
@@ -43,7 +43,7 @@ def _summary_tables(report: AuditReport, console: Console) -> None:
     from rich.columns import Columns
     from rich.table import Table
 
-    counts = summary(report.findings)
+    counts = report.summary()
     sev = Table(title="Findings by severity", title_justify="left", show_edge=False)
     sev.add_column("severity")
     sev.add_column("findings", justify="right")
@@ -90,12 +90,15 @@ def _summary_tables(report: AuditReport, console: Console) -> None:
     console.print(hosts)
 
 
-def _findings_table(findings: pl.DataFrame, limit: int, console: Console) -> None:
+def _findings_table(findings: pl.DataFrame, limit: int, console: Console, total: int | None = None) -> None:
+    """The ``limit`` most severe of ``findings``; ``total``: how many the run had (``findings`` may hold
+    only the most severe of them)."""
     import polars as pl
     from rich.table import Table
     from rich.text import Text
 
-    if findings.height == 0:
+    total = findings.height if total is None else total
+    if total == 0:
         console.print(Text("No findings.", style="green"))
         return
     ordered = findings.with_columns(
@@ -106,11 +109,7 @@ def _findings_table(findings: pl.DataFrame, limit: int, console: Console) -> Non
         .alias("_rank")
     ).sort(["_rank", "host", "guest", "path", "code"], nulls_last=True, maintain_order=True)
     shown = ordered if limit <= 0 else ordered.head(limit)
-    title = (
-        "Findings"
-        if shown.height == findings.height
-        else (f"Findings (the {shown.height} most severe of {findings.height})")
-    )
+    title = "Findings" if shown.height == total else (f"Findings (the {shown.height} most severe of {total})")
     table = Table(title=title, title_justify="left", show_lines=False, expand=True)
     table.add_column("severity", no_wrap=True)
     table.add_column("host", no_wrap=True, overflow="fold")
@@ -126,10 +125,10 @@ def _findings_table(findings: pl.DataFrame, limit: int, console: Console) -> Non
             Text(row["message"] or ""),
         )
     console.print(table)
-    if shown.height < findings.height:
+    if shown.height < total:
         console.print(
             Text(
-                f"… {findings.height - shown.height} more; --limit 0 shows all, "
+                f"… {total - shown.height} more; --limit 0 shows all, "
                 "--output-format json/csv/html gives every finding.",
                 style="dim",
             )
@@ -191,7 +190,7 @@ def render(
         console.print()
         _summary_tables(report, console)
         console.print()
-    _findings_table(report.findings, limit, console)
+    _findings_table(report.findings, limit, console, report.finding_total)
     _errors_table(report.errors, limit, console)
     if not quiet:
         console.print()

@@ -1,8 +1,12 @@
 """The ``virtaudit`` command line (Typer).
 
 Start-up stays quick: this module imports nothing heavy. ``virtaudit --version`` answers before Typer is
-loaded; the commands (:mod:`virtaudit._cli_app`) are registered on first use of :func:`get_app`
-(``virtaudit.cli.app`` for Typer's test runner), and each command imports what it needs.
+loaded; the commands (one module each: :mod:`~virtaudit.cli.audit`, :mod:`~virtaudit.cli.scan`,
+:mod:`~virtaudit.cli.show`, :mod:`~virtaudit.cli.catalog` for ``rules`` and ``explain``,
+:mod:`~virtaudit.cli.diff`; their options in :mod:`~virtaudit.cli.options`) are registered on first use of
+:func:`get_app` (``virtaudit.cli.app`` for Typer's test runner). Each command is thin: it checks its
+options, then calls the API (:mod:`virtaudit.pipeline`, :mod:`virtaudit.reports`), which imports polars
+only once the scan has started.
 
 Exit codes: 0 nothing at or above ``--fail-on``; 1 findings at or above it; 2 usage error; 3 some inputs
 could not be read (takes precedence over 0 and 1; the findings are still all reported).
@@ -40,12 +44,11 @@ def get_app() -> typer.Typer:
         return _APP
     import typer
 
-    from virtaudit import _cli_app as c
+    from virtaudit.cli import audit, catalog, diff, options, scan, show
 
-    c.bind()
     app = typer.Typer(
         name="virtaudit",
-        help=c.root.__doc__,
+        help=options.root.__doc__,
         epilog=EXIT_CODES_HELP,
         no_args_is_help=True,
         add_completion=False,
@@ -53,13 +56,13 @@ def get_app() -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
         pretty_exceptions_enable=False,
     )
-    app.callback()(c.root)
-    app.command("audit", epilog=EXIT_CODES_HELP)(c.audit_command)
-    app.command("scan")(c.scan_command)
-    app.command("show")(c.show_command)
-    app.command("rules")(c.rules_command)
-    app.command("explain")(c.explain_command)
-    app.command("diff")(c.diff_command)
+    app.callback()(options.root)
+    app.command("audit", epilog=EXIT_CODES_HELP)(audit.audit_command)
+    app.command("scan")(scan.scan_command)
+    app.command("show")(show.show_command)
+    app.command("rules")(catalog.rules_command)
+    app.command("explain")(catalog.explain_command)
+    app.command("diff")(diff.diff_command)
     _APP = app
     return app
 
@@ -80,7 +83,3 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     get_app()(args=args, prog_name="virtaudit")
     return EXIT_OK  # pragma: no cover - Typer exits
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
