@@ -24,18 +24,15 @@ sub-directories are datasets (one per host, as fetched from a fleet) is read as 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tarfile
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final
-from urllib.parse import quote
 
 if TYPE_CHECKING:
     import polars as pl
@@ -45,28 +42,21 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ARCHIVE_SUFFIXES",
-    "DATASET_META",
     "FACTS_COLUMNS",
     "Source",
     "archive_name",
-    "dataset_dirs",
     "empty_facts",
     "empty_tables",
     "error_frame",
     "is_archive",
-    "is_dataset",
     "is_special",
     "package_versions",
     "read_archive",
-    "read_dataset",
     "read_special",
     "scan_special",
-    "write_dataset",
 ]
 
 ARCHIVE_SUFFIXES: Final = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".zip")
-DATASET_META: Final = "_virtaudit.json"
-"""Written at the top of a dataset: schema version, tool version, when, and the hosts written."""
 FACTS_COLUMNS: Final = ("host", "libvirt_version", "qemu_version")
 
 # Members of a sosreport (or of a tarball of a host's file system) that are libvirt status files.
@@ -106,30 +96,9 @@ def is_archive(path: Path) -> bool:
     return path.name.lower().endswith(ARCHIVE_SUFFIXES) and path.is_file()
 
 
-def is_dataset(path: Path) -> bool:
-    """A directory written by ``virtaudit scan --out`` (it holds ``domains/`` and ``errors/``)."""
-    try:
-        return path.is_dir() and (path / "domains").is_dir() and (path / "errors").is_dir()
-    except OSError:  # an unreadable directory is the core's to report, as an error row
-        return False
-
-
-def dataset_dirs(path: Path) -> list[Path]:
-    """``[path]`` for a dataset; its sub-directories that are datasets for a directory of them."""
-    if not path.is_dir():
-        return []
-    if is_dataset(path):
-        return [path]
-    try:
-        # scandir's own entry types: no stat per entry (a flat directory of status files has thousands).
-        with os.scandir(path) as entries:
-            children = sorted(Path(e.path) for e in entries if e.is_dir(follow_symlinks=False))
-    except OSError:
-        return []
-    return [p for p in children if is_dataset(p)]
-
-
 def is_special(path: Path) -> bool:
+    from virtaudit.datasets import dataset_dirs
+
     return is_archive(path) or bool(dataset_dirs(path))
 
 
@@ -187,13 +156,13 @@ def error_frame(path: str, host: str, kind: str, message: str) -> pl.DataFrame:
     return pl.DataFrame(row, schema=schema)
 
 
-def _scan_from(tables: dict[str, pl.DataFrame], sources: tuple[str, ...]) -> Scan:
+def scan_from(tables: dict[str, pl.DataFrame], sources: tuple[str, ...]) -> Scan:
     from virtaudit.scanning import Scan
 
     return Scan.from_tables(tables, sources)
 
 
-def _concat_tables(parts: list[dict[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
+def concat_tables(parts: list[dict[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
     import polars as pl
 
     out = empty_tables()
@@ -503,14 +472,14 @@ class _ArchiveReader:
             for start in range(0, len(self.other_items), CHUNK_ITEMS):
                 self.flush(self.other_items[start : start + CHUNK_ITEMS])
         self.other_items.clear()
-        tables = _concat_tables(self.parts)
+        tables = concat_tables(self.parts)
         sos_host = self.hostnames.get(0) or self.hostnames.get(1) or self.fallback
         host_expr = pl.when(pl.col("host") == "").then(pl.lit(sos_host if self.sos else self.fallback))
         if self.errors:
             tables["errors"] = pl.concat([tables["errors"], *self.errors], how="vertical_relaxed")
         for name, df in tables.items():
             tables[name] = df.with_columns(host_expr.otherwise(pl.col("host")).alias("host"))
-        return Source(_scan_from(tables, (self.archive,)), self._facts(tables, sos_host))
+        return Source(scan_from(tables, (self.archive,)), self._facts(tables, sos_host))
 
     def _facts(self, tables: dict[str, pl.DataFrame], sos_host: str) -> pl.DataFrame:
         import polars as pl
@@ -528,74 +497,6 @@ class _ArchiveReader:
             {"host": sorted(hosts), "libvirt_version": libvirt, "qemu_version": qemu},
             schema={c: pl.String for c in FACTS_COLUMNS},
         )
-
-
-# --------------------------------------------------------------------------------------------------
-# Parquet datasets
-
-DATASET_TABLES: Final = ("domains", "devices", "caps", "live_aliases", "errors", "findings", "facts")
-
-
-def _partition(host: str) -> str:
-    # Hive layout: the value percent-encoded (what polars, DuckDB and Spark decode).
-    return "host=" + quote(host, safe="")
-
-
-def _read_table(directory: Path, schema: Any) -> pl.DataFrame:
-    import polars as pl
-
-    empty = pl.DataFrame(schema=schema)
-    if not directory.is_dir() or not any(directory.rglob("*.parquet")):
-        return empty
-    df = pl.scan_parquet(directory, hive_partitioning=True, hive_schema={"host": pl.String}).collect()
-    df = pl.concat([empty, df], how="diagonal_relaxed")
-    return df.select(pl.col(c).cast(t) for c, t in schema.items())
-
-
-def _read_strings(directory: Path) -> pl.DataFrame:
-    """A table of strings in whatever columns it was written with (the stored findings: their columns are
-    the report layer's contract, which this module, below it, does not import)."""
-    import polars as pl
-
-    if not directory.is_dir() or not any(directory.rglob("*.parquet")):
-        return pl.DataFrame()
-    df = pl.scan_parquet(directory, hive_partitioning=True, hive_schema={"host": pl.String}).collect()
-    return df.select(pl.all().cast(pl.String))
-
-
-def read_dataset(path: Path) -> tuple[Source, pl.DataFrame]:
-    """The scan tables, host facts and stored findings of one dataset or a directory of them."""
-    import polars as pl
-
-    from virtaudit import SCHEMA_VERSION
-
-    dirs = dataset_dirs(path)
-    if not dirs:
-        raise ValueError(f"{path} is not a virtaudit dataset (no domains/ and errors/ directories)")
-    schemas = dict(_empty_schemas())
-    parts: list[dict[str, pl.DataFrame]] = []
-    facts = [empty_facts()]
-    findings: list[pl.DataFrame] = []
-    for d in dirs:
-        meta = d / DATASET_META
-        if meta.is_file():
-            try:
-                version = json.loads(meta.read_text()).get("schema_version", SCHEMA_VERSION)
-            except (OSError, ValueError) as exc:
-                raise ValueError(f"{meta}: unreadable dataset metadata: {exc}") from exc
-            if version != SCHEMA_VERSION:
-                raise ValueError(
-                    f"{d}: dataset schema version {version}, this virtaudit reads version {SCHEMA_VERSION}"
-                )
-        parts.append({name: _read_table(d / name, schema) for name, schema in schemas.items()})
-        facts.append(_read_table(d / "facts", empty_facts().schema))
-        findings.append(_read_strings(d / "findings"))
-    tables = _concat_tables(parts)
-    all_facts = pl.concat(facts, how="vertical_relaxed").unique(
-        subset=["host"], keep="last", maintain_order=True
-    )
-    all_findings = pl.concat(findings, how="diagonal_relaxed")
-    return Source(_scan_from(tables, tuple(str(d) for d in dirs)), all_facts), all_findings
 
 
 def read_special(
@@ -617,6 +518,8 @@ def read_special(
             max_depth=max_depth,
             max_elements=max_elements,
         )
+    from virtaudit.datasets import read_dataset
+
     return read_dataset(path)[0]
 
 
@@ -625,75 +528,18 @@ def scan_special(path: Path, **options: Any) -> Scan:
     return read_special(path, **options).scan
 
 
-def write_dataset(
-    out: Path,
-    scan: Scan,
-    *,
-    findings: pl.DataFrame | None = None,
-    facts: pl.DataFrame | None = None,
-    part: int = 0,
-    fresh_hosts: set[str] | None = None,
-) -> list[str]:
-    """Write ``scan`` (and ``findings``, ``facts``) under ``out`` as ``TABLE/host=NAME/part-N.parquet``.
+def __getattr__(name: str) -> Any:
+    # The dataset functions under their historic names (they live in virtaudit.datasets, which reads
+    # this module's tables).
+    if name in (
+        "DATASET_META",
+        "DATASET_TABLES",
+        "dataset_dirs",
+        "is_dataset",
+        "read_dataset",
+        "write_dataset",
+    ):
+        from virtaudit import datasets
 
-    Every table gets a file for every host of the scan, even an empty one, so that each host's
-    partition is complete and self-describing. A host's partition directories are emptied the first time
-    it is written (``fresh_hosts`` tracks which hosts were already written by this run, for callers that
-    write batch by batch with increasing ``part``); other hosts' partitions are left alone, so that
-    per-host datasets can be merged into one directory. Returns the hosts written.
-    """
-
-    from virtaudit import SCHEMA_VERSION, __version__
-
-    tables: dict[str, pl.DataFrame] = dict(scan.tables())
-    if findings is not None:
-        tables["findings"] = findings
-    if facts is not None:
-        tables["facts"] = facts
-    hosts = sorted(
-        set(scan.domains["host"].to_list())
-        | set(scan.errors["host"].to_list())
-        | (set(findings["host"].to_list()) if findings is not None else set())
-    )
-    if fresh_hosts is None:
-        fresh_hosts = set()
-    out.mkdir(parents=True, exist_ok=True)
-    by_host = {
-        name: df.partition_by("host", as_dict=True, include_key=False) if df.height else {}
-        for name, df in tables.items()
-    }
-    for host in hosts:
-        first = host not in fresh_hosts
-        fresh_hosts.add(host)
-        for name, df in tables.items():
-            directory = out / name / _partition(host)
-            if first and directory.is_dir():
-                for old in directory.glob("*.parquet"):
-                    old.unlink()
-            directory.mkdir(parents=True, exist_ok=True)
-            chunk = by_host[name].get((host,))
-            if chunk is None:
-                chunk = df.head(0).drop("host")
-            tmp = directory / f".part-{part}.parquet.tmp"
-            chunk.write_parquet(tmp)
-            os.replace(tmp, directory / f"part-{part}.parquet")
-    meta = {
-        "schema_version": SCHEMA_VERSION,
-        "tool": {"name": "virtaudit", "version": __version__},
-        "written": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "tables": list(tables),
-        "hosts": sorted(set(hosts) | _meta_hosts(out)),
-        "layout": "TABLE/host=NAME/part-N.parquet (hive partitioning; host values percent-encoded)",
-    }
-    tmp_meta = out / f".{DATASET_META}.tmp"
-    tmp_meta.write_text(json.dumps(meta, indent=2) + "\n")
-    os.replace(tmp_meta, out / DATASET_META)
-    return hosts
-
-
-def _meta_hosts(out: Path) -> set[str]:
-    try:
-        hosts = json.loads((out / DATASET_META).read_text()).get("hosts", [])
-    except (OSError, ValueError):
-        return set()
-    return {h for h in hosts if isinstance(h, str)}
+        return getattr(datasets, name)
+    raise AttributeError(f"module 'virtaudit.sources' has no attribute {name!r}")
