@@ -121,3 +121,131 @@ def test_a_broken_dataset_part_is_an_error_row(tmp_path: Path, damage: Any, tabl
     assert code == 3
     rows = [e for e in doc["errors"] if e["kind"] == "dataset"]
     assert [(e["path"], e["host"]) for e in rows] == [(str(broken), "hv1")]
+
+
+# --------------------------------------------------------------------------------------------------
+# archives
+
+
+def tar_bytes(
+    members: list[tuple[str, bytes]], *, links: dict[str, tuple[str, bytes]] | None = None
+) -> bytes:
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tf:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        for name, (target, kind) in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type = kind
+            info.linkname = target
+            tf.addfile(info)
+    return buffer.getvalue()
+
+
+def guests(n: int = 4) -> list[tuple[str, bytes]]:
+    return [(f"hv1/{f.name}", f.read_bytes()) for f in X86[:n]]
+
+
+def cut_at_member_boundary(data: bytes) -> bytes:
+    """The tar without its last member and without its end-of-archive marker: cut where a header starts."""
+    import tarfile
+
+    with tarfile.open(fileobj=__import__("io").BytesIO(data)) as tf:
+        offsets = [m.offset for m in tf.getmembers()]
+    return data[: offsets[-1]]
+
+
+def compress(data: bytes, kind: str) -> bytes:
+    import bz2
+    import gzip
+    import lzma
+
+    return {"gz": gzip.compress, "xz": lzma.compress, "bz2": bz2.compress}[kind](data)
+
+
+def archive_case(tmp_path: Path, name: str, data: bytes) -> tuple[int, dict[str, Any]]:
+    path = tmp_path / name
+    path.write_bytes(data)
+    code, doc, _ = audit_json(path)
+    return code, doc
+
+
+@pytest.mark.parametrize(
+    "suffix,kind", [(".tar", None), (".tar.gz", "gz"), (".tar.xz", "xz"), (".tar.bz2", "bz2")]
+)
+def test_a_tar_cut_at_a_member_boundary_is_an_archive_error(
+    tmp_path: Path, suffix: str, kind: str | None
+) -> None:
+    """Before: tarfile ends quietly where the stream ends: three of four guests read, exit 1, no error."""
+    data = cut_at_member_boundary(tar_bytes(guests()))
+    code, doc = archive_case(tmp_path, "a" + suffix, compress(data, kind) if kind else data)
+    assert code == 3
+    assert [e["kind"] for e in doc["errors"]] == ["archive"]
+    assert doc["summary"]["guests"] == 3
+
+
+@pytest.mark.parametrize("suffix,kind", [(".tar.gz", "gz"), (".tar.xz", "xz"), (".tar.bz2", "bz2")])
+def test_a_compressed_stream_cut_short_is_an_archive_error(tmp_path: Path, suffix: str, kind: str) -> None:
+    """Before (gzip): its trailer is never checked: all guests read, exit 1. A cut inside the data: the
+    members after the cut were silently lost."""
+    packed = compress(tar_bytes(guests()), kind)
+    code, doc = archive_case(tmp_path, "a" + suffix, packed[:-6])
+    assert code == 3
+    assert "archive" in [e["kind"] for e in doc["errors"]]
+
+
+def test_a_gzip_stream_with_a_bad_crc_is_an_archive_error(tmp_path: Path) -> None:
+    """Before: tarfile's own gzip reader checks no CRC: exit 1, every guest "read", no error."""
+    packed = bytearray(compress(tar_bytes(guests()), "gz"))
+    packed[-8] ^= 0xFF  # the CRC-32 of the trailer
+    code, doc = archive_case(tmp_path, "a.tar.gz", bytes(packed))
+    assert code == 3
+    assert [e["kind"] for e in doc["errors"]] == ["archive"]
+
+
+def test_members_of_one_name_are_each_read(tmp_path: Path) -> None:
+    """Before: two rows of one path (the second guest indistinguishable from the first)."""
+    import virtaudit
+
+    first, second = guests(2)
+    path = tmp_path / "a.tar"
+    path.write_bytes(tar_bytes([first, (first[0], second[1])]))
+    paths = virtaudit.scan(path).domains["path"].to_list()
+    assert paths == [f"{path}!{first[0]}", f"{path}!{first[0]}#2"]
+    code, doc, _ = audit_json(path)
+    assert doc["summary"]["guests"] == 2 and code in (0, 1)
+
+
+@pytest.mark.parametrize("kind", ["2", "1"], ids=["symlink", "hardlink"])
+def test_link_members_are_never_skipped_silently(tmp_path: Path, kind: str) -> None:
+    """Before: a link member was skipped without a row: exit 0 over a guest never read."""
+    data = tar_bytes([], links={"hv1/guest.xml": ("elsewhere/guest.xml", kind.encode())})
+    code, doc = archive_case(tmp_path, "a.tar", data)
+    assert code == 3
+    assert [(e["kind"], e["path"].endswith("!hv1/guest.xml")) for e in doc["errors"]] == [("archive", True)]
+
+
+def test_an_encrypted_zip_member_is_an_error_row_and_the_rest_is_read(tmp_path: Path) -> None:
+    """Before: the first unreadable member ended the archive: the members after it were lost."""
+    import zipfile
+
+    path = tmp_path / "a.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in guests(3):
+            zf.writestr(name, data)
+    raw = bytearray(path.read_bytes())
+    # Mark the first member encrypted (general purpose flag bit 0) in its local and central headers.
+    local = raw.index(b"PK\x03\x04")
+    central = raw.index(b"PK\x01\x02")
+    raw[local + 6] |= 1
+    raw[central + 8] |= 1
+    path.write_bytes(bytes(raw))
+    code, doc, _ = audit_json(path)
+    assert code == 3
+    assert [e["kind"] for e in doc["errors"]] == ["archive"]
+    assert doc["summary"]["guests"] == 2

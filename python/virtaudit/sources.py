@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Final
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Final, Self, cast
 
 if TYPE_CHECKING:
     import polars as pl
@@ -70,7 +70,8 @@ PACKAGE_MEMBER: Final = re.compile(
     r"(?:^|/)(?:installed-rpms|installed-debs|sos_commands/dpkg/dpkg_-l[^/]*|sos_commands/rpm/[^/]*-qa[^/]*)$"
 )
 SMALL_FILE: Final = 4096
-PACKAGE_LIST_LIMIT: Final = 64 * 1024 * 1024
+PACKAGE_LIST_LIMIT: Final = 16 * 1024 * 1024
+"""Package lists are a few hundred KB; a larger one is not read (its own cap, below the file-size one)."""
 # Parse archive members in chunks so that a large archive never holds all its members at once.
 CHUNK_ITEMS: Final = 2000
 CHUNK_BYTES: Final = 256 * 1024 * 1024
@@ -188,6 +189,10 @@ class _Member:
     name: str
     size: int
     read: Callable[[int], bytes]  # read(at_most) -> bytes
+    link: str | None = None
+    """For a link member: what kind ("symbolic link", "hard link"); it has no data of its own."""
+    fatal: bool = True
+    """A read error ends the archive (a tar stream cannot skip past a damaged member; a zip can)."""
 
 
 class _ArchiveFault(Exception):
@@ -196,6 +201,10 @@ class _ArchiveFault(Exception):
     def __init__(self, member: str | None, message: str) -> None:
         super().__init__(message)
         self.member = member
+
+
+class _MemberFault(Exception):
+    """One member cannot be read (encrypted, bad CRC, unsupported compression); the others can."""
 
 
 _READ_ERRORS: Final = (
@@ -218,47 +227,97 @@ def _lzma_zlib_errors() -> tuple[type[BaseException], ...]:
 
 def open_input(path: Path) -> BinaryIO:
     """Opens an archive read-only without moving its access time (O_NOATIME), where the kernel allows."""
-    flags = os.O_RDONLY | getattr(os, "O_NOATIME", 0)
+    flags = os.O_RDONLY | getattr(os, "O_NOATIME", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
         fd = os.open(path, flags)
     except PermissionError:  # O_NOATIME needs ownership of the file (or CAP_FOWNER)
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     return os.fdopen(fd, "rb")
+
+
+def _decompressed(raw: BinaryIO) -> IO[bytes]:
+    """The tar stream inside ``raw``, by its magic bytes: the gzip, xz and bzip2 readers check their
+    stream's end and checksum (tarfile's own stream reader checks no gzip CRC), and raise on a stream
+    cut short."""
+    import bz2
+    import gzip
+    import lzma
+
+    head = raw.read(6)
+    raw.seek(0)
+    if head[:2] == b"\x1f\x8b":
+        return cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))  # (a BufferedIOBase: reads bytes)
+    if head == b"\xfd7zXZ\x00":
+        return lzma.LZMAFile(raw)
+    if head[:3] == b"BZh":
+        return bz2.BZ2File(raw)
+    return raw
+
+
+class _TarInfo(tarfile.TarInfo):
+    """Notes on its archive when the end-of-archive marker (a zero block) was read: tarfile otherwise
+    ends just as quietly at a stream cut on a member boundary or in a header."""
+
+    @classmethod
+    def fromtarfile(cls, tarfile: tarfile.TarFile) -> Self:
+        try:
+            return super().fromtarfile(tarfile)
+        except EOFHeaderError:
+            tarfile.virtaudit_end = True  # type: ignore[attr-defined]
+            raise
+
+
+EOFHeaderError: Final = tarfile.EOFHeaderError  # type: ignore[attr-defined]
 
 
 def _tar_members(path: Path) -> Iterator[_Member]:
     faults = _READ_ERRORS + _lzma_zlib_errors()
     last: str | None = None
+    where = "at its start"
     try:
-        # "r|*": a pure stream, read once front to back whatever the compression (gzip, xz, bzip2).
-        with open_input(path) as raw, tarfile.open(fileobj=raw, mode="r|*") as tf:
-            while True:
-                try:
-                    info = tf.next()
-                except faults as exc:
+        # "r|": a pure stream, read once front to back (the decompression is _decompressed's).
+        with open_input(path) as raw, _decompressed(raw) as stream:
+            with tarfile.open(fileobj=stream, mode="r|", tarinfo=_TarInfo) as tf:
+                while True:
                     where = f"after member {last}" if last else "at its start"
-                    raise _ArchiveFault(None, f"corrupt or truncated archive {where}: {exc}") from exc
-                if info is None:
-                    return
-                name = _utf8(info.name).lstrip("/")
-                while name.startswith("./"):
-                    name = name[2:]
-                last = name
-                if not info.isreg():
-                    continue
-                holder = {"info": info}
-
-                def read(limit: int, holder: dict[str, tarfile.TarInfo] = holder) -> bytes:
-                    f = tf.extractfile(holder["info"])
-                    if f is None:
-                        return b""
-                    return f.read(limit)
-
-                yield _Member(name, info.size, read)
+                    info = tf.next()
+                    if info is None:
+                        break
+                    last = name = _member_name(info.name)
+                    yield _tar_member(tf, info, name)
+                if not getattr(tf, "virtaudit_end", False):
+                    raise _ArchiveFault(None, f"archive cut short {where}: no end-of-archive marker")
+            # The compressed stream to its end: its trailer (gzip's CRC and length) is checked there.
+            while stream.read(1 << 20):
+                pass
     except _ArchiveFault:
         raise
     except faults as exc:
-        raise _ArchiveFault(None, f"not a readable tar archive: {exc}") from exc
+        raise _ArchiveFault(None, f"corrupt or truncated archive {where}: {exc}") from exc
+
+
+def _member_name(raw_name: str) -> str:
+    name = _utf8(raw_name).lstrip("/")
+    while name.startswith("./"):
+        name = name[2:]
+    return name
+
+
+def _tar_member(tf: tarfile.TarFile, info: tarfile.TarInfo, name: str) -> _Member:
+    if info.issym() or info.islnk():
+        kind = "symbolic link" if info.issym() else "hard link"
+        return _Member(name, 0, lambda _limit: b"", link=kind)
+    if not info.isreg():
+        return _Member(name, 0, lambda _limit: b"", link="special file")
+
+    def read(limit: int) -> bytes:
+        f = tf.extractfile(info)
+        data = f.read(limit) if f is not None else b""
+        if len(data) < min(info.size, limit):
+            raise EOFError(f"member cut short: {len(data)} of {info.size} bytes")
+        return data
+
+    return _Member(name, info.size, read)
 
 
 def _zip_members(path: Path) -> Iterator[_Member]:
@@ -279,7 +338,8 @@ def _zip_members(path: Path) -> Iterator[_Member]:
                 with zf.open(info) as f:
                     return f.read(limit)
 
-            yield _Member(name, info.file_size, read)
+            link = "symbolic link" if (info.external_attr >> 16) & 0o170000 == 0o120000 else None
+            yield _Member(name, info.file_size, read, link=link, fatal=False)
 
 
 def _host_of(name: str, full: str, host_from: HostFrom, fallback: str) -> str:
@@ -384,7 +444,10 @@ def _read_member(member: _Member, limit: int) -> bytes:
     try:
         return member.read(limit)
     except _READ_ERRORS + _lzma_zlib_errors() as exc:
-        raise _ArchiveFault(member.name, f"corrupt or truncated member {member.name}: {exc}") from exc
+        message = f"corrupt, truncated or unsupported member {member.name}: {type(exc).__name__}: {exc}"
+        if member.fatal:
+            raise _ArchiveFault(member.name, message) from exc
+        raise _MemberFault(message) from exc
 
 
 class _ArchiveReader:
@@ -407,6 +470,9 @@ class _ArchiveReader:
         self.sos = False
         self.hostnames: dict[int, str] = {}
         self.package_lists: list[bytes] = []
+        self.other_errors: list[pl.DataFrame] = []
+        self.seen: set[str] = set()
+        self.position = 0
 
     def flush(self, items: list[tuple[str, str, bytes]]) -> None:
         import polars as pl
@@ -420,27 +486,53 @@ class _ArchiveReader:
         items.clear()
 
     def take(self, member: _Member) -> None:
+        self.position += 1
         name = member.name
         if SOS_MARKER.search(name):
             self.sos = True
         status = bool(STATUS_MEMBER.search(name))
         if status:
             self.sos = True
-        if self._host_fact(member):
+            self.other_errors.clear()
+        try:
+            if member.link is None and self._host_fact(member):
+                return
+        except _MemberFault as fault:
+            self._error(name, "", "archive", str(fault), status=True)
             return
         if not name.lower().endswith(".xml") or (not status and self.sos):
             return
-        cap = self.limits["max_file_size"]
+        if name in self.seen:
+            # Each of the members of one name is read, and named with its position in the archive.
+            name = f"{name}#{self.position}"
+        self.seen.add(name)
         full = f"{self.archive}!{name}"
         # "": named at the end, after the hostname file (which may come later in the stream).
         explicit = not status or self.explicit_host
         host = _host_of(name, full, self.host_from, self.fallback) if explicit else ""
+        if member.link is not None:
+            message = f"a {member.link} member: not read (links inside archives are not followed)"
+            self._error(name, host, "archive", message, status=status)
+            return
+        cap = self.limits["max_file_size"]
         if member.size > cap:
             # Never read: the same row the core writes for a file above the cap.
             message = f"{member.size} bytes is above the {cap}-byte limit; not read"
-            self.errors.append(error_frame(full, host, "too_large", message))
+            self._error(name, host, "too_large", message, status=status)
             return
-        data = _read_member(member, cap + 1)
+        try:
+            data = _read_member(member, cap + 1)
+        except _MemberFault as fault:
+            self._error(name, host, "archive", str(fault), status=status)
+            return
+        self._add(full, host, data, status)
+
+    def _error(self, name: str, host: str, kind: str, message: str, *, status: bool) -> None:
+        # Rows of members that are not status files are dropped if the archive turns out a sosreport.
+        row = error_frame(f"{self.archive}!{name}", host, kind, message)
+        (self.errors if status else self.other_errors).append(row)
+
+    def _add(self, full: str, host: str, data: bytes, status: bool) -> None:
         (self.status_items if status else self.other_items).append((full, host, data))
         if status:
             self.pending_bytes += len(data)
@@ -472,6 +564,8 @@ class _ArchiveReader:
             for start in range(0, len(self.other_items), CHUNK_ITEMS):
                 self.flush(self.other_items[start : start + CHUNK_ITEMS])
         self.other_items.clear()
+        if not self.sos:
+            self.errors.extend(self.other_errors)
         tables = concat_tables(self.parts)
         sos_host = self.hostnames.get(0) or self.hostnames.get(1) or self.fallback
         host_expr = pl.when(pl.col("host") == "").then(pl.lit(sos_host if self.sos else self.fallback))
