@@ -30,6 +30,7 @@ def cli(*args: object, stdin: str | None = None) -> subprocess.CompletedProcess[
         check=False,
         input=stdin,
         timeout=300,
+        env={**os.environ, "COLUMNS": "250"},  # (usage errors are boxed: one line each)
     )
 
 
@@ -249,3 +250,174 @@ def test_an_encrypted_zip_member_is_an_error_row_and_the_rest_is_read(tmp_path: 
     assert code == 3
     assert [e["kind"] for e in doc["errors"]] == ["archive"]
     assert doc["summary"]["guests"] == 2
+
+
+# --------------------------------------------------------------------------------------------------
+# named inputs, paths, options
+
+
+def test_a_named_directory_or_archive_with_nothing_in_it_is_not_clean(tmp_path: Path) -> None:
+    """Before: "No findings", exit 0, over an empty directory or an archive of no status file."""
+    import io
+    import tarfile
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no status files here\n")
+    archive = tmp_path / "nothing.tar.gz"
+    with tarfile.open(archive, "w:gz") as tf:
+        info = tarfile.TarInfo("etc/motd")
+        info.size = 3
+        tf.addfile(info, io.BytesIO(b"hi\n"))
+    for named in (empty, archive):
+        code, doc, _ = audit_json(named)
+        assert code == 3, named
+        assert [(e["kind"], e["path"]) for e in doc["errors"]] == [("nothing_found", str(named))]
+
+
+def test_an_empty_path_argument_is_a_usage_error() -> None:
+    """Before: the empty argument was dropped: with no other path, "No findings" and exit 0."""
+    run = cli("audit", "", "-q")
+    assert run.returncode == 2
+    assert "empty string" in run.stderr and "Traceback" not in run.stderr
+    assert cli("audit", X86[0], "", "-q").returncode == 2
+
+
+def test_paths_in_kernel_file_systems_are_refused_unread(tmp_path: Path) -> None:
+    """Before: /proc files were opened and read (an `empty` or `malformed_xml` row)."""
+    link = tmp_path / "status.xml"
+    link.symlink_to("/proc/self/status")
+    code, doc, _ = audit_json("/proc/self/status", link)
+    assert code == 3
+    assert [e["kind"] for e in doc["errors"]] == ["not_regular", "not_regular"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--target-libvirt", "1.0"],
+        ["--max-file-size", str(2**65)],
+        ["--max-depth", str(2**40)],
+        ["-j", "100000"],
+    ],
+    ids=["target-below-model", "max-file-size-2**65", "max-depth-2**40", "jobs-100000"],
+)
+def test_option_values_out_of_range_are_usage_errors(args: list[str]) -> None:
+    """Before: --target-libvirt 1.0 ran (exit 1); 2**65 bytes and -j 100000 reached the core (a
+    traceback, exit 1)."""
+    run = cli("audit", X86[0], *args, "-q")
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_host_facts_that_is_a_fifo_is_a_usage_error(tmp_path: Path) -> None:
+    """Before: reading the FIFO blocked the run forever."""
+    fifo = tmp_path / "facts.csv"
+    os.mkfifo(fifo)
+    run = cli("audit", X86[0], "--host-facts", fifo, "-q")
+    assert run.returncode == 2 and "not a regular file" in run.stderr
+
+
+def test_an_unexpected_failure_is_one_line_and_exit_4(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    """Before: a Python traceback and exit 1, the exit code of "findings"."""
+    from virtaudit.cli import EXIT_INTERNAL, main
+    from virtaudit.reports import stream
+
+    def boom(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("disk on fire\nsecond line")
+
+    monkeypatch.setattr(stream.ReportSink, "add", boom)
+    assert main(["audit", str(X86[0]), "-q"]) == EXIT_INTERNAL == 4
+    err = capsys.readouterr().err
+    assert err == "virtaudit: internal error (RuntimeError): disk on fire\n"
+
+
+def test_an_unexpected_failure_on_one_input_is_its_error_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: the exception ended the scan (a traceback from the command line)."""
+    import virtaudit
+    from virtaudit import sources
+
+    archive = tmp_path / "a.tar"
+    archive.write_bytes(tar_bytes(guests(1)))
+
+    def boom(*_args: object, **_kwargs: object) -> None:
+        raise KeyError("bug")
+
+    monkeypatch.setattr(sources, "read_archive", boom)
+    scan = virtaudit.scan(archive, X86[1])
+    assert scan.errors.select("path", "kind").rows() == [(str(archive), "internal")]
+    assert scan.domains.height == 1
+
+
+# --------------------------------------------------------------------------------------------------
+# hostile content on a terminal and in a spreadsheet
+
+
+def hostile_fleet(tmp_path: Path, host: str) -> Path:
+    copy_guests(tmp_path / host, X86[:3])
+    return tmp_path
+
+
+def test_control_characters_never_reach_the_terminal(tmp_path: Path) -> None:
+    """Before: a host directory named with an escape sequence was printed raw (ESC, OSC, BEL)."""
+    fleet = hostile_fleet(tmp_path, "hv\x1b]0;pwned\x07\x1b[2J")
+    run = cli("audit", fleet, "-f", "table")
+    assert run.returncode in (0, 1)
+    for stream_text in (run.stdout, run.stderr):
+        assert not any(c in stream_text for c in "\x1b\x07\x9b"), stream_text[:500]
+    assert "\\x1b]0;pwned\\x07" in run.stdout
+
+
+def test_csv_cells_never_start_like_a_formula(tmp_path: Path) -> None:
+    """Before: a host named =HYPERLINK(...) was a live formula in the spreadsheet."""
+    import csv
+    import io
+
+    fleet = hostile_fleet(tmp_path, "=cmd|' calc'!A0")
+    run = cli("audit", fleet, "-f", "csv", "-q")
+    rows = list(csv.DictReader(io.StringIO(run.stdout)))
+    assert rows and {r["host"] for r in rows} == {"'=cmd|' calc'!A0"}
+    for row in rows:
+        assert not any(v and v[0] in "=+-@\t\r" for v in row.values()), row
+
+
+# --------------------------------------------------------------------------------------------------
+# memory
+
+
+def test_a_compression_bomb_costs_little_memory(tmp_path: Path) -> None:
+    """A 1 MB archive holding 1 GB of zeros as a status file and as a package list: neither is
+    decompressed into memory (the member is above the size limit; package lists have their own cap)."""
+    import tarfile
+    import zlib
+
+    class Zeros:
+        def __init__(self, n: int) -> None:
+            self.left = n
+
+        def read(self, size: int = -1) -> bytes:
+            n = self.left if size < 0 else min(size, self.left)
+            self.left -= n
+            return bytes(n)
+
+    archive = tmp_path / "bomb.tar.gz"
+    gib = 1 << 30
+    with tarfile.open(archive, "w:gz", compresslevel=9) as tf:
+        for name in ("sosreport/var/run/libvirt/qemu/bomb.xml", "sosreport/installed-rpms"):
+            info = tarfile.TarInfo(name)
+            info.size = gib
+            tf.addfile(info, Zeros(gib))  # type: ignore[arg-type]
+    assert archive.stat().st_size < 3 * (1 << 20)
+    del zlib
+    code = (
+        "import resource, sys, virtaudit; s = virtaudit.scan(sys.argv[1]); "
+        "print(s.errors['kind'].to_list(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(archive)], capture_output=True, text=True, timeout=600
+    )
+    kinds, peak_mb = run.stdout.rsplit("]", 1)
+    assert "too_large" in kinds
+    assert int(peak_mb) < 300, f"peak RSS {peak_mb} MB"

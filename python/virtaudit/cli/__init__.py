@@ -20,16 +20,19 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     import typer
 
-__all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_UNREADABLE", "EXIT_USAGE", "get_app", "main"]
+__all__ = ["EXIT_FINDINGS", "EXIT_INTERNAL", "EXIT_OK", "EXIT_UNREADABLE", "EXIT_USAGE", "get_app", "main"]
 
 EXIT_OK: Final = 0
 EXIT_FINDINGS: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_UNREADABLE: Final = 3
+EXIT_INTERNAL: Final = 4
+"""A failure outside any input (a bug, the disk full while writing the report): one line on stderr."""
 
 EXIT_CODES_HELP: Final = """\
 **Exit codes**: 0 nothing at or above --fail-on; 1 findings at or above --fail-on; 2 usage error;
-3 some inputs could not be read (takes precedence over 0 and 1; the findings are still all reported)."""
+3 some inputs could not be read (takes precedence over 0 and 1; the findings are still all reported);
+4 an internal failure outside any input (one line on stderr, no report to trust)."""
 
 # --------------------------------------------------------------------------------------------------
 # the app
@@ -81,5 +84,15 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(f"virtaudit {__version__}\n")
         return EXIT_OK
-    get_app()(args=args, prog_name="virtaudit")
+    try:
+        get_app()(args=args, prog_name="virtaudit")
+    except Exception as exc:  # a traceback is a bug: say what failed in one line, exit neither 0 nor 1
+        first = (str(exc).splitlines() or [""])[0][:300]
+        sys.stderr.write(f"virtaudit: internal error ({type(exc).__name__}): {_printable(first)}\n")
+        return EXIT_INTERNAL
     return EXIT_OK  # pragma: no cover - Typer exits
+
+
+def _printable(text: str) -> str:
+    # (no control character from an input reaches the terminal, even in an error message)
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)

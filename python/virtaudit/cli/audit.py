@@ -127,6 +127,7 @@ def audit_command(
         batch_files,
         quiet,
         audit_only=True,
+        require_rows=not default,
         # (scanning the next batch while the rules check this one would keep two cores busy)
         prefetch=jobs != 1,
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from virtaudit.cli.options import usage_error
+from virtaudit.reports._common import printable
 
 PROGRESS_MIN_FILES: Final = 2000
 """A scan of fewer inputs than this shows no progress bar."""
@@ -33,11 +34,11 @@ def stdout_console() -> Any:
 
 def note(quiet: bool, message: str) -> None:
     if not quiet:
-        stderr().print(message, style="dim", soft_wrap=True)
+        stderr().print(printable(message, 10_000), style="dim", soft_wrap=True)
 
 
 def warn(message: str) -> None:
-    stderr().print(message, style="yellow", soft_wrap=True)
+    stderr().print(printable(message, 10_000), style="yellow", soft_wrap=True)
 
 
 @dataclass
@@ -97,3 +98,22 @@ def emit(write: Callable[[IO[bytes]], None], output: Path | None) -> None:
 
 def color(output: Path | None) -> bool:
     return output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+class Sanitised:
+    """A rich renderable shown with every control character of its text escaped (see
+    :func:`~virtaudit.reports._common.printable`), its styles and line breaks kept: for renderables
+    built from input values (``show``'s tree of guest and alias names)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.segment import Segment
+
+        for segment in console.render(self.inner, options):
+            if segment.control or segment.text == "\n":
+                yield segment
+            else:
+                text = "\n".join(printable(part, 1 << 30) for part in segment.text.split("\n"))
+                yield Segment(text, segment.style)

@@ -22,6 +22,14 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_BATCH_FILES"]
 
 DEFAULT_STATUS_DIR: Final = "/run/libvirt/qemu"
+OLDEST_MODELLED: Final = "1.2.16"
+"""The first libvirt release the bus-name model covers (virtaudit.busnames)."""
+# Bounds of the numeric options: past them a value is a mistake (and past 2**64 the core cannot take it).
+MAX_FILE_SIZE_LIMIT: Final = 1 << 40
+MAX_DEPTH_LIMIT: Final = 1 << 16
+MAX_ELEMENTS_LIMIT: Final = (1 << 32) - 1
+MAX_JOBS: Final = 1024
+MAX_BATCH_FILES: Final = 10_000_000
 
 SEVERITY_NAMES: Final = ("critical", "high", "medium", "low", "info")
 
@@ -131,6 +139,7 @@ JobsOpt: TypeAlias = Annotated[
         "--jobs",
         "-j",
         min=1,
+        max=MAX_JOBS,
         help="Threads of the scan, and of polars for the rules (default: one per core). "
         "-j 1 keeps an audit on one core: it scans and checks in turn.",
     ),
@@ -149,20 +158,32 @@ MaxFileSizeOpt: TypeAlias = Annotated[
     typer.Option(
         "--max-file-size",
         min=1,
+        max=MAX_FILE_SIZE_LIMIT,
         metavar="BYTES",
         help="Larger files are not read (an error row). Default 64 MiB.",
     ),
 ]
 MaxDepthOpt: TypeAlias = Annotated[
-    int | None, typer.Option("--max-depth", min=1, help="Deepest XML nesting accepted. Default 256.")
+    int | None,
+    typer.Option(
+        "--max-depth", min=1, max=MAX_DEPTH_LIMIT, help="Deepest XML nesting accepted. Default 256."
+    ),
 ]
 MaxElementsOpt: TypeAlias = Annotated[
     int | None,
-    typer.Option("--max-elements", min=1, help="Most XML elements per file. Default 1,000,000."),
+    typer.Option(
+        "--max-elements", min=1, max=MAX_ELEMENTS_LIMIT, help="Most XML elements per file. Default 1,000,000."
+    ),
 ]
 BatchOpt: TypeAlias = Annotated[
     int,
-    typer.Option("--batch-files", min=1, hidden=True, help="Files scanned per batch (bounds memory)."),
+    typer.Option(
+        "--batch-files",
+        min=1,
+        max=MAX_BATCH_FILES,
+        hidden=True,
+        help="Files scanned per batch (bounds memory).",
+    ),
 ]
 
 
@@ -186,9 +207,12 @@ def expand_paths(paths: list[str] | None, host_from: str | None) -> tuple[list[s
 
         return [DEFAULT_STATUS_DIR], host_from or socket.gethostname(), True
     out: list[str] = []
-    for p in paths:
+    for i, p in enumerate(paths, 1):
         if p == "-":
             out.extend(line.rstrip("\r\n") for line in sys.stdin if line.strip())
+        elif not p:
+            # (an empty argument is a mistake in the calling script, as in `audit "$DIR"` with DIR unset)
+            raise usage_error(f"path argument {i} is an empty string", "PATHS")
         else:
             out.append(p)
     if not out:
@@ -199,12 +223,16 @@ def expand_paths(paths: list[str] | None, host_from: str | None) -> tuple[list[s
 def check_target(target_libvirt: str | None) -> str | None:
     if target_libvirt is None:
         return None
-    from virtaudit.versions import libvirt_label
+    from virtaudit.versions import libvirt_key, libvirt_label
 
     try:
         label = libvirt_label(target_libvirt)
     except ValueError as exc:
         raise usage_error(str(exc), "--target-libvirt") from exc
+    if label != "newest" and libvirt_key(label) < libvirt_key(OLDEST_MODELLED):
+        raise usage_error(
+            f"libvirt {label} is older than the model covers (from {OLDEST_MODELLED} on)", "--target-libvirt"
+        )
     return None if label == "newest" else label
 
 
@@ -229,14 +257,24 @@ def split_codes(values: list[str] | None) -> list[str] | None:
 def load_facts(path: Path | None) -> pl.DataFrame | None:
     if path is None:
         return None
+    import stat
+
     from virtaudit.auditing import load_host_facts
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise usage_error(f"{path}: {exc.strerror}", "--host-facts") from exc
+    if not stat.S_ISREG(mode):
+        # (a FIFO would block the run forever; a device is never a facts file)
+        raise usage_error(f"{path}: not a regular file", "--host-facts")
 
     try:
         facts = load_host_facts(path)
     except (OSError, ValueError) as exc:
         raise usage_error(f"{path}: {exc}", "--host-facts") from exc
-    except Exception as exc:  # polars' parse errors
-        raise usage_error(f"{path}: cannot read host facts: {exc}", "--host-facts") from exc
+    except Exception as exc:  # polars' parse errors (their text may quote the file's values: not shown)
+        raise usage_error(f"{path}: cannot read host facts ({type(exc).__name__})", "--host-facts") from exc
     return facts.select("host", "libvirt_version", "qemu_version")
 
 

@@ -19,6 +19,7 @@ from virtaudit.cli.options import (
     usage_error,
 )
 from virtaudit.pipeline import ScanOptions, load_scan, merge_facts
+from virtaudit.reports._common import printable
 
 __all__ = ["show_command"]
 
@@ -59,17 +60,17 @@ def show_command(
     out = console.stdout_console()
     findings = run_audit(scan, target_libvirt=target, host_facts=merged_facts)
     for doc in domains.iter_rows(named=True):
-        out.print(
-            topology.render(
-                scan, doc["path"], target_libvirt=target, host_facts=merged_facts, findings=findings
-            )
+        tree = topology.render(
+            scan, doc["path"], target_libvirt=target, host_facts=merged_facts, findings=findings
         )
+        out.print(console.Sanitised(tree))
         out.print()
     if scan.errors.height:
         from rich.text import Text
 
         for err in scan.errors.iter_rows(named=True):
-            out.print(Text(f"could not read {err['path']}: {err['kind']}: {err['message']}", style="red"))
+            line = f"could not read {err['path']}: {err['kind']}: {err['message']}"
+            out.print(Text(printable(line, 10_000), style="red"))
         raise typer.Exit(EXIT_UNREADABLE)
     if domains.height == 0:
         console.warn(f"no status XML found in {path}")

@@ -59,6 +59,60 @@ class ScanOptions:
     caps_flags: Sequence[str] | None = None
     """Only these QEMU capability flags become rows of ``caps`` (None: all; ``audit_only`` implies the
     ones the rules read)."""
+    require_rows: bool = True
+    """A named directory, archive or dataset that yields no row at all becomes an error row of kind
+    ``nothing_found`` (the command line's default status directory is not named: it may be empty)."""
+
+
+class NamedInputs:
+    """Which named directories, archives and datasets yielded at least one row (a file always does: the
+    core reads it or reports it)."""
+
+    def __init__(self, paths: Sequence[str]) -> None:
+        self.containers = [p for p in paths if (p and os.path.isdir(p)) or _is_archive_name(p)]
+        self.seen: set[str] = set()
+
+    def saw(self, batch: Scan) -> None:
+        import polars as pl
+
+        unseen = [d for d in self.containers if d not in self.seen and os.path.isdir(d)]
+        if not unseen or batch.files == 0:
+            return
+        paths = pl.concat([batch.domains["path"], batch.errors["path"]])
+        for d in unseen:
+            if paths.str.starts_with(d.rstrip("/") + "/").any():
+                self.seen.add(d)
+
+    def nothing_read(self, options: ScanOptions) -> Scan | None:
+        """A scan of one error row per named input that yielded nothing (None: there is none)."""
+        missing = [p for p in self.containers if p not in self.seen]
+        if not missing:
+            return None
+        import polars as pl
+
+        from virtaudit import sources
+        from virtaudit.hostnames import host_mode
+        from virtaudit.scanning import Scan
+
+        mode, value = host_mode(options.host_from)
+        rows = [
+            sources.error_frame(
+                p,
+                value if mode == "fixed" and value else Path(p).name,
+                "nothing_found",
+                "no status XML file in this directory or archive: nothing was audited",
+            )
+            for p in missing
+        ]
+        tables = sources.empty_tables()
+        tables["errors"] = pl.concat(rows, how="vertical_relaxed")
+        return Scan.from_tables(tables, tuple(missing))
+
+
+def _is_archive_name(path: str) -> bool:
+    from virtaudit.sources import ARCHIVE_SUFFIXES
+
+    return bool(path) and path.lower().endswith(ARCHIVE_SUFFIXES) and os.path.isfile(path)
 
 
 @dataclass
@@ -135,6 +189,8 @@ def split_inputs(paths: Sequence[str]) -> tuple[list[str], list[Path]]:
     plain: list[str] = []
     special: list[Path] = []
     for p in paths:
+        if p and kernel_path(p):
+            continue  # (reported by Pieces as not_regular)
         if p and sources.is_special(Path(p)):
             special.append(Path(p))
             if Path(p).is_dir():
@@ -142,6 +198,19 @@ def split_inputs(paths: Sequence[str]) -> tuple[list[str], list[Path]]:
         else:  # (an empty path too: the core reports it as not found)
             plain.append(p)
     return plain, special
+
+
+KERNEL_TREES: Final = ("/proc", "/sys", "/dev")
+"""Kernel file systems: never status files, and reading them can block, never end or change state."""
+
+
+def kernel_path(path: str) -> bool:
+    """Whether ``path`` (or what its symbolic links resolve to) lies in /proc, /sys or /dev."""
+    try:
+        real = os.path.realpath(path)
+    except (OSError, ValueError):
+        return False
+    return any(real == tree or real.startswith(tree + "/") for tree in KERNEL_TREES)
 
 
 class Pieces:
@@ -162,6 +231,8 @@ class Pieces:
         on_batch: Callable[[int], None] | None = None,
     ) -> None:
         self._options = options
+        self._named = NamedInputs(paths if options.require_rows else ())
+        self._kernel = [p for p in paths if p and kernel_path(p)]
         self._on_start = on_start
         self._on_batch = on_batch
         plain, self._special = split_inputs(paths)
@@ -187,14 +258,21 @@ class Pieces:
                 for batch in self._plain:
                     if self._on_batch is not None:
                         self._on_batch(batch.files)
+                    self._named.saw(batch)
                     yield Piece(batch)
                     # Not kept once the consumer is done with it (it drops its own reference too): a batch
                     # lives while the rules run on it and, with prefetch, the next one is scanned.
                     del batch
             for path in self._special:
                 piece = self._special_piece(path)
+                if piece.scan.files:
+                    self._named.seen.add(str(path))
                 yield piece
                 del piece
+            if (empty := self._named.nothing_read(self._options)) is not None:
+                yield Piece(empty)
+            if self._kernel:
+                yield Piece(_refused(self._kernel))
         finally:
             if self._plain is not None:
                 self._plain.close()
@@ -209,6 +287,8 @@ class Pieces:
             )
         except ValueError as exc:  # a dataset of another schema version, unreadable metadata
             raise InputProblem(str(exc)) from exc
+        except Exception as exc:  # a bug met on this input: its error row, and the run goes on
+            return Piece(_internal_error(path, exc))
         piece = Piece(source.scan, source.facts if source.facts.height else None)
         del source
         if options.audit_only:
@@ -367,3 +447,29 @@ def scan_batches(
         # Drop this frame's reference before the next batch is built: with it, two batches would be alive
         # at once (the caller's and the one being scanned), doubling the peak memory.
         del batch
+
+
+def _internal_error(path: Path, exc: Exception) -> Scan:
+    """A scan of one ``internal`` error row naming ``path`` (the exception's type: its text may quote
+    the input)."""
+    from virtaudit import sources
+    from virtaudit.scanning import Scan
+
+    tables = sources.empty_tables()
+    message = f"unexpected failure while reading this input ({type(exc).__name__}); please report it"
+    tables["errors"] = sources.error_frame(str(path), path.name, "internal", message)
+    return Scan.from_tables(tables, (str(path),))
+
+
+def _refused(paths: list[str]) -> Scan:
+    """A scan of one ``not_regular`` error row per path in a kernel file system (never opened)."""
+    import polars as pl
+
+    from virtaudit import sources
+    from virtaudit.scanning import Scan
+
+    tables = sources.empty_tables()
+    message = "in /proc, /sys or /dev: not a status file, never read"
+    rows = [sources.error_frame(p, Path(p).parent.name, "not_regular", message) for p in paths]
+    tables["errors"] = pl.concat(rows, how="vertical_relaxed")
+    return Scan.from_tables(tables, tuple(paths))

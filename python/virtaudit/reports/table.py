@@ -12,6 +12,7 @@ import shutil
 from typing import IO, TYPE_CHECKING, Final
 
 from virtaudit.reports import SEVERITIES
+from virtaudit.reports._common import printable
 
 if TYPE_CHECKING:
     import polars as pl
@@ -55,7 +56,7 @@ def _summary_tables(report: AuditReport, console: Console) -> None:
         rules.add_column(col, justify=just)  # type: ignore[arg-type]
     by_rule = counts["by_rule"].with_columns(pl.col("severity").cast(pl.String))
     for code, rule, s, n, _g in by_rule.head(TOP).iter_rows():
-        rules.add_row(code, rule, _sev(s), str(n))
+        rules.add_row(printable(code), printable(rule), _sev(s), str(n))
     if by_rule.height > TOP:
         rules.add_row("…", f"{by_rule.height - TOP} more rules", "", "")
 
@@ -74,7 +75,7 @@ def _summary_tables(report: AuditReport, console: Console) -> None:
         .sort([*SEVERITIES, "unreadable", "host"], descending=[True] * (len(SEVERITIES) + 1) + [False])
     )
     for row in by_host.head(TOP).iter_rows(named=True):
-        name = str(row["host"])
+        name = printable(row["host"])
         if row["unreadable"]:
             name += f" ({row['unreadable']} unreadable)"
         hosts.add_row(
@@ -119,10 +120,10 @@ def _findings_table(findings: pl.DataFrame, limit: int, console: Console, total:
     for row in shown.iter_rows(named=True):
         table.add_row(
             _sev(row["severity"]),
-            Text(row["host"] or ""),
-            Text(row["guest"] or row["path"] or ""),
-            Text(row["code"] or ""),
-            Text(row["message"] or ""),
+            Text(printable(row["host"])),
+            Text(printable(row["guest"] or row["path"])),
+            Text(printable(row["code"])),
+            Text(printable(row["message"])),
         )
     console.print(table)
     if shown.height < total:
@@ -149,7 +150,9 @@ def _errors_table(errors: pl.DataFrame, limit: int, console: Console) -> None:
     table.add_column("kind", no_wrap=True)
     table.add_column("message", overflow="fold", ratio=1)
     for row in shown.iter_rows(named=True):
-        table.add_row(Text(row["path"] or ""), Text(row["kind"] or ""), Text(row["message"] or ""))
+        table.add_row(
+            Text(printable(row["path"])), Text(printable(row["kind"])), Text(printable(row["message"]))
+        )
     console.print(table)
     if shown.height < errors.height:
         console.print(Text(f"… {errors.height - shown.height} more unreadable inputs", style="dim"))
