@@ -421,3 +421,29 @@ def test_a_compression_bomb_costs_little_memory(tmp_path: Path) -> None:
     kinds, peak_mb = run.stdout.rsplit("]", 1)
     assert "too_large" in kinds
     assert int(peak_mb) < 300, f"peak RSS {peak_mb} MB"
+
+
+def test_two_byte_order_marks_are_refused(tmp_path: Path) -> None:
+    """Before: the scan read a file libvirt's parser refuses (a second BOM): exit 0 or 1 over it."""
+    import virtaudit
+
+    one, two = tmp_path / "one.xml", tmp_path / "two.xml"
+    data = X86[0].read_bytes()
+    one.write_bytes(b"\xef\xbb\xbf" + data)
+    two.write_bytes(b"\xef\xbb\xbf\xef\xbb\xbf" + data)
+    scan = virtaudit.scan(one, two)
+    assert scan.domains["path"].to_list() == [str(one)]
+    assert scan.errors.select("path", "kind").rows() == [(str(two), "malformed_xml")]
+
+
+def test_archives_in_a_directory_or_named_by_a_glob_are_read(tmp_path: Path) -> None:
+    """Before: a folder of sosreports was "No findings", exit 0 (the walk reads only *.xml); a glob naming
+    archives gave each a `not_utf8` row (the core read the archive as XML)."""
+    folder = tmp_path / "reports"
+    (folder / "deep").mkdir(parents=True)
+    (folder / "a.tar").write_bytes(tar_bytes(guests(2)))
+    (folder / "deep" / "b.tar.gz").write_bytes(compress(tar_bytes(guests(3)[2:]), "gz"))
+    code, doc, _ = audit_json(folder)
+    assert doc["summary"]["guests"] == 3 and doc["errors"] == [] and code in (0, 1)
+    code, doc, _ = audit_json(str(folder / "*.tar"))
+    assert doc["summary"]["guests"] == 2 and doc["errors"] == [] and code in (0, 1)

@@ -182,7 +182,9 @@ class PlainScan:
 def split_inputs(paths: Sequence[str]) -> tuple[list[str], list[Path]]:
     """The paths the core reads (files, directories, globs), and the archives and datasets read here.
 
-    A directory holding datasets is both: the core's walk reads the XML files beside them.
+    A glob is expanded here when it names archives or datasets; a directory's archives (found by a walk
+    that follows no symbolic link) are read like named ones, while the core walks it for ``*.xml``. A
+    directory holding datasets is both: the core's walk reads the XML files beside them.
     """
     from virtaudit import sources
 
@@ -191,13 +193,41 @@ def split_inputs(paths: Sequence[str]) -> tuple[list[str], list[Path]]:
     for p in paths:
         if p and kernel_path(p):
             continue  # (reported by Pieces as not_regular)
-        if p and sources.is_special(Path(p)):
+        matches = _glob_matches(p)
+        if any(sources.is_special(m) for m in matches):
+            # (the pattern names archives or datasets: its matches are split here, not by the core)
+            special.extend(m for m in matches if sources.is_special(m))
+            plain.extend(str(m) for m in matches if not sources.is_special(m) or m.is_dir())
+        elif p and sources.is_special(Path(p)):
             special.append(Path(p))
             if Path(p).is_dir():
                 plain.append(p)
         else:  # (an empty path too: the core reports it as not found)
             plain.append(p)
+            special.extend(_archives_under(p))
     return plain, special
+
+
+def _glob_matches(pattern: str) -> list[Path]:
+    """What a glob pattern matches (nothing for a path that is not a pattern)."""
+    import glob
+
+    if not pattern or not glob.has_magic(pattern) or os.path.exists(pattern):
+        return []
+    return [Path(m) for m in sorted(glob.glob(pattern, recursive=True))]
+
+
+def _archives_under(path: str) -> list[Path]:
+    """The archives anywhere under a directory (the core's walk reads only its ``*.xml``)."""
+    from virtaudit.sources import ARCHIVE_SUFFIXES
+
+    if not path or not os.path.isdir(path):
+        return []
+    found: list[Path] = []
+    for top, dirs, files in os.walk(path, onerror=None, followlinks=False):
+        dirs.sort()
+        found.extend(Path(top) / f for f in sorted(files) if f.lower().endswith(ARCHIVE_SUFFIXES))
+    return [p for p in found if p.is_file() and not kernel_path(str(p))]
 
 
 KERNEL_TREES: Final = ("/proc", "/sys", "/dev")
@@ -267,6 +297,7 @@ class Pieces:
                 piece = self._special_piece(path)
                 if piece.scan.files:
                     self._named.seen.add(str(path))
+                    self._named.saw(piece.scan)
                 yield piece
                 del piece
             if (empty := self._named.nothing_read(self._options)) is not None:
@@ -469,7 +500,7 @@ def _refused(paths: list[str]) -> Scan:
     from virtaudit.scanning import Scan
 
     tables = sources.empty_tables()
-    message = "in /proc, /sys or /dev: not a status file, never read"
+    message = "in /proc, /sys or /dev: not a status file, never opened"
     rows = [sources.error_frame(p, Path(p).parent.name, "not_regular", message) for p in paths]
     tables["errors"] = pl.concat(rows, how="vertical_relaxed")
     return Scan.from_tables(tables, tuple(paths))
