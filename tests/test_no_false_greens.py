@@ -447,3 +447,24 @@ def test_archives_in_a_directory_or_named_by_a_glob_are_read(tmp_path: Path) -> 
     assert doc["summary"]["guests"] == 3 and doc["errors"] == [] and code in (0, 1)
     code, doc, _ = audit_json(str(folder / "*.tar"))
     assert doc["summary"]["guests"] == 2 and doc["errors"] == [] and code in (0, 1)
+
+
+def test_an_old_sosreport_is_judged_with_a_note_per_host(tmp_path: Path) -> None:
+    """Before: QEMU 0.12.1.2 in the package list crashed the run (a traceback, exit 1)."""
+    import io
+    import tarfile
+
+    archive = tmp_path / "sosreport-old.tar.xz"
+    packages = b"libvirt-daemon-driver-qemu-1.2.9-1.el6.x86_64  Mon\nqemu-kvm-0.12.1.2-2.el6.x86_64  Mon\n"
+    with tarfile.open(archive, "w:xz") as tf:
+        members = [(f"sos/var/run/libvirt/qemu/{f.name}", f.read_bytes()) for f in X86[:3]]
+        members += [("sos/installed-rpms", packages), ("sos/sos_commands/host/hostname", b"oldhost\n")]
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    run = cli("audit", archive, "-f", "json")
+    assert run.returncode in (0, 1) and "Traceback" not in run.stderr
+    assert json.loads(run.stdout)["summary"]["guests"] == 3
+    notes = [line for line in run.stderr.splitlines() if "older than the model covers" in line]
+    assert len(notes) == 2 and all(line.startswith("host oldhost:") for line in notes), run.stderr

@@ -148,7 +148,7 @@ def audit_command(
     )
     try:
         for batch in audit_pieces(
-            pieces, target_libvirt=target, facts=facts, select=select_l, ignore=ignore_l
+            pieces, target_libvirt=target, facts=facts, select=select_l, ignore=ignore_l, note=console.warn
         ):
             sink.add(batch.scan, batch.findings)
             del batch

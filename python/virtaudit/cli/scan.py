@@ -109,7 +109,7 @@ class DatasetWriter:
     def run(self, pieces: Pieces, *, target_libvirt: str | None, facts: pl.DataFrame | None) -> None:
         from virtaudit.pipeline import audit_pieces
 
-        for batch in audit_pieces(pieces, target_libvirt=target_libvirt, facts=facts):
+        for batch in audit_pieces(pieces, target_libvirt=target_libvirt, facts=facts, note=console.warn):
             self.write(batch)
             del batch
 

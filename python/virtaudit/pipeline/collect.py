@@ -33,6 +33,46 @@ def merge_facts(recorded: pl.DataFrame | None, given: pl.DataFrame | None) -> pl
     return merged.unique(subset=["host"], keep="last", maintain_order=True)
 
 
+OLDEST_MODELLED: Final = "1.2.16"
+"""The first libvirt release the bus-name model covers (virtaudit.busnames)."""
+
+
+def modelled_facts(
+    facts: pl.DataFrame | None, note: Callable[[str], None] | None = None
+) -> pl.DataFrame | None:
+    """``facts`` without the versions the model cannot judge (an old sosreport's QEMU 0.12.1.2, libvirt
+    1.2.9): each such host is judged as if its version were not known (at the target), and ``note``
+    says so once per host and version, so that an old host never crashes the run nor passes unremarked."""
+    if facts is None or facts.height == 0:
+        return facts
+    import polars as pl
+
+    from virtaudit.versions import libvirt_key, qemu_number
+
+    rows = []
+    for row in facts.iter_rows(named=True):
+        host, libvirt, qemu = row["host"], row["libvirt_version"], row["qemu_version"]
+        try:
+            old = libvirt is not None and libvirt_key(libvirt) < libvirt_key(OLDEST_MODELLED)
+        except ValueError:
+            old = True
+        if old:
+            if note is not None:
+                note(
+                    f"host {host}: libvirt {libvirt} is older than the model covers (from "
+                    f"{OLDEST_MODELLED} on); its guests are judged at the target version"
+                )
+            libvirt = None
+        try:
+            qemu_number(qemu)
+        except ValueError:
+            if note is not None:
+                note(f"host {host}: QEMU {qemu} is older than the model covers; judged without it")
+            qemu = None
+        rows.append({"host": host, "libvirt_version": libvirt, "qemu_version": qemu})
+    return pl.DataFrame(rows, schema={c: pl.String for c in ("host", "libvirt_version", "qemu_version")})
+
+
 @dataclass
 class KeptRows:
     """Rows kept from batch after batch, copied out of their batches.
@@ -80,13 +120,22 @@ def audit_pieces(
     facts: pl.DataFrame | None,
     select: list[str] | None = None,
     ignore: list[str] | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> Iterator[Audited]:
-    """Each batch with its findings, as the batches arrive (``facts`` override what a source recorded)."""
+    """Each batch with its findings, as the batches arrive (``facts`` override what a source recorded;
+    versions the model cannot judge are dropped with a ``note``: :func:`modelled_facts`)."""
     from virtaudit.auditing import audit as run_audit
     from virtaudit.reports import normalize_findings
 
+    said: set[str] = set()
+
+    def once(message: str) -> None:  # (the facts are merged again for every batch)
+        if note is not None and message not in said:
+            said.add(message)
+            note(message)
+
     for piece in pieces:
-        host_facts = merge_facts(piece.facts, facts)
+        host_facts = modelled_facts(merge_facts(piece.facts, facts), once)
         found = normalize_findings(
             run_audit(
                 piece.scan, target_libvirt=target_libvirt, host_facts=host_facts, select=select, ignore=ignore
