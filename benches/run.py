@@ -5,6 +5,7 @@
     python benches/run.py --quick              # CI: 100 and 300 files, 1 repeat; proves it runs
     python benches/run.py --markdown benches/RESULTS.md
     python benches/run.py --million            # also: 1,000,000 hard links, peak RSS of batch scans
+    python benches/run.py --findings-only      # 200,000 links, ~3 findings each: `audit` peak RSS per format
 
 For each fleet size (generated once by benches/gen_fleet.py and kept under benches/out/fleets/), with a
 warm page cache, the measures run round-robin (one round = every measure once, so slow drifts of a shared
