@@ -5,6 +5,7 @@
     python benches/run.py --quick              # CI: 100 and 300 files, 1 repeat; proves it runs
     python benches/run.py --markdown benches/RESULTS.md
     python benches/run.py --million            # also: 1,000,000 hard links, peak RSS of batch scans
+    python benches/run.py --findings-only      # 200,000 links, ~3 findings each: `audit` peak RSS per format
 
 For each fleet size (generated once by benches/gen_fleet.py and kept under benches/out/fleets/), with a
 warm page cache, the measures run round-robin (one round = every measure once, so slow drifts of a shared
@@ -390,7 +391,8 @@ def measures_for(
             Measure(
                 "audit_empty",
                 "the same `virtaudit audit` on an empty directory (fixed cost)",
-                functools.partial(run_command, argv_empty, ok=(0,)),
+                # (exit 3: a named directory with no status file is not clean, `nothing_found`)
+                functools.partial(run_command, argv_empty, ok=(3,)),
                 "command",
                 command=shlex.join(argv_empty) + " > /dev/null",
                 throughput=False,
@@ -849,6 +851,118 @@ def bench_million(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------------
+# findings at scale: peak RSS of `virtaudit audit` in every output format
+
+FINDINGS_RSS_TARGET_MB = 400.0
+FORMATS = ("table", "json", "jsonl", "csv", "parquet", "junit", "sarif", "html")
+
+
+def _dimm(n: int, slot: int) -> str:
+    """A DIMM whose alias (dimmN) does not match its slot: ALS006, and ALS005 (QEMU's live list lacks it)."""
+    return f"""      <memory model='dimm'>
+        <target>
+          <size unit='KiB'>1048576</size>
+          <node>0</node>
+        </target>
+        <alias name='dimm{n}'/>
+        <address type='dimm' slot='{slot}' base='0x{0x200000000 + n * 0x40000000:x}'/>
+      </memory>
+"""
+
+
+def _findings_base(root: Path, seed: int) -> Path:
+    """Status files with three findings each on average: the generated fleet's files without findings,
+    each once with one mismatched DIMM (two findings) and once with two (four findings)."""
+    base = root / f"findings-base-seed{seed}"
+    stamp = base / ".base.json"
+    want = {"seed": seed, "generator": _generator_digest()}
+    if stamp.is_file():
+        with contextlib.suppress(ValueError, OSError):
+            if json.loads(stamp.read_text()) == want:
+                return base
+    if base.exists():
+        shutil.rmtree(base)
+    fleet = ensure_fleet(root, 2000, seed)
+    cli = str(venv_bin("virtaudit"))
+    run = subprocess.run([cli, "audit", str(fleet), "-f", "json", "-q"], capture_output=True, check=False)
+    with_findings = {f["path"] for f in json.loads(run.stdout)["findings"]}
+    clean = [p for p in fleet_files(fleet) if p not in with_findings][:500]
+    out = base / "h"
+    out.mkdir(parents=True)
+    for i, path in enumerate(clean):
+        text = Path(path).read_text()
+        cut = text.rindex("    </devices>")
+        (out / f"a-{i:04d}.xml").write_text(text[:cut] + _dimm(7, 3) + text[cut:])
+        (out / f"b-{i:04d}.xml").write_text(text[:cut] + _dimm(7, 3) + _dimm(8, 5) + text[cut:])
+    stamp.write_text(json.dumps(want))
+    return base
+
+
+def bench_findings_rss(args: argparse.Namespace, root: Path, workdir: Path) -> dict[str, Any]:
+    """Peak RSS of `virtaudit audit DIR -f FORMAT -o FILE` over N hard links averaging ~3 findings each."""
+    if not cli_available():
+        return {"error": "the virtaudit CLI is not available"}
+    base = _findings_base(args.fleets, args.seed)
+    fleet = _link_fleet(base, root / f"findings-{args.findings_files}", args.findings_files, 1000)
+    out: dict[str, Any] = {
+        "files": args.findings_files,
+        "distinct_files": len(fleet_files(base)),
+        "formats": {},
+    }
+    for fmt in FORMATS:
+        report = workdir / f"findings-rss.{fmt}"
+        argv = [str(venv_bin("virtaudit")), "audit", str(fleet), "-f", fmt, "-o", str(report), "-q"]
+        log(f"findings: virtaudit audit -f {fmt} over {args.findings_files} files ...")
+        try:
+            run = run_command(argv, ok=(0, 1))
+        except RuntimeError as exc:
+            out["formats"][fmt] = {"error": str(exc)}
+            continue
+        row: dict[str, Any] = {
+            "wall_s": run.wall,
+            "cpu_s": run.cpu,
+            "peak_rss_mb": run.maxrss_kb / 1024,
+            "exit_code": run.returncode,
+            "output_mb": report.stat().st_size / 1e6,
+            "verdict": verdict(run.maxrss_kb / 1024, FINDINGS_RSS_TARGET_MB, "<="),
+        }
+        if fmt == "json":
+            summary = json.loads(report.read_text())["summary"]
+            out["findings"] = summary["findings"]
+            out["guests"] = summary["guests"]
+        report.unlink()
+        out["formats"][fmt] = row
+        log(f"  {row}")
+    return out
+
+
+def findings_markdown(res: dict[str, Any]) -> list[str]:
+    if "formats" not in res:
+        return [f"Findings at scale: {res.get('error', 'not run')}", ""]
+    lines = [
+        "## Findings at scale: peak RSS per output format",
+        "",
+        f"`virtaudit audit DIR -f FORMAT -o FILE` over {res['files']:,} hard links to "
+        f"{res['distinct_files']} generated files ({res.get('findings', 0):,} findings, "
+        f"{res.get('findings', 0) / max(res['files'], 1):.1f} a file); peak RSS of the whole process "
+        f"(ru_maxrss), target < {FINDINGS_RSS_TARGET_MB:.0f} MB in every format.",
+        "",
+        "| format | wall s | CPU s | peak RSS MB | output MB | verdict |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for fmt, row in res["formats"].items():
+        if "error" in row:
+            lines.append(f"| {fmt} | | | | | failed: {row['error'][:80]} |")
+            continue
+        v = "**met**" if row["verdict"]["met"] else "**missed**"
+        lines.append(
+            f"| {fmt} | {row['wall_s']:.1f} | {row['cpu_s']:.1f} | {row['peak_rss_mb']:.1f} | "
+            f"{row['output_mb']:.1f} | {v} |"
+        )
+    return [*lines, ""]
+
+
+# --------------------------------------------------------------------------------------------------
 # machine, versions, report
 
 
@@ -976,6 +1090,8 @@ def markdown(results: dict[str, Any]) -> str:
             f"`{ver.get('command')}`: median {_fmt(ver.get('median_ms'), 1)} ms over "
             f"{len(ver.get('runs_ms', []))} runs ({', '.join(str(r) for r in ver.get('runs_ms', []))}).",
         ]
+    if results.get("findings_rss"):
+        lines += ["", *findings_markdown(results["findings_rss"])]
     mil = results.get("million")
     if mil:
         lines += ["", f"## 1,000,000 files, bounded memory (measured {mil.get('date')})", ""]
@@ -1108,6 +1224,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--million-sample-hosts", type=int, default=5, help="hosts (1000 files each) in the sample"
     )
     p.add_argument(
+        "--findings-rss",
+        action="store_true",
+        help="also measure the peak RSS of `virtaudit audit` in every format over --findings-files files",
+    )
+    p.add_argument("--findings-only", action="store_true", help="run only the findings-at-scale check")
+    p.add_argument("--findings-files", type=int, default=200_000)
+    p.add_argument(
         "--batch-files",
         type=int,
         default=2_000,
@@ -1157,7 +1280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="virtaudit-bench-") as tmp:
         workdir = Path(tmp)
-        if not args.million_only:
+        if not (args.million_only or args.findings_only):
             read_floor = None if args.no_rust_floor else build_read_floor()
             for n in args.files:
                 size = bench_size(n, args, read_floor, workdir)
@@ -1178,6 +1301,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 previous = json.loads(args.json.read_text()).get("million")
                 if previous:
                     results["million"] = previous
+        if args.findings_rss or args.findings_only:
+            results["findings_rss"] = bench_findings_rss(args, OUT, workdir)
+        elif args.json.is_file():
+            with contextlib.suppress(ValueError, OSError):
+                previous = json.loads(args.json.read_text()).get("findings_rss")
+                if previous:
+                    results["findings_rss"] = previous
+    if args.findings_only and args.json.is_file():
+        with contextlib.suppress(ValueError, OSError):
+            previous = json.loads(args.json.read_text())
+            previous["findings_rss"] = results["findings_rss"]
+            results = previous
     if args.million_only and args.json.is_file():
         with contextlib.suppress(ValueError, OSError):
             previous = json.loads(args.json.read_text())

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from conftest import REPO_ROOT, find_corpus, load_scan, project_fixture_files
 
+pytestmark = pytest.mark.bench
+
 BENCHES = REPO_ROOT / "benches"
 if str(BENCHES) not in sys.path:
     sys.path.insert(0, str(BENCHES))

@@ -90,7 +90,7 @@ def test_version() -> None:
 def test_cli_module_imports_nothing_heavy() -> None:
     code = (
         "import sys; import virtaudit.cli as c; c.main(['--version']); "
-        "heavy = [m for m in ('typer', 'rich', 'polars', 'virtaudit._core', 'virtaudit._cli_app') "
+        "heavy = [m for m in ('typer', 'rich', 'polars', 'virtaudit._core', 'virtaudit.cli.audit') "
         "if m in sys.modules]; print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -305,7 +305,7 @@ def test_paths_from_stdin(fleet_json: dict[str, Any]) -> None:
 
 
 def test_default_path_is_the_local_status_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from virtaudit import _cli_app
+    from virtaudit.cli import options as _cli_app
 
     status = tmp_path / "qemu"
     shutil.copytree(FLEET / "hv-x86-01", status)
@@ -318,7 +318,7 @@ def test_default_path_is_the_local_status_dir(tmp_path: Path, monkeypatch: pytes
 
 
 def test_default_path_missing_is_exit_3(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from virtaudit import _cli_app
+    from virtaudit.cli import options as _cli_app
 
     monkeypatch.setattr(_cli_app, "DEFAULT_STATUS_DIR", str(tmp_path / "no-libvirt-here"))
     result = invoke("audit", "-f", "json")
@@ -593,7 +593,7 @@ def test_no_output_carries_a_secret(tmp_path: Path) -> None:
 
 
 def test_progress_bar_only_for_large_scans_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    from virtaudit import _cli_app
+    from virtaudit.cli import console as _cli_app
 
     small = _cli_app.Progress(enabled=True)
     small.start(_cli_app.PROGRESS_MIN_FILES - 1)
@@ -656,7 +656,7 @@ def test_batches_in_order_with_at_most_one_scan_ahead(prefetch: bool) -> None:
     import time
     import weakref
 
-    from virtaudit._cli_app import PlainScan
+    from virtaudit.pipeline import PlainScan
     from virtaudit.scanning import TABLE_NAMES
 
     class Tables(dict[str, pl.DataFrame]):
@@ -709,7 +709,7 @@ def test_audit_scan_starts_before_polars_is_imported() -> None:
     """The command line makes its scan (the walk and the first batches) before it imports polars and the
     rules, so that the two overlap: nothing on that path may import polars."""
     code = (
-        "import sys; from virtaudit._cli_app import Pieces, ScanOptions, _limits; "
+        "import sys; from virtaudit.pipeline import Pieces, ScanOptions, limits_of as _limits; "
         f"pieces = Pieces([{str(FLEET)!r}], ScanOptions(None, None, _limits(None, None, None), 7, True, "
         "audit_only=True, prefetch=True)); "
         "first, second = (f.result()['domains'].num_rows for f in pieces._plain._pending); "
@@ -756,7 +756,7 @@ def test_jobs_caps_the_polars_pool_too(command: str, tmp_path: Path) -> None:
 def test_audit_with_one_job_scans_and_checks_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
     """-j 1: no batch is scanned ahead while the rules check another (that would keep two cores busy);
     the findings are the same."""
-    from virtaudit import _cli_app
+    from virtaudit import pipeline as _cli_app
 
     seen: list[bool] = []
     made = _cli_app.PlainScan.__init__
@@ -775,7 +775,7 @@ def test_audit_with_one_job_scans_and_checks_in_turn(monkeypatch: pytest.MonkeyP
 
 
 def test_detached_copies_keep_values_and_nulls() -> None:
-    from virtaudit._cli_app import _detached
+    from virtaudit.pipeline import detached as _detached
 
     frame = pl.DataFrame({"s": ["a", None, "a string longer than twelve bytes"], "n": [1, 2, None]})
     copy = _detached(frame.filter(pl.col("n").is_not_null() | pl.col("s").is_not_null()))

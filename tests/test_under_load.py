@@ -24,7 +24,7 @@ import pytest
 from conftest import project_fixture_files
 from hostile_support import GOOD_STATUS, run_with_timeout
 
-pytestmark = pytest.mark.usefixtures("scan")
+pytestmark = [pytest.mark.usefixtures("scan"), pytest.mark.load]
 
 N_FILES = int(os.environ.get("VIRTAUDIT_LOAD_FILES", "2000"))
 HOSTS = 20

@@ -14,8 +14,8 @@ SCHEMA_VERSION = 1
 
 # public name -> module that defines it
 _LAZY = {
-    "scan": "virtaudit.scanning",
-    "scan_batches": "virtaudit.scanning",
+    "scan": "virtaudit.pipeline",
+    "scan_batches": "virtaudit.pipeline",
     "Scan": "virtaudit.scanning",
     "root_bus": "virtaudit.busnames",
     "buses": "virtaudit.busnames",
@@ -31,10 +31,10 @@ if TYPE_CHECKING:  # the names exist at run time through __getattr__ below
     from virtaudit.busnames import buses as buses
     from virtaudit.busnames import root_bus as root_bus
     from virtaudit.catalog import rules as rules
+    from virtaudit.pipeline import scan as scan
+    from virtaudit.pipeline import scan_batches as scan_batches
     from virtaudit.reports import summary as summary
     from virtaudit.scanning import Scan as Scan
-    from virtaudit.scanning import scan as scan
-    from virtaudit.scanning import scan_batches as scan_batches
 
 
 def __getattr__(name: str) -> Any:

@@ -1,21 +1,25 @@
 """Scanning: status and domain XML files into polars DataFrames (the tables of docs/schema.md).
 
-All per-file and per-row work happens in the Rust core with the GIL released; this module only turns
-arguments into the core's and wraps the Arrow tables it returns, which polars imports without copying.
+All per-file and per-row work happens in the Rust core with the GIL released; this module only wraps
+the Arrow tables it returns, which polars imports without copying. :func:`scan` and :func:`scan_batches`
+live in :mod:`virtaudit.pipeline` (the one path from inputs to batches) and are found here too, on
+first use: this module, below the pipeline, never imports it at load time.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from virtaudit import _core
-from virtaudit.hostnames import HostFrom, host_mode
+from virtaudit.hostnames import HostFrom
+
+if TYPE_CHECKING:
+    from virtaudit.pipeline import scan as scan
+    from virtaudit.pipeline import scan_batches as scan_batches
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",
@@ -32,8 +36,6 @@ DEFAULT_MAX_FILE_SIZE: int = _core.DEFAULT_MAX_FILE_SIZE
 DEFAULT_MAX_DEPTH: int = _core.DEFAULT_MAX_DEPTH
 DEFAULT_MAX_ELEMENTS: int = _core.DEFAULT_MAX_ELEMENTS
 TABLE_NAMES: tuple[str, ...] = tuple(_core.TABLE_NAMES)
-
-StrPath = str | bytes | os.PathLike[str]
 
 
 def _frame(table: Any) -> pl.DataFrame:
@@ -140,96 +142,6 @@ class Scan:
         )
 
 
-def _paths(paths: tuple[StrPath, ...]) -> list[str | os.PathLike[str]]:
-    if not paths:
-        raise ValueError("scan() needs at least one path")
-    # bytes paths (non-UTF-8 file names) become str with surrogate escapes, which round-trip to bytes.
-    return [os.fsdecode(p) if isinstance(p, bytes) else os.fspath(p) for p in paths]
-
-
-def scan(
-    *paths: StrPath,
-    jobs: int | None = None,
-    host_from: HostFrom = None,
-    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
-    max_depth: int = DEFAULT_MAX_DEPTH,
-    max_elements: int = DEFAULT_MAX_ELEMENTS,
-) -> Scan:
-    """Scan files, directories (recursively, ``*.xml``) and glob patterns into a :class:`Scan`.
-
-    Archives (``.tar``, ``.tar.gz``, ``.tar.xz``, ``.zip``) and Parquet datasets written by
-    ``virtaudit scan --out`` are read too (see :mod:`virtaudit.sources`).
-    """
-    mode, value = host_mode(host_from)
-    limits = {"max_file_size": max_file_size, "max_depth": max_depth, "max_elements": max_elements}
-    plain, special = _split_sources(_paths(paths))
-    result: Scan | None = None
-    if plain or not special:
-        tables = _core.scan(plain, jobs=jobs, host_mode=mode, host_value=value, **limits)
-        result = Scan.from_tables(_frames(tables), tuple(str(p) for p in plain))
-    if special:
-        from virtaudit import sources
-
-        for source in special:
-            extra = sources.scan_special(source, jobs=jobs, host_from=host_from, **limits)
-            result = extra if result is None else result.concat(extra)
-    assert result is not None
-    return result
-
-
-def _split_sources(paths: list[str | os.PathLike[str]]) -> tuple[list[str | os.PathLike[str]], list[Path]]:
-    """Separates archives and Parquet datasets (read in Python) from the files the core reads."""
-    from virtaudit.sources import is_special
-
-    plain: list[str | os.PathLike[str]] = []
-    special: list[Path] = []
-    for p in paths:
-        if is_special(Path(p)):
-            special.append(Path(p))
-            if Path(p).is_dir():
-                # XML files beside a dataset are read too: the core's walk finds only *.xml.
-                plain.append(p)
-        else:
-            plain.append(p)
-    return plain, special
-
-
-def scan_batches(
-    *paths: StrPath,
-    batch_files: int = 10_000,
-    jobs: int | None = None,
-    host_from: HostFrom = None,
-    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
-    max_depth: int = DEFAULT_MAX_DEPTH,
-    max_elements: int = DEFAULT_MAX_ELEMENTS,
-    caps_flags: Sequence[str] | None = None,
-) -> Iterator[Scan]:
-    """Yield the scan :class:`Scan` by :class:`Scan`, ``batch_files`` inputs at a time.
-
-    Peak memory depends on ``batch_files``, not on the number of inputs: use it for very large fleets.
-    ``caps_flags``: only these QEMU capability flags become rows of ``caps`` (``domains.caps_count``
-    still counts them all); the caps table is otherwise the largest by far.
-    """
-    if batch_files < 1:
-        raise ValueError("batch_files must be at least 1")
-    mode, value = host_mode(host_from)
-    scanner = _core.Scanner(
-        _paths(paths),
-        jobs=jobs,
-        host_mode=mode,
-        host_value=value,
-        max_file_size=max_file_size,
-        max_depth=max_depth,
-        max_elements=max_elements,
-        caps_flags=None if caps_flags is None else list(caps_flags),
-    )
-    while (batch := next_scan(scanner, batch_files)) is not None:
-        yield batch
-        # Drop this frame's reference before the next batch is built: with it, two batches would be alive at
-        # once (the caller's and the one being scanned), doubling the peak memory.
-        del batch
-
-
 def next_scan(scanner: _core.Scanner, batch_files: int, sources: tuple[str, ...] = ()) -> Scan | None:
     """The next ``batch_files`` inputs of ``scanner`` as a :class:`Scan` (None: no more).
 
@@ -244,3 +156,12 @@ def next_scan(scanner: _core.Scanner, batch_files: int, sources: tuple[str, ...]
 def scan_of_tables(tables: Mapping[str, Any], sources: tuple[str, ...] = ()) -> Scan:
     """A :class:`Scan` of the core's tables of one batch (polars takes them over without copying)."""
     return Scan.from_tables(_frames(tables), sources)
+
+
+def __getattr__(name: str) -> Any:
+    # scan and scan_batches under their historic names (the pipeline imports this module, not the reverse).
+    if name in ("scan", "scan_batches"):
+        from virtaudit import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module 'virtaudit.scanning' has no attribute {name!r}")

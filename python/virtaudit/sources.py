@@ -24,18 +24,15 @@ sub-directories are datasets (one per host, as fetched from a fleet) is read as 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tarfile
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Final
-from urllib.parse import quote
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Final, Self, cast
 
 if TYPE_CHECKING:
     import polars as pl
@@ -45,28 +42,21 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ARCHIVE_SUFFIXES",
-    "DATASET_META",
     "FACTS_COLUMNS",
     "Source",
     "archive_name",
-    "dataset_dirs",
     "empty_facts",
     "empty_tables",
     "error_frame",
     "is_archive",
-    "is_dataset",
     "is_special",
     "package_versions",
     "read_archive",
-    "read_dataset",
     "read_special",
     "scan_special",
-    "write_dataset",
 ]
 
 ARCHIVE_SUFFIXES: Final = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".zip")
-DATASET_META: Final = "_virtaudit.json"
-"""Written at the top of a dataset: schema version, tool version, when, and the hosts written."""
 FACTS_COLUMNS: Final = ("host", "libvirt_version", "qemu_version")
 
 # Members of a sosreport (or of a tarball of a host's file system) that are libvirt status files.
@@ -80,7 +70,8 @@ PACKAGE_MEMBER: Final = re.compile(
     r"(?:^|/)(?:installed-rpms|installed-debs|sos_commands/dpkg/dpkg_-l[^/]*|sos_commands/rpm/[^/]*-qa[^/]*)$"
 )
 SMALL_FILE: Final = 4096
-PACKAGE_LIST_LIMIT: Final = 64 * 1024 * 1024
+PACKAGE_LIST_LIMIT: Final = 16 * 1024 * 1024
+"""Package lists are a few hundred KB; a larger one is not read (its own cap, below the file-size one)."""
 # Parse archive members in chunks so that a large archive never holds all its members at once.
 CHUNK_ITEMS: Final = 2000
 CHUNK_BYTES: Final = 256 * 1024 * 1024
@@ -106,30 +97,9 @@ def is_archive(path: Path) -> bool:
     return path.name.lower().endswith(ARCHIVE_SUFFIXES) and path.is_file()
 
 
-def is_dataset(path: Path) -> bool:
-    """A directory written by ``virtaudit scan --out`` (it holds ``domains/`` and ``errors/``)."""
-    try:
-        return path.is_dir() and (path / "domains").is_dir() and (path / "errors").is_dir()
-    except OSError:  # an unreadable directory is the core's to report, as an error row
-        return False
-
-
-def dataset_dirs(path: Path) -> list[Path]:
-    """``[path]`` for a dataset; its sub-directories that are datasets for a directory of them."""
-    if not path.is_dir():
-        return []
-    if is_dataset(path):
-        return [path]
-    try:
-        # scandir's own entry types: no stat per entry (a flat directory of status files has thousands).
-        with os.scandir(path) as entries:
-            children = sorted(Path(e.path) for e in entries if e.is_dir(follow_symlinks=False))
-    except OSError:
-        return []
-    return [p for p in children if is_dataset(p)]
-
-
 def is_special(path: Path) -> bool:
+    from virtaudit.datasets import dataset_dirs
+
     return is_archive(path) or bool(dataset_dirs(path))
 
 
@@ -186,13 +156,13 @@ def error_frame(path: str, host: str, kind: str, message: str) -> pl.DataFrame:
     return pl.DataFrame(row, schema=schema)
 
 
-def _scan_from(tables: dict[str, pl.DataFrame], sources: tuple[str, ...]) -> Scan:
+def scan_from(tables: dict[str, pl.DataFrame], sources: tuple[str, ...]) -> Scan:
     from virtaudit.scanning import Scan
 
     return Scan.from_tables(tables, sources)
 
 
-def _concat_tables(parts: list[dict[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
+def concat_tables(parts: list[dict[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
     import polars as pl
 
     out = empty_tables()
@@ -218,6 +188,10 @@ class _Member:
     name: str
     size: int
     read: Callable[[int], bytes]  # read(at_most) -> bytes
+    link: str | None = None
+    """For a link member: what kind ("symbolic link", "hard link"); it has no data of its own."""
+    fatal: bool = True
+    """A read error ends the archive (a tar stream cannot skip past a damaged member; a zip can)."""
 
 
 class _ArchiveFault(Exception):
@@ -226,6 +200,10 @@ class _ArchiveFault(Exception):
     def __init__(self, member: str | None, message: str) -> None:
         super().__init__(message)
         self.member = member
+
+
+class _MemberFault(Exception):
+    """One member cannot be read (encrypted, bad CRC, unsupported compression); the others can."""
 
 
 _READ_ERRORS: Final = (
@@ -248,56 +226,108 @@ def _lzma_zlib_errors() -> tuple[type[BaseException], ...]:
 
 def open_input(path: Path) -> BinaryIO:
     """Opens an archive read-only without moving its access time (O_NOATIME), where the kernel allows."""
-    flags = os.O_RDONLY | getattr(os, "O_NOATIME", 0)
+    flags = os.O_RDONLY | getattr(os, "O_NOATIME", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
         fd = os.open(path, flags)
     except PermissionError:  # O_NOATIME needs ownership of the file (or CAP_FOWNER)
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     return os.fdopen(fd, "rb")
+
+
+def _decompressed(raw: BinaryIO) -> IO[bytes]:
+    """The tar stream inside ``raw``, by its magic bytes: the gzip, xz and bzip2 readers check their
+    stream's end and checksum (tarfile's own stream reader checks no gzip CRC), and raise on a stream
+    cut short."""
+    import bz2
+    import gzip
+    import lzma
+
+    head = raw.read(6)
+    raw.seek(0)
+    if head[:2] == b"\x1f\x8b":
+        return cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))  # (a BufferedIOBase: reads bytes)
+    if head == b"\xfd7zXZ\x00":
+        return lzma.LZMAFile(raw)
+    if head[:3] == b"BZh":
+        return bz2.BZ2File(raw)
+    return raw
+
+
+class _TarInfo(tarfile.TarInfo):
+    """Notes on its archive when the end-of-archive marker (a zero block) was read: tarfile otherwise
+    ends just as quietly at a stream cut on a member boundary or in a header."""
+
+    @classmethod
+    def fromtarfile(cls, tarfile: tarfile.TarFile) -> Self:
+        try:
+            return super().fromtarfile(tarfile)
+        except EOFHeaderError:
+            tarfile.virtaudit_end = True  # type: ignore[attr-defined]
+            raise
+
+
+EOFHeaderError: Final = tarfile.EOFHeaderError  # type: ignore[attr-defined]
 
 
 def _tar_members(path: Path) -> Iterator[_Member]:
     faults = _READ_ERRORS + _lzma_zlib_errors()
     last: str | None = None
+    where = "at its start"
     try:
-        # "r|*": a pure stream, read once front to back whatever the compression (gzip, xz, bzip2).
-        with open_input(path) as raw, tarfile.open(fileobj=raw, mode="r|*") as tf:
-            while True:
-                try:
-                    info = tf.next()
-                except faults as exc:
+        # "r|": a pure stream, read once front to back (the decompression is _decompressed's).
+        with open_input(path) as raw, _decompressed(raw) as stream:
+            with tarfile.open(fileobj=stream, mode="r|", tarinfo=_TarInfo) as tf:
+                while True:
                     where = f"after member {last}" if last else "at its start"
-                    raise _ArchiveFault(None, f"corrupt or truncated archive {where}: {exc}") from exc
-                if info is None:
-                    return
-                name = _utf8(info.name).lstrip("/")
-                while name.startswith("./"):
-                    name = name[2:]
-                last = name
-                if not info.isreg():
-                    continue
-                holder = {"info": info}
-
-                def read(limit: int, holder: dict[str, tarfile.TarInfo] = holder) -> bytes:
-                    f = tf.extractfile(holder["info"])
-                    if f is None:
-                        return b""
-                    return f.read(limit)
-
-                yield _Member(name, info.size, read)
+                    info = tf.next()
+                    if info is None:
+                        break
+                    last = name = _member_name(info.name)
+                    yield _tar_member(tf, info, name)
+                if not getattr(tf, "virtaudit_end", False):
+                    raise _ArchiveFault(None, f"archive cut short {where}: no end-of-archive marker")
+            # The compressed stream to its end: its trailer (gzip's CRC and length) is checked there.
+            while stream.read(1 << 20):
+                pass
     except _ArchiveFault:
         raise
     except faults as exc:
-        raise _ArchiveFault(None, f"not a readable tar archive: {exc}") from exc
+        raise _ArchiveFault(None, f"corrupt or truncated archive {where}: {exc}") from exc
+
+
+def _member_name(raw_name: str) -> str:
+    name = _utf8(raw_name).lstrip("/")
+    while name.startswith("./"):
+        name = name[2:]
+    return name
+
+
+def _tar_member(tf: tarfile.TarFile, info: tarfile.TarInfo, name: str) -> _Member:
+    if info.issym() or info.islnk():
+        kind = "symbolic link" if info.issym() else "hard link"
+        return _Member(name, 0, lambda _limit: b"", link=kind)
+    if not info.isreg():
+        return _Member(name, 0, lambda _limit: b"", link="special file")
+
+    def read(limit: int) -> bytes:
+        f = tf.extractfile(info)
+        data = f.read(limit) if f is not None else b""
+        if len(data) < min(info.size, limit):
+            raise EOFError(f"member cut short: {len(data)} of {info.size} bytes")
+        return data
+
+    return _Member(name, info.size, read)
 
 
 def _zip_members(path: Path) -> Iterator[_Member]:
     faults = _READ_ERRORS + _lzma_zlib_errors()
+    raw = open_input(path)
     try:
-        zf = zipfile.ZipFile(open_input(path))
+        zf = zipfile.ZipFile(raw)
     except faults as exc:
+        raw.close()  # (ZipFile closes only a file it opened itself)
         raise _ArchiveFault(None, f"not a readable zip archive: {exc}") from exc
-    with zf:
+    with raw, zf:
         for info in zf.infolist():
             if info.is_dir():
                 continue
@@ -307,7 +337,8 @@ def _zip_members(path: Path) -> Iterator[_Member]:
                 with zf.open(info) as f:
                     return f.read(limit)
 
-            yield _Member(name, info.file_size, read)
+            link = "symbolic link" if (info.external_attr >> 16) & 0o170000 == 0o120000 else None
+            yield _Member(name, info.file_size, read, link=link, fatal=False)
 
 
 def _host_of(name: str, full: str, host_from: HostFrom, fallback: str) -> str:
@@ -390,186 +421,175 @@ def read_archive(
     max_elements: int | None = None,
 ) -> Source:
     """Read the status files of one archive in place (see the module docstring)."""
-    import polars as pl
-
     from virtaudit import _core
-    from virtaudit.hostnames import host_mode
 
     limits = {
         "max_file_size": _core.DEFAULT_MAX_FILE_SIZE if max_file_size is None else max_file_size,
         "max_depth": _core.DEFAULT_MAX_DEPTH if max_depth is None else max_depth,
         "max_elements": _core.DEFAULT_MAX_ELEMENTS if max_elements is None else max_elements,
     }
-    cap = limits["max_file_size"]
-    archive = str(path)
-    fallback = archive_name(path)
-    explicit_host = host_mode(host_from)[0] in ("fixed", "regex")
-
-    parts: list[dict[str, pl.DataFrame]] = []
-    errors: list[pl.DataFrame] = []
-    status_items: list[tuple[str, str, bytes]] = []  # always read
-    other_items: list[tuple[str, str, bytes]] = []  # read only if the archive is not a sosreport
-    pending_bytes = 0
-    sos = False
-    hostnames: dict[int, str] = {}
-    package_lists: list[bytes] = []
-
-    def flush(items: list[tuple[str, str, bytes]]) -> None:
-        if not items:
-            return
-        tables = _core.scan_buffers(items=items, jobs=jobs, **limits)
-        parts.append({name: pl.DataFrame(tables[name]) for name in _core.TABLE_NAMES})
-        items.clear()
-
-    def member_error(name: str, kind: str, message: str, host: str) -> None:
-        errors.append(error_frame(f"{archive}!{name}", host, kind, message))
-
+    reader = _ArchiveReader(path, host_from, jobs, limits)
     members = _zip_members(path) if path.name.lower().endswith(".zip") else _tar_members(path)
     try:
         for member in members:
-            name = member.name
-            if SOS_MARKER.search(name):
-                sos = True
-            status = bool(STATUS_MEMBER.search(name))
-            if status:
-                sos = True
-            hostname_rank = next((i for i, rx in enumerate(HOSTNAME_MEMBERS) if rx.search(name)), None)
-            if hostname_rank is not None and hostname_rank not in hostnames and member.size <= SMALL_FILE:
-                try:
-                    host = _clean_hostname(member.read(SMALL_FILE))
-                except _READ_ERRORS + _lzma_zlib_errors() as exc:
-                    raise _ArchiveFault(name, f"corrupt or truncated member {name}: {exc}") from exc
-                if host:
-                    hostnames[hostname_rank] = host
-                continue
-            if PACKAGE_MEMBER.search(name) and member.size <= PACKAGE_LIST_LIMIT:
-                try:
-                    package_lists.append(member.read(PACKAGE_LIST_LIMIT))
-                except _READ_ERRORS + _lzma_zlib_errors() as exc:
-                    raise _ArchiveFault(name, f"corrupt or truncated member {name}: {exc}") from exc
-                continue
-            if not name.lower().endswith(".xml"):
-                continue
-            if not status and sos:
-                continue
-            full = f"{archive}!{name}"
-            # "": named at the end, after the hostname file (which may come later in the stream).
-            host = "" if status and not explicit_host else _host_of(name, full, host_from, fallback)
-            if member.size > cap:
-                # Never read: the same row the core writes for a file above the cap.
-                member_error(
-                    name, "too_large", f"{member.size} bytes is above the {cap}-byte limit; not read", host
-                )
-                continue
-            try:
-                data = member.read(cap + 1)
-            except _READ_ERRORS + _lzma_zlib_errors() as exc:
-                raise _ArchiveFault(name, f"corrupt or truncated member {name}: {exc}") from exc
-            target = status_items if status else other_items
-            target.append((full, host, data))
-            if status:
-                pending_bytes += len(data)
-                if len(status_items) >= CHUNK_ITEMS or pending_bytes >= CHUNK_BYTES:
-                    flush(status_items)
-                    pending_bytes = 0
-            if sos and other_items:
-                other_items.clear()
+            reader.take(member)
     except _ArchiveFault as fault:
-        where = f"{archive}!{fault.member}" if fault.member else archive
-        errors.append(error_frame(where, "", "archive", str(fault)))
+        where = f"{reader.archive}!{fault.member}" if fault.member else reader.archive
+        reader.errors.append(error_frame(where, "", "archive", str(fault)))
+    return reader.finish()
 
-    flush(status_items)
-    if not sos:
-        for start in range(0, len(other_items), CHUNK_ITEMS):
-            flush(other_items[start : start + CHUNK_ITEMS])
-    other_items.clear()
 
-    tables = _concat_tables(parts)
-    sos_host = hostnames.get(0) or hostnames.get(1) or fallback
-    host_expr = pl.when(pl.col("host") == "").then(pl.lit(sos_host if sos else fallback))
-    if errors:
-        tables["errors"] = pl.concat([tables["errors"], *errors], how="vertical_relaxed")
-    for name, df in tables.items():
-        tables[name] = df.with_columns(host_expr.otherwise(pl.col("host")).alias("host"))
+def _read_member(member: _Member, limit: int) -> bytes:
+    try:
+        return member.read(limit)
+    except _READ_ERRORS + _lzma_zlib_errors() as exc:
+        message = f"corrupt, truncated or unsupported member {member.name}: {type(exc).__name__}: {exc}"
+        if member.fatal:
+            raise _ArchiveFault(member.name, message) from exc
+        raise _MemberFault(message) from exc
 
-    facts = empty_facts()
-    if sos:
+
+class _ArchiveReader:
+    """What one archive's members add up to: parsed in chunks, host named, package versions found."""
+
+    def __init__(self, path: Path, host_from: HostFrom, jobs: int | None, limits: dict[str, int]) -> None:
+        from virtaudit.hostnames import host_mode
+
+        self.archive = str(path)
+        self.fallback = archive_name(path)
+        self.host_from = host_from
+        self.explicit_host = host_mode(host_from)[0] in ("fixed", "regex")
+        self.jobs = jobs
+        self.limits = limits
+        self.parts: list[dict[str, pl.DataFrame]] = []
+        self.errors: list[pl.DataFrame] = []
+        self.status_items: list[tuple[str, str, bytes]] = []  # always read
+        self.other_items: list[tuple[str, str, bytes]] = []  # read only if the archive is not a sosreport
+        self.pending_bytes = 0
+        self.sos = False
+        self.hostnames: dict[int, str] = {}
+        self.package_lists: list[bytes] = []
+        self.other_errors: list[pl.DataFrame] = []
+        self.seen: set[str] = set()
+        self.position = 0
+
+    def flush(self, items: list[tuple[str, str, bytes]]) -> None:
+        import polars as pl
+
+        from virtaudit import _core
+
+        if not items:
+            return
+        tables = _core.scan_buffers(items=items, jobs=self.jobs, **self.limits)
+        self.parts.append({name: pl.DataFrame(tables[name]) for name in _core.TABLE_NAMES})
+        items.clear()
+
+    def take(self, member: _Member) -> None:
+        self.position += 1
+        name = member.name
+        if SOS_MARKER.search(name):
+            self.sos = True
+        status = bool(STATUS_MEMBER.search(name))
+        if status:
+            self.sos = True
+            self.other_errors.clear()
+        try:
+            if member.link is None and self._host_fact(member):
+                return
+        except _MemberFault as fault:
+            self._error(name, "", "archive", str(fault), status=True)
+            return
+        if not name.lower().endswith(".xml") or (not status and self.sos):
+            return
+        if name in self.seen:
+            # Each of the members of one name is read, and named with its position in the archive.
+            name = f"{name}#{self.position}"
+        self.seen.add(name)
+        full = f"{self.archive}!{name}"
+        # "": named at the end, after the hostname file (which may come later in the stream).
+        explicit = not status or self.explicit_host
+        host = _host_of(name, full, self.host_from, self.fallback) if explicit else ""
+        if member.link is not None:
+            message = f"a {member.link} member: not read (links inside archives are not followed)"
+            self._error(name, host, "archive", message, status=status)
+            return
+        cap = self.limits["max_file_size"]
+        if member.size > cap:
+            # Never read: the same row the core writes for a file above the cap.
+            message = f"{member.size} bytes is above the {cap}-byte limit; not read"
+            self._error(name, host, "too_large", message, status=status)
+            return
+        try:
+            data = _read_member(member, cap + 1)
+        except _MemberFault as fault:
+            self._error(name, host, "archive", str(fault), status=status)
+            return
+        self._add(full, host, data, status)
+
+    def _error(self, name: str, host: str, kind: str, message: str, *, status: bool) -> None:
+        # Rows of members that are not status files are dropped if the archive turns out a sosreport.
+        row = error_frame(f"{self.archive}!{name}", host, kind, message)
+        (self.errors if status else self.other_errors).append(row)
+
+    def _add(self, full: str, host: str, data: bytes, status: bool) -> None:
+        (self.status_items if status else self.other_items).append((full, host, data))
+        if status:
+            self.pending_bytes += len(data)
+            if len(self.status_items) >= CHUNK_ITEMS or self.pending_bytes >= CHUNK_BYTES:
+                self.flush(self.status_items)
+                self.pending_bytes = 0
+        if self.sos and self.other_items:
+            self.other_items.clear()
+
+    def _host_fact(self, member: _Member) -> bool:
+        """Reads a hostname file or a package list (True: the member was one of those)."""
+        name = member.name
+        rank = next((i for i, rx in enumerate(HOSTNAME_MEMBERS) if rx.search(name)), None)
+        if rank is not None and rank not in self.hostnames and member.size <= SMALL_FILE:
+            host = _clean_hostname(_read_member(member, SMALL_FILE))
+            if host:
+                self.hostnames[rank] = host
+            return True
+        if PACKAGE_MEMBER.search(name) and member.size <= PACKAGE_LIST_LIMIT:
+            self.package_lists.append(_read_member(member, PACKAGE_LIST_LIMIT))
+            return True
+        return False
+
+    def finish(self) -> Source:
+        import polars as pl
+
+        self.flush(self.status_items)
+        if not self.sos:
+            for start in range(0, len(self.other_items), CHUNK_ITEMS):
+                self.flush(self.other_items[start : start + CHUNK_ITEMS])
+        self.other_items.clear()
+        if not self.sos:
+            self.errors.extend(self.other_errors)
+        tables = concat_tables(self.parts)
+        sos_host = self.hostnames.get(0) or self.hostnames.get(1) or self.fallback
+        host_expr = pl.when(pl.col("host") == "").then(pl.lit(sos_host if self.sos else self.fallback))
+        if self.errors:
+            tables["errors"] = pl.concat([tables["errors"], *self.errors], how="vertical_relaxed")
+        for name, df in tables.items():
+            tables[name] = df.with_columns(host_expr.otherwise(pl.col("host")).alias("host"))
+        return Source(scan_from(tables, (self.archive,)), self._facts(tables, sos_host))
+
+    def _facts(self, tables: dict[str, pl.DataFrame], sos_host: str) -> pl.DataFrame:
+        import polars as pl
+
+        if not self.sos:
+            return empty_facts()
         libvirt = qemu = None
-        for data in package_lists:
+        for data in self.package_lists:
             lv, qv = package_versions(data.decode("utf-8", "replace"))
             libvirt, qemu = libvirt or lv, qemu or qv
-        if libvirt or qemu:
-            hosts = set(tables["domains"]["host"].to_list()) or {sos_host}
-            facts = pl.DataFrame(
-                {"host": sorted(hosts), "libvirt_version": libvirt, "qemu_version": qemu},
-                schema={c: pl.String for c in FACTS_COLUMNS},
-            )
-    return Source(_scan_from(tables, (archive,)), facts)
-
-
-# --------------------------------------------------------------------------------------------------
-# Parquet datasets
-
-DATASET_TABLES: Final = ("domains", "devices", "caps", "live_aliases", "errors", "findings", "facts")
-
-
-def _partition(host: str) -> str:
-    # Hive layout: the value percent-encoded (what polars, DuckDB and Spark decode).
-    return "host=" + quote(host, safe="")
-
-
-def _read_table(directory: Path, schema: Any) -> pl.DataFrame:
-    import polars as pl
-
-    empty = pl.DataFrame(schema=schema)
-    if not directory.is_dir() or not any(directory.rglob("*.parquet")):
-        return empty
-    df = pl.scan_parquet(directory, hive_partitioning=True, hive_schema={"host": pl.String}).collect()
-    df = pl.concat([empty, df], how="diagonal_relaxed")
-    return df.select(pl.col(c).cast(t) for c, t in schema.items())
-
-
-def _findings_schema() -> dict[str, Any]:
-    import polars as pl
-
-    from virtaudit.reports import FINDINGS_COLUMNS
-
-    return {c: pl.String for c in FINDINGS_COLUMNS}
-
-
-def read_dataset(path: Path) -> tuple[Source, pl.DataFrame]:
-    """The scan tables, host facts and stored findings of one dataset or a directory of them."""
-    import polars as pl
-
-    from virtaudit import SCHEMA_VERSION
-
-    dirs = dataset_dirs(path)
-    if not dirs:
-        raise ValueError(f"{path} is not a virtaudit dataset (no domains/ and errors/ directories)")
-    schemas = dict(_empty_schemas())
-    parts: list[dict[str, pl.DataFrame]] = []
-    facts = [empty_facts()]
-    findings = [pl.DataFrame(schema=_findings_schema())]
-    for d in dirs:
-        meta = d / DATASET_META
-        if meta.is_file():
-            try:
-                version = json.loads(meta.read_text()).get("schema_version", SCHEMA_VERSION)
-            except (OSError, ValueError) as exc:
-                raise ValueError(f"{meta}: unreadable dataset metadata: {exc}") from exc
-            if version != SCHEMA_VERSION:
-                raise ValueError(
-                    f"{d}: dataset schema version {version}, this virtaudit reads version {SCHEMA_VERSION}"
-                )
-        parts.append({name: _read_table(d / name, schema) for name, schema in schemas.items()})
-        facts.append(_read_table(d / "facts", empty_facts().schema))
-        findings.append(_read_table(d / "findings", _findings_schema()))
-    tables = _concat_tables(parts)
-    all_facts = pl.concat(facts, how="vertical_relaxed").unique(
-        subset=["host"], keep="last", maintain_order=True
-    )
-    all_findings = pl.concat(findings, how="vertical_relaxed")
-    return Source(_scan_from(tables, tuple(str(d) for d in dirs)), all_facts), all_findings
+        if not (libvirt or qemu):
+            return empty_facts()
+        hosts = set(tables["domains"]["host"].to_list()) or {sos_host}
+        return pl.DataFrame(
+            {"host": sorted(hosts), "libvirt_version": libvirt, "qemu_version": qemu},
+            schema={c: pl.String for c in FACTS_COLUMNS},
+        )
 
 
 def read_special(
@@ -591,83 +611,28 @@ def read_special(
             max_depth=max_depth,
             max_elements=max_elements,
         )
+    from virtaudit.datasets import read_dataset
+
     return read_dataset(path)[0]
 
 
 def scan_special(path: Path, **options: Any) -> Scan:
-    """The scan of an archive or dataset (what :func:`virtaudit.scan` calls for them)."""
+    """The scan of one archive or dataset."""
     return read_special(path, **options).scan
 
 
-def write_dataset(
-    out: Path,
-    scan: Scan,
-    *,
-    findings: pl.DataFrame | None = None,
-    facts: pl.DataFrame | None = None,
-    part: int = 0,
-    fresh_hosts: set[str] | None = None,
-) -> list[str]:
-    """Write ``scan`` (and ``findings``, ``facts``) under ``out`` as ``TABLE/host=NAME/part-N.parquet``.
+def __getattr__(name: str) -> Any:
+    # The dataset functions under their historic names (they live in virtaudit.datasets, which reads
+    # this module's tables).
+    if name in (
+        "DATASET_META",
+        "DATASET_TABLES",
+        "dataset_dirs",
+        "is_dataset",
+        "read_dataset",
+        "write_dataset",
+    ):
+        from virtaudit import datasets
 
-    Every table gets a file for every host of the scan, even an empty one, so that each host's
-    partition is complete and self-describing. A host's partition directories are emptied the first time
-    it is written (``fresh_hosts`` tracks which hosts were already written by this run, for callers that
-    write batch by batch with increasing ``part``); other hosts' partitions are left alone, so that
-    per-host datasets can be merged into one directory. Returns the hosts written.
-    """
-
-    from virtaudit import SCHEMA_VERSION, __version__
-
-    tables: dict[str, pl.DataFrame] = dict(scan.tables())
-    if findings is not None:
-        tables["findings"] = findings
-    if facts is not None:
-        tables["facts"] = facts
-    hosts = sorted(
-        set(scan.domains["host"].to_list())
-        | set(scan.errors["host"].to_list())
-        | (set(findings["host"].to_list()) if findings is not None else set())
-    )
-    if fresh_hosts is None:
-        fresh_hosts = set()
-    out.mkdir(parents=True, exist_ok=True)
-    by_host = {
-        name: df.partition_by("host", as_dict=True, include_key=False) if df.height else {}
-        for name, df in tables.items()
-    }
-    for host in hosts:
-        first = host not in fresh_hosts
-        fresh_hosts.add(host)
-        for name, df in tables.items():
-            directory = out / name / _partition(host)
-            if first and directory.is_dir():
-                for old in directory.glob("*.parquet"):
-                    old.unlink()
-            directory.mkdir(parents=True, exist_ok=True)
-            chunk = by_host[name].get((host,))
-            if chunk is None:
-                chunk = df.head(0).drop("host")
-            tmp = directory / f".part-{part}.parquet.tmp"
-            chunk.write_parquet(tmp)
-            os.replace(tmp, directory / f"part-{part}.parquet")
-    meta = {
-        "schema_version": SCHEMA_VERSION,
-        "tool": {"name": "virtaudit", "version": __version__},
-        "written": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "tables": list(tables),
-        "hosts": sorted(set(hosts) | _meta_hosts(out)),
-        "layout": "TABLE/host=NAME/part-N.parquet (hive partitioning; host values percent-encoded)",
-    }
-    tmp_meta = out / f".{DATASET_META}.tmp"
-    tmp_meta.write_text(json.dumps(meta, indent=2) + "\n")
-    os.replace(tmp_meta, out / DATASET_META)
-    return hosts
-
-
-def _meta_hosts(out: Path) -> set[str]:
-    try:
-        hosts = json.loads((out / DATASET_META).read_text()).get("hosts", [])
-    except (OSError, ValueError):
-        return set()
-    return {h for h in hosts if isinstance(h, str)}
+        return getattr(datasets, name)
+    raise AttributeError(f"module 'virtaudit.sources' has no attribute {name!r}")

@@ -20,6 +20,8 @@ from virtaudit.schema import FINDINGS_COLUMNS, SEVERITIES, severity_rank
 if TYPE_CHECKING:
     import polars as pl
 
+    from virtaudit.reports.tally import Tally
+
 __all__ = [
     "ERROR_COLUMNS",
     "FINDINGS_COLUMNS",
@@ -220,6 +222,27 @@ class AuditReport:
     """When the report was made (ISO 8601, UTC)."""
     version: str = ""
     options: dict[str, str] = field(default_factory=dict)
+    tally: Tally | None = None
+    """The counts of every finding of the run, for runs that keep only some finding rows (the command
+    line streams them: ``findings`` then holds only the ones a format shows, the worst first). None:
+    counted from ``findings``."""
+
+    def tallied(self) -> Tally:
+        """The counts of every finding (see :attr:`tally`)."""
+        if self.tally is not None:
+            return self.tally
+        from virtaudit.reports.tally import Tally
+
+        return Tally.of(self.findings)
+
+    @property
+    def finding_total(self) -> int:
+        """Findings of the run (more than ``findings.height`` when only some rows were kept)."""
+        return self.tally.total if self.tally is not None else self.findings.height
+
+    def summary(self) -> dict[str, pl.DataFrame]:
+        """:func:`summary` of every finding of the run."""
+        return self.tallied().summary() if self.tally is not None else summary(self.findings)
 
     def guest_counts(self) -> pl.DataFrame:
         """Documents parsed per host: (host, guests)."""
@@ -248,20 +271,17 @@ class AuditReport:
     def counts(self) -> dict[str, int]:
         import polars as pl
 
+        tally = self.tallied()
         by_sev = {s: 0 for s in SEVERITIES}
-        if self.findings.height:
-            for sev, n in self.findings.group_by("severity").len().iter_rows():
-                if sev in by_sev:
-                    by_sev[sev] = int(n)
-        guests_with = self.findings.select(
-            pl.concat_str(pl.col("host"), pl.lit("\x00"), pl.col("path")).n_unique()
-        ).item()
+        for sev, n in tally.keys().group_by("severity").agg(pl.col("findings").sum()).iter_rows():
+            if sev in by_sev:
+                by_sev[sev] = int(n)
         return {
             "files": self.files,
             "hosts": self.hosts,
             "guests": self.guest_total,
-            "guests_with_findings": int(guests_with),
-            "findings": self.findings.height,
+            "guests_with_findings": tally.guests_with_findings,
+            "findings": tally.total,
             "failing": self.failing,
             "unreadable": self.errors.height,
             **by_sev,

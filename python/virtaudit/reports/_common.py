@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
@@ -12,6 +13,21 @@ if TYPE_CHECKING:
 
 FINDINGS_SCHEMA_VERSION: Final = 1
 """Version of docs/findings.schema.json (JSON, JSONL); fields are only added within a version."""
+
+DISPLAY_LIMIT: Final = 1000
+"""Characters of one value shown on a terminal (the machine formats keep values whole)."""
+_CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(value: object, limit: int = DISPLAY_LIMIT) -> str:
+    """``value`` for a terminal: C0 and C1 control characters (ESC, OSC, BEL, CR, ...) escaped as
+    ``\\xNN``, so that no byte of an input can move the cursor, retitle the window or hide text, and cut
+    to ``limit`` characters, so that an absurd value costs no more than a long one."""
+    text = "" if value is None else str(value)
+    if len(text) > limit:
+        text = f"{text[:limit]}… ({len(text)} characters)"
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
 
 INPUT_CODE: Final = "INPUT"
 """The code under which unreadable inputs appear in formats that have only finding rows (CSV, Parquet)."""
@@ -51,11 +67,20 @@ def findings_with_errors(report: AuditReport) -> pl.DataFrame:
     error kind), for the formats that hold rows of one shape only."""
     import polars as pl
 
-    from virtaudit.reports import FINDINGS_COLUMNS
-
     if report.errors.height == 0:
         return report.findings
-    errors = report.errors.select(
+    return pl.concat([report.findings, error_rows(report)], how="vertical_relaxed")
+
+
+def error_rows(report: AuditReport) -> pl.DataFrame:
+    """One findings-shaped row per unreadable input (see :func:`findings_with_errors`)."""
+    import polars as pl
+
+    from virtaudit.reports import FINDINGS_COLUMNS, empty_findings
+
+    if report.errors.height == 0:
+        return empty_findings()
+    return report.errors.select(
         pl.col("host").cast(pl.String),
         pl.col("path").cast(pl.String),
         pl.lit(None, pl.String).alias("guest"),
@@ -68,4 +93,3 @@ def findings_with_errors(report: AuditReport) -> pl.DataFrame:
         pl.lit(report.target_libvirt or "newest").alias("libvirt_version"),
         pl.lit(None, pl.String).alias("qemu_version"),
     )
-    return pl.concat([report.findings, errors], how="vertical_relaxed")

@@ -11,7 +11,8 @@ from __future__ import annotations
 from html import escape
 from typing import IO, TYPE_CHECKING, Any, Final
 
-from virtaudit.reports import SEVERITIES, machine_family, severity_rank, summary
+from virtaudit.reports import SEVERITIES, severity_rank
+from virtaudit.reports.tally import platform_counts
 from virtaudit.schema import SEVERITY_COLORS
 
 if TYPE_CHECKING:
@@ -194,15 +195,15 @@ def _series_rank(series: str) -> int:
 def _charts(report: AuditReport) -> str:
     import polars as pl
 
-    counts = summary(report.findings)
+    counts = report.summary()
     sev_rows = [
         (s, [(s, int(n))], "sev", s)
         for s, n in counts["by_severity"].select(pl.col("severity").cast(pl.String), "findings").iter_rows()
     ]
     by_rule = (
-        report.findings.group_by("code", "rule", "severity")
-        .len()
-        .pivot(on="severity", index=["code", "rule"], values="len")
+        counts["by_rule"]
+        .with_columns(pl.col("severity").cast(pl.String))
+        .pivot(on="severity", index=["code", "rule"], values="findings")
         .fill_null(0)
     )
     rule_rows = []
@@ -223,31 +224,13 @@ def _charts(report: AuditReport) -> str:
     host_note = f"{len(host_rows) - MAX_BARS} more hosts not drawn" if len(host_rows) > MAX_BARS else ""
 
     # Guests by arch and machine family, stacked by the worst severity each guest has ("clean": none).
-    worst = report.findings.group_by("host", "path").agg(
-        pl.col("severity")
-        .replace_strict(
-            {s: i for i, s in enumerate(SEVERITIES)}, default=len(SEVERITIES), return_dtype=pl.Int32
-        )
-        .min()
-        .alias("rank")
+    tally = report.tally
+    platforms = (
+        tally.platform_table()
+        if tally is not None and tally.platforms is not None
+        else platform_counts(report.guests, report.findings)
     )
-    guests = (
-        report.guests.join(worst, on=["host", "path"], how="left")
-        .with_columns(
-            pl.col("rank")
-            .replace_strict(dict(enumerate(SEVERITIES)), default="clean", return_dtype=pl.String)
-            .alias("worst"),
-            pl.concat_str(
-                pl.col("arch").fill_null("?"),
-                pl.lit(" · "),
-                machine_family(pl.col("machine")).fill_null("?"),
-            ).alias("platform"),
-        )
-        .group_by("platform", "worst")
-        .len()
-        .pivot(on="worst", index="platform", values="len")
-        .fill_null(0)
-    )
+    guests = platforms.pivot(on="worst", index="platform", values="guests").fill_null(0)
     platform_rows = []
     for row in guests.iter_rows(named=True):
         parts = [(s, int(row.get(s, 0) or 0)) for s in (*SEVERITIES, "clean")]
@@ -297,6 +280,8 @@ def _findings(report: AuditReport) -> str:
     import polars as pl
 
     f = report.findings
+    total = report.finding_total
+    counts = report.summary()
     ordered = f.with_columns(
         pl.col("severity")
         .replace_strict(
@@ -305,9 +290,9 @@ def _findings(report: AuditReport) -> str:
         .alias("_rank")
     ).sort(["_rank", "host", "guest", "code"], nulls_last=True, maintain_order=True)
     shown = ordered.head(MAX_TABLE_ROWS)
-    hosts = sorted({h for h in f["host"].to_list() if h is not None})
-    codes = f.select("code", "rule").unique().sort("code").iter_rows()
-    sev_present = {s for s in f["severity"].to_list()}
+    hosts = sorted({h for h in counts["by_host"]["host"].to_list() if h is not None})
+    codes = counts["by_rule"].select("code", "rule").unique().sort("code").iter_rows()
+    sev_present = {s for s, n in counts["by_severity"].iter_rows() if n}
     chips = "".join(
         f'<label class="sev"><input type="checkbox" name="sev" value="{s}" checked>'
         f'<i style="display:inline-block;width:9px;height:9px;border-radius:2px;background:{COLORS[s]}"></i>'
@@ -344,9 +329,9 @@ def _findings(report: AuditReport) -> str:
             f"<td>{_e(r['libvirt_version'])}</td></tr>"
         )
     truncated = (
-        f'<p class="count">The table holds the {MAX_TABLE_ROWS} most severe of {f.height} findings; '
-        "the JSON, CSV or Parquet output has them all.</p>"
-        if f.height > MAX_TABLE_ROWS
+        f'<p class="count">The table holds the {shown.height} most severe of {total} findings '
+        f"({total - shown.height} more); the JSON, CSV or Parquet output has them all.</p>"
+        if total > shown.height
         else ""
     )
     return (
@@ -356,14 +341,14 @@ def _findings(report: AuditReport) -> str:
         f'<select id="f-rule" aria-label="rule"><option value="">all rules</option>{code_opts}</select>'
         '<input id="f-q" type="search" placeholder="search guest, alias, message…" aria-label="search">'
         '<button id="f-reset" type="button">Reset</button>'
-        f'<span class="count">showing <b id="f-count">{shown.height}</b> of {f.height}</span></div>'
+        f'<span class="count">showing <b id="f-count">{shown.height}</b> of {total}</span></div>'
         f"{truncated}"
         '<div class="scroll"><table id="findings"><thead><tr>'
         + "".join(f"<th>{_e(h)}</th>" for h in head)
         + "</tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table></div>"
-        + ("" if f.height else '<p class="empty">No findings.</p>')
+        + ("" if total else '<p class="empty">No findings.</p>')
         + "</section>"
     )
 
@@ -386,9 +371,9 @@ def _errors(errors: pl.DataFrame) -> str:
 
 
 def _rules(report: AuditReport) -> str:
-    if report.catalog is None or report.findings.height == 0:
+    if report.catalog is None or report.finding_total == 0:
         return ""
-    fired = set(report.findings["code"].to_list())
+    fired = set(report.summary()["by_rule"]["code"].to_list())
     items = []
     for row in report.catalog.iter_rows(named=True):
         if row["code"] not in fired:
@@ -410,7 +395,7 @@ def render(report: AuditReport) -> str:
     target = report.target_libvirt or "newest"
     if report.errors.height or report.failing:
         cls = "bad"
-    elif report.findings.height:
+    elif report.finding_total:
         cls = "warn"
     else:
         cls = "ok"

@@ -9,16 +9,42 @@ from __future__ import annotations
 from typing import IO, TYPE_CHECKING
 
 from virtaudit.reports._common import dumps, header, ndjson_rows
+from virtaudit.reports._spool import BucketFiles, by_severity
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from virtaudit.reports import AuditReport
 
 
+class Spool:
+    """Finding lines per severity, written as the batches arrive."""
+
+    def __init__(self, **_run: object) -> None:
+        self.rows = BucketFiles()
+
+    def add(self, findings: pl.DataFrame, guests: pl.DataFrame | None = None) -> None:
+        for rank, part in by_severity(findings):
+            lines = ndjson_rows(part, "finding")
+            self.rows.write(rank, ("\n".join(lines) + "\n").encode(), len(lines))
+
+    def finish(self, report: AuditReport, stream: IO[bytes]) -> None:
+        self.rows.copy_to(stream)
+        self.rows.close()
+        lines = ndjson_rows(report.errors, "error")
+        lines.append(dumps({"type": "summary", **header(report)}))
+        stream.write(("\n".join(lines) + "\n").encode())
+
+
 def render(report: AuditReport) -> str:
-    lines = ndjson_rows(report.findings, "finding") + ndjson_rows(report.errors, "error")
-    lines.append(dumps({"type": "summary", **header(report)}))
-    return "\n".join(lines) + "\n"
+    import io
+
+    buffer = io.BytesIO()
+    write(report, buffer)
+    return buffer.getvalue().decode()
 
 
 def write(report: AuditReport, stream: IO[bytes]) -> None:
-    stream.write(render(report).encode())
+    spool = Spool()
+    spool.add(report.findings)
+    spool.finish(report, stream)

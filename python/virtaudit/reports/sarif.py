@@ -15,6 +15,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 from virtaudit.reports import SEVERITIES, severity_rank
+from virtaudit.reports._spool import BucketFiles, by_severity
 
 if TYPE_CHECKING:
     import polars as pl
@@ -75,7 +76,7 @@ def _rules(report: AuditReport) -> list[dict[str, Any]]:
                     "security-severity": SECURITY_SEVERITY.get(top, "5.5"),
                 },
             }
-    seen = report.findings.group_by("code").agg(pl.col("rule").first()).sort("code")
+    seen = report.tallied().keys().group_by("code").agg(pl.col("rule").first()).sort("code")
     for code, rule in seen.iter_rows():
         if code not in codes:
             codes[code] = {
@@ -83,7 +84,10 @@ def _rules(report: AuditReport) -> list[dict[str, Any]]:
                 "name": rule or code,
                 "shortDescription": {"text": rule or code},
             }
-    return [codes[c] for c in sorted(codes)]
+    # The catalog's codes first, sorted (the indices the streamed results were written with), then any
+    # other code the findings carry.
+    known = sorted(c for c in codes if catalog is not None and c in set(catalog["code"].to_list()))
+    return [codes[c] for c in known] + [codes[c] for c in sorted(set(codes) - set(known))]
 
 
 def _fingerprint(f: dict[str, Any]) -> str:
@@ -143,41 +147,90 @@ def _notifications(errors: pl.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+def _catalog_index(catalog: pl.DataFrame | None) -> dict[str, int]:
+    """Each catalog code's index in the driver's rules (sorted by code, as :func:`_rules` lists them).
+
+    Results are written before the run's last finding is known, so only catalog codes get a
+    ``ruleIndex`` (optional in SARIF); a code outside the catalog still gets its rule entry."""
+    codes = sorted(catalog["code"].to_list()) if catalog is not None else []
+    return {c: i for i, c in enumerate(codes)}
+
+
+class Spool:
+    """Results as compact JSON, one a line, per severity."""
+
+    def __init__(self, *, catalog: pl.DataFrame | None = None, **_run: object) -> None:
+        self.rows = BucketFiles()
+        self._index = _catalog_index(catalog)
+
+    def add(self, findings: pl.DataFrame, guests: pl.DataFrame | None = None) -> None:
+        for rank, part in by_severity(findings):
+            lines = [
+                json.dumps(_result(f, self._index), ensure_ascii=False) for f in part.iter_rows(named=True)
+            ]
+            self.rows.write(rank, ("\n".join(lines) + "\n").encode(), len(lines))
+
+    def finish(self, report: AuditReport, stream: IO[bytes]) -> None:
+        rules = _rules(report)
+        invocation: dict[str, Any] = {
+            "executionSuccessful": report.errors.height == 0,
+            "exitCode": report.exit_code,
+            "toolExecutionNotifications": _notifications(report.errors),
+        }
+        if report.generated:
+            invocation["endTimeUtc"] = report.generated
+        doc = {
+            "$schema": SARIF_SCHEMA,
+            "version": "2.1.0",
+            "runs": [
+                {
+                    "tool": {
+                        "driver": {
+                            "name": "virtaudit",
+                            "version": report.version,
+                            "semanticVersion": report.version,
+                            "rules": rules,
+                        }
+                    },
+                    "invocations": [invocation],
+                    "results": _RESULTS,
+                    "properties": {
+                        "target_libvirt": report.target_libvirt or "newest",
+                        "fail_on": report.fail_on,
+                        "summary": report.counts(),
+                    },
+                }
+            ],
+        }
+        head, tail = json.dumps(doc, indent=2, ensure_ascii=False).split(json.dumps(_RESULTS))
+        stream.write(head.encode())
+        if self.rows.rows == 0:
+            stream.write(b"[]")
+        else:
+            sep = b"[\n        "
+            for line in self.rows.lines():
+                stream.write(sep + line)
+                sep = b",\n        "
+            stream.write(b"\n      ]")
+        self.rows.close()
+        stream.write(tail.encode() + b"\n")
+
+
+# Where the streamed results go in the document (a string no catalog text holds).
+_RESULTS: Final = "\x00virtaudit-results\x00"
+
+
 def render(report: AuditReport) -> dict[str, Any]:
-    rules = _rules(report)
-    rule_index = {r["id"]: i for i, r in enumerate(rules)}
-    results = [_result(f, rule_index) for f in report.findings.iter_rows(named=True)]
-    invocation: dict[str, Any] = {
-        "executionSuccessful": report.errors.height == 0,
-        "exitCode": report.exit_code,
-        "toolExecutionNotifications": _notifications(report.errors),
-    }
-    if report.generated:
-        invocation["endTimeUtc"] = report.generated
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "virtaudit",
-                        "version": report.version,
-                        "semanticVersion": report.version,
-                        "rules": rules,
-                    }
-                },
-                "invocations": [invocation],
-                "results": results,
-                "properties": {
-                    "target_libvirt": report.target_libvirt or "newest",
-                    "fail_on": report.fail_on,
-                    "summary": report.counts(),
-                },
-            }
-        ],
-    }
+    """The SARIF document as a dict."""
+    import io
+
+    buffer = io.BytesIO()
+    write(report, buffer)
+    loaded: dict[str, Any] = json.loads(buffer.getvalue())
+    return loaded
 
 
 def write(report: AuditReport, stream: IO[bytes]) -> None:
-    stream.write(json.dumps(render(report), indent=2, ensure_ascii=False).encode() + b"\n")
+    spool = Spool(catalog=report.catalog)
+    spool.add(report.findings)
+    spool.finish(report, stream)

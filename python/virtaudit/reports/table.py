@@ -11,7 +11,8 @@ import io
 import shutil
 from typing import IO, TYPE_CHECKING, Final
 
-from virtaudit.reports import SEVERITIES, summary
+from virtaudit.reports import SEVERITIES
+from virtaudit.reports._common import printable
 from virtaudit.schema import SEVERITY_STYLES as SEVERITY_STYLES  # (re-export; home: virtaudit.schema)
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ def _summary_tables(report: AuditReport, console: Console) -> None:
     from rich.columns import Columns
     from rich.table import Table
 
-    counts = summary(report.findings)
+    counts = report.summary()
     sev = Table(title="Findings by severity", title_justify="left", show_edge=False)
     sev.add_column("severity")
     sev.add_column("findings", justify="right")
@@ -49,7 +50,7 @@ def _summary_tables(report: AuditReport, console: Console) -> None:
         rules.add_column(col, justify=just)  # type: ignore[arg-type]
     by_rule = counts["by_rule"].with_columns(pl.col("severity").cast(pl.String))
     for code, rule, s, n, _g in by_rule.head(TOP).iter_rows():
-        rules.add_row(code, rule, _sev(s), str(n))
+        rules.add_row(printable(code), printable(rule), _sev(s), str(n))
     if by_rule.height > TOP:
         rules.add_row("…", f"{by_rule.height - TOP} more rules", "", "")
 
@@ -68,7 +69,7 @@ def _summary_tables(report: AuditReport, console: Console) -> None:
         .sort([*SEVERITIES, "unreadable", "host"], descending=[True] * (len(SEVERITIES) + 1) + [False])
     )
     for row in by_host.head(TOP).iter_rows(named=True):
-        name = str(row["host"])
+        name = printable(row["host"])
         if row["unreadable"]:
             name += f" ({row['unreadable']} unreadable)"
         hosts.add_row(
@@ -84,12 +85,15 @@ def _summary_tables(report: AuditReport, console: Console) -> None:
     console.print(hosts)
 
 
-def _findings_table(findings: pl.DataFrame, limit: int, console: Console) -> None:
+def _findings_table(findings: pl.DataFrame, limit: int, console: Console, total: int | None = None) -> None:
+    """The ``limit`` most severe of ``findings``; ``total``: how many the run had (``findings`` may hold
+    only the most severe of them)."""
     import polars as pl
     from rich.table import Table
     from rich.text import Text
 
-    if findings.height == 0:
+    total = findings.height if total is None else total
+    if total == 0:
         console.print(Text("No findings.", style="green"))
         return
     ordered = findings.with_columns(
@@ -100,11 +104,7 @@ def _findings_table(findings: pl.DataFrame, limit: int, console: Console) -> Non
         .alias("_rank")
     ).sort(["_rank", "host", "guest", "path", "code"], nulls_last=True, maintain_order=True)
     shown = ordered if limit <= 0 else ordered.head(limit)
-    title = (
-        "Findings"
-        if shown.height == findings.height
-        else (f"Findings (the {shown.height} most severe of {findings.height})")
-    )
+    title = "Findings" if shown.height == total else (f"Findings (the {shown.height} most severe of {total})")
     table = Table(title=title, title_justify="left", show_lines=False, expand=True)
     table.add_column("severity", no_wrap=True)
     table.add_column("host", no_wrap=True, overflow="fold")
@@ -114,16 +114,16 @@ def _findings_table(findings: pl.DataFrame, limit: int, console: Console) -> Non
     for row in shown.iter_rows(named=True):
         table.add_row(
             _sev(row["severity"]),
-            Text(row["host"] or ""),
-            Text(row["guest"] or row["path"] or ""),
-            Text(row["code"] or ""),
-            Text(row["message"] or ""),
+            Text(printable(row["host"])),
+            Text(printable(row["guest"] or row["path"])),
+            Text(printable(row["code"])),
+            Text(printable(row["message"])),
         )
     console.print(table)
-    if shown.height < findings.height:
+    if shown.height < total:
         console.print(
             Text(
-                f"… {findings.height - shown.height} more; --limit 0 shows all, "
+                f"… {total - shown.height} more; --limit 0 shows all, "
                 "--output-format json/csv/html gives every finding.",
                 style="dim",
             )
@@ -144,7 +144,9 @@ def _errors_table(errors: pl.DataFrame, limit: int, console: Console) -> None:
     table.add_column("kind", no_wrap=True)
     table.add_column("message", overflow="fold", ratio=1)
     for row in shown.iter_rows(named=True):
-        table.add_row(Text(row["path"] or ""), Text(row["kind"] or ""), Text(row["message"] or ""))
+        table.add_row(
+            Text(printable(row["path"])), Text(printable(row["kind"])), Text(printable(row["message"]))
+        )
     console.print(table)
     if shown.height < errors.height:
         console.print(Text(f"… {errors.height - shown.height} more unreadable inputs", style="dim"))
@@ -185,7 +187,7 @@ def render(
         console.print()
         _summary_tables(report, console)
         console.print()
-    _findings_table(report.findings, limit, console)
+    _findings_table(report.findings, limit, console, report.finding_total)
     _errors_table(report.errors, limit, console)
     if not quiet:
         console.print()

@@ -96,6 +96,16 @@ fn decode(data: &[u8]) -> Result<&str, InputError> {
         ));
     }
     let body = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    // libxml2 takes one byte-order mark; a second is a character before the XML declaration or the
+    // root, and libvirt's parser refuses the file.
+    if body.len() < data.len() && body.starts_with(b"\xEF\xBB\xBF") {
+        return Err(InputError::at(
+            ErrorKind::MalformedXml,
+            "a second byte-order mark (libvirt refuses the file)",
+            data,
+            3,
+        ));
+    }
     // XML 1.0 allows no control characters but tab, line feed and carriage return (libxml2 refuses them).
     // The same pass tells whether the file is pure ASCII, as status XML almost always is.
     let (control, ascii) = find_control_char(body);
@@ -349,5 +359,19 @@ impl<'a> Parser<'a> {
             name: &content[..name_len],
             attrs: &content[name_len..],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_byte_order_marks_are_refused() {
+        let one = b"\xEF\xBB\xBF<domstatus/>";
+        assert!(decode(one).is_ok());
+        let two = b"\xEF\xBB\xBF\xEF\xBB\xBF<domstatus/>";
+        let err = decode(two).expect_err("two BOMs");
+        assert_eq!(err.kind, ErrorKind::MalformedXml);
     }
 }

@@ -1,0 +1,98 @@
+"""The ``virtaudit`` command line (Typer).
+
+Start-up stays quick: this module imports nothing heavy. ``virtaudit --version`` answers before Typer is
+loaded; the commands (one module each: :mod:`~virtaudit.cli.audit`, :mod:`~virtaudit.cli.scan`,
+:mod:`~virtaudit.cli.show`, :mod:`~virtaudit.cli.catalog` for ``rules`` and ``explain``,
+:mod:`~virtaudit.cli.diff`; their options in :mod:`~virtaudit.cli.options`) are registered on first use of
+:func:`get_app` (``virtaudit.cli.app`` for Typer's test runner). Each command is thin: it checks its
+options, then calls the API (:mod:`virtaudit.pipeline`, :mod:`virtaudit.reports`), which imports polars
+only once the scan has started.
+
+Exit codes: 0 nothing at or above ``--fail-on``; 1 findings at or above it; 2 usage error; 3 some inputs
+could not be read (takes precedence over 0 and 1; the findings are still all reported).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    import typer
+
+__all__ = ["EXIT_FINDINGS", "EXIT_INTERNAL", "EXIT_OK", "EXIT_UNREADABLE", "EXIT_USAGE", "get_app", "main"]
+
+EXIT_OK: Final = 0
+EXIT_FINDINGS: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_UNREADABLE: Final = 3
+EXIT_INTERNAL: Final = 4
+"""A failure outside any input (a bug, the disk full while writing the report): one line on stderr."""
+
+EXIT_CODES_HELP: Final = """\
+**Exit codes**: 0 nothing at or above --fail-on; 1 findings at or above --fail-on; 2 usage error;
+3 some inputs could not be read (takes precedence over 0 and 1; the findings are still all reported);
+4 an internal failure outside any input (one line on stderr, no report to trust)."""
+
+# --------------------------------------------------------------------------------------------------
+# the app
+
+_APP: typer.Typer | None = None
+
+
+def get_app() -> typer.Typer:
+    """The Typer application (built on first use: importing Typer costs more than --version may)."""
+    global _APP
+    if _APP is not None:
+        return _APP
+    import typer
+
+    from virtaudit.cli import audit, catalog, diff, options, scan, show
+
+    app = typer.Typer(
+        name="virtaudit",
+        help=options.root.__doc__,
+        epilog=EXIT_CODES_HELP,
+        no_args_is_help=True,
+        add_completion=False,
+        rich_markup_mode="markdown",
+        context_settings={"help_option_names": ["-h", "--help"]},
+        pretty_exceptions_enable=False,
+    )
+    app.callback()(options.root)
+    app.command("audit", epilog=EXIT_CODES_HELP)(audit.audit_command)
+    app.command("scan")(scan.scan_command)
+    app.command("show")(show.show_command)
+    app.command("rules")(catalog.rules_command)
+    app.command("explain")(catalog.explain_command)
+    app.command("diff")(diff.diff_command)
+    _APP = app
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        return get_app()
+    raise AttributeError(f"module 'virtaudit.cli' has no attribute {name!r}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``virtaudit`` script."""
+    args = sys.argv[1:] if argv is None else argv
+    if args in (["--version"], ["-V"]):
+        from virtaudit import __version__
+
+        sys.stdout.write(f"virtaudit {__version__}\n")
+        return EXIT_OK
+    try:
+        get_app()(args=args, prog_name="virtaudit")
+    except Exception as exc:  # a traceback is a bug: say what failed in one line, exit neither 0 nor 1
+        first = (str(exc).splitlines() or [""])[0][:300]
+        sys.stderr.write(f"virtaudit: internal error ({type(exc).__name__}): {_printable(first)}\n")
+        return EXIT_INTERNAL
+    return EXIT_OK  # pragma: no cover - Typer exits
+
+
+def _printable(text: str) -> str:
+    # (no control character from an input reaches the terminal, even in an error message)
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)

@@ -1,0 +1,168 @@
+"""``virtaudit audit``: scan, check, report, with memory that does not grow with the fleet.
+
+The batches come from :class:`virtaudit.pipeline.Pieces` and are checked as they arrive
+(:func:`virtaudit.pipeline.audit_pieces`); the report keeps counts and spools rows
+(:class:`virtaudit.reports.stream.ReportSink`).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from virtaudit.cli import console
+from virtaudit.cli.options import (
+    DEFAULT_BATCH_FILES,
+    BatchOpt,
+    FailOn,
+    HostFactsOpt,
+    HostFromOpt,
+    JobsOpt,
+    MaxDepthOpt,
+    MaxElementsOpt,
+    MaxFileSizeOpt,
+    OutputFormat,
+    PathsArg,
+    QuietOpt,
+    Severity,
+    TargetOpt,
+    check_host_from,
+    check_target,
+    expand_paths,
+    limit_threads,
+    limits,
+    load_facts,
+    now,
+    resolve_format,
+    split_codes,
+    usage_error,
+    validate_codes,
+)
+from virtaudit.pipeline import InputProblem, Pieces, ScanOptions
+
+__all__ = ["audit_command"]
+
+
+def audit_command(
+    paths: PathsArg = None,
+    target_libvirt: TargetOpt = None,
+    host_facts: HostFactsOpt = None,
+    host_from: HostFromOpt = None,
+    select: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--select",
+            metavar="CODES",
+            help="Run only these rule codes or families (PCI001, ALS, ...; repeat or separate with commas).",
+        ),
+    ] = None,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option("--ignore", metavar="CODES", help="Skip these rule codes or families."),
+    ] = None,
+    min_severity: Annotated[
+        Severity | None,
+        typer.Option(
+            "--min-severity",
+            case_sensitive=False,
+            help="Report only findings at or above this severity (the exit code still counts "
+            "every finding at or above --fail-on).",
+        ),
+    ] = None,
+    fail_on: Annotated[
+        FailOn,
+        typer.Option(
+            "--fail-on",
+            case_sensitive=False,
+            help="Exit 1 when a finding is at or above this severity ('none': never).",
+        ),
+    ] = FailOn.high,
+    output_format: Annotated[
+        OutputFormat | None,
+        typer.Option(
+            "--output-format",
+            "-f",
+            case_sensitive=False,
+            help="Default: table, or guessed from the --output file's suffix.",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            dir_okay=False,
+            help="Write the report here instead of standard output.",
+        ),
+    ] = None,
+    jobs: JobsOpt = None,
+    quiet: QuietOpt = False,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Table format: rows per table (0: all).")] = 50,
+    max_file_size: MaxFileSizeOpt = None,
+    max_depth: MaxDepthOpt = None,
+    max_elements: MaxElementsOpt = None,
+    batch_files: BatchOpt = DEFAULT_BATCH_FILES,
+) -> None:
+    """Scan status XML and report the guests a libvirtd restart or upgrade would break."""
+    limit_threads(jobs)
+    fmt = resolve_format(output_format.value if output_format else None, output, tuple(OutputFormat))
+    if fmt == "parquet" and output is None and sys.stdout.isatty():
+        raise usage_error("Parquet is binary: give --output FILE or redirect standard output", "--output")
+    target = check_target(target_libvirt)
+    host_from = check_host_from(host_from)
+    select_l, ignore_l = split_codes(select), split_codes(ignore)
+    validate_codes(select_l, ignore_l)
+    facts = load_facts(host_facts)
+    scan_paths, host_naming, default = expand_paths(paths, host_from)
+    if default:
+        console.note(quiet, f"reading {scan_paths[0]} as host {host_naming!r}")
+    options = ScanOptions(
+        jobs,
+        host_naming,
+        limits(max_file_size, max_depth, max_elements),
+        batch_files,
+        quiet,
+        audit_only=True,
+        audit_targets=(target, facts),
+        require_rows=not default,
+        # (scanning the next batch while the rules check this one would keep two cores busy)
+        prefetch=jobs != 1,
+    )
+    progress = console.Progress(enabled=not quiet and sys.stderr.isatty())
+    # Scanning starts here, in a worker thread, while the rules (and polars) are imported below.
+    pieces = Pieces(scan_paths, options, on_start=progress.start, on_batch=progress.advance)
+    from virtaudit import __version__
+    from virtaudit.catalog import rules as catalog_rules
+    from virtaudit.pipeline import audit_pieces
+    from virtaudit.reports.stream import ReportSink
+
+    sink = ReportSink(
+        fmt,
+        fail_on=fail_on.value,
+        min_severity=min_severity.value if min_severity else None,
+        limit=limit,
+        catalog=catalog_rules(),
+    )
+    try:
+        for batch in audit_pieces(
+            pieces, target_libvirt=target, facts=facts, select=select_l, ignore=ignore_l, note=console.warn
+        ):
+            sink.add(batch.scan, batch.findings)
+            del batch
+    except InputProblem as exc:
+        raise usage_error(str(exc), "PATHS") from exc
+    finally:
+        progress.stop()
+    report = sink.report(
+        target_libvirt=target, sources=tuple(scan_paths), generated=now(), version=__version__
+    )
+    if report.files == 0:
+        console.note(quiet, "no status XML found in the given paths")
+    console.emit(lambda s: sink.write(report, s, color=console.color(output), quiet=quiet), output)
+    if output is not None:
+        console.note(quiet, f"wrote {fmt} report to {output}")
+    raise typer.Exit(report.exit_code)

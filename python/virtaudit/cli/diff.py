@@ -1,0 +1,69 @@
+"""``virtaudit diff``: what changed between two scans of the same fleet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO, Annotated
+
+import typer
+
+from virtaudit.cli import EXIT_FINDINGS, EXIT_OK, EXIT_UNREADABLE, console
+from virtaudit.cli.options import (
+    DEFAULT_BATCH_FILES,
+    DiffFormat,
+    HostFromOpt,
+    JobsOpt,
+    QuietOpt,
+    TargetOpt,
+    check_host_from,
+    check_target,
+    limit_threads,
+    limits,
+)
+from virtaudit.pipeline import ScanOptions, load_scan
+
+__all__ = ["diff_command"]
+
+
+def diff_command(
+    before: Annotated[
+        str, typer.Argument(help="The earlier scan: any input `audit` takes.", show_default=False)
+    ],
+    after: Annotated[str, typer.Argument(help="The later scan of the same fleet.", show_default=False)],
+    target_libvirt: TargetOpt = None,
+    host_from: HostFromOpt = None,
+    output_format: Annotated[DiffFormat, typer.Option("--output-format", "-f", case_sensitive=False)] = (
+        DiffFormat.table
+    ),
+    output: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", dir_okay=False)] = None,
+    jobs: JobsOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Compare two scans of the same fleet (say, before and after a libvirtd restart or upgrade): per
+    guest, the devices, aliases and bus names that appeared, vanished or changed.
+
+    Guests are matched by host and UUID (by UUID alone when a guest moved host); devices by controller
+    index, PCI address, DIMM slot or alias. Exit codes: 0 no difference; 1 differences; 2 usage error;
+    3 some inputs could not be read.
+    """
+    limit_threads(jobs)
+    import typer
+
+    from virtaudit import diffing
+
+    target = check_target(target_libvirt)
+    host_from = check_host_from(host_from)
+    options = ScanOptions(jobs, host_from, limits(None, None, None), DEFAULT_BATCH_FILES, quiet)
+
+    old, new = load_scan([before], options)[0], load_scan([after], options)[0]
+    changes = diffing.diff(old, new, target_libvirt=target)
+    errors = diffing.errors_of(old, new)
+    fmt = output_format.value
+
+    def write(stream: IO[bytes]) -> None:
+        diffing.write(fmt, changes, errors, stream, color=console.color(output), quiet=quiet)
+
+    console.emit(write, output)
+    if errors.height:
+        raise typer.Exit(EXIT_UNREADABLE)
+    raise typer.Exit(EXIT_FINDINGS if changes.height else EXIT_OK)

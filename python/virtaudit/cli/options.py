@@ -1,0 +1,337 @@
+"""The command line's options: their types (shared by the commands), their checks, and the root command.
+
+Imported only when a command runs (never for ``virtaudit --version``). Every check here turns a bad value
+into a usage error (exit 2) before any input is read.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Final, TypeAlias
+
+import typer
+
+from virtaudit.pipeline import DEFAULT_BATCH_FILES, limits_of
+
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = ["DEFAULT_BATCH_FILES"]
+
+DEFAULT_STATUS_DIR: Final = "/run/libvirt/qemu"
+OLDEST_MODELLED: Final = "1.2.16"
+"""The first libvirt release the bus-name model covers (virtaudit.busnames)."""
+# Bounds of the numeric options: past them a value is a mistake (and past 2**64 the core cannot take it).
+MAX_FILE_SIZE_LIMIT: Final = 1 << 40
+MAX_DEPTH_LIMIT: Final = 1 << 16
+MAX_ELEMENTS_LIMIT: Final = (1 << 32) - 1
+MAX_JOBS: Final = 1024
+MAX_BATCH_FILES: Final = 10_000_000
+
+SEVERITY_NAMES: Final = ("critical", "high", "medium", "low", "info")
+
+
+class Severity(enum.StrEnum):
+    critical = "critical"
+    high = "high"
+    medium = "medium"
+    low = "low"
+    info = "info"
+
+
+class FailOn(enum.StrEnum):
+    critical = "critical"
+    high = "high"
+    medium = "medium"
+    low = "low"
+    info = "info"
+    none = "none"
+
+
+class OutputFormat(enum.StrEnum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+    parquet = "parquet"
+    junit = "junit"
+    sarif = "sarif"
+    html = "html"
+
+
+class DiffFormat(enum.StrEnum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+class RulesFormat(enum.StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+SUFFIX_FORMATS: Final = {
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".xml": "junit",
+    ".junit": "junit",
+    ".sarif": "sarif",
+    ".html": "html",
+    ".htm": "html",
+    ".txt": "table",
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# option types (the command signatures name them; Typer resolves them in each command's module)
+
+PathsArg: TypeAlias = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Status XML files, directories (searched for *.xml), glob patterns, archives (.tar, "
+        ".tar.gz, .tar.xz, .zip, sosreports) or datasets written by `virtaudit scan --out`. `-` reads "
+        "paths from standard input, one a line. Default: /run/libvirt/qemu, named after this host.",
+        show_default=False,
+        metavar="PATHS...",
+    ),
+]
+TargetOpt: TypeAlias = Annotated[
+    str | None,
+    typer.Option(
+        "--target-libvirt",
+        metavar="X.Y.Z",
+        help="The libvirt release that will read the files after the restart or upgrade "
+        "(default: the newest behaviour known). A host's own version in --host-facts wins.",
+    ),
+]
+HostFactsOpt: TypeAlias = Annotated[
+    Path | None,
+    typer.Option(
+        "--host-facts",
+        metavar="FILE",
+        exists=True,
+        dir_okay=False,
+        readable=True,
+        help="CSV or JSON of host, libvirt_version, qemu_version. Overrides the versions a "
+        "sosreport or dataset recorded.",
+    ),
+]
+HostFromOpt: TypeAlias = Annotated[
+    str | None,
+    typer.Option(
+        "--host-from",
+        metavar="parent|grandparent|REGEX|NAME",
+        help="How to name each file's host: its parent directory (default), the directory above, "
+        "the one capture group of a regular expression applied to the path, or a fixed name.",
+    ),
+]
+JobsOpt: TypeAlias = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        min=1,
+        max=MAX_JOBS,
+        help="Threads of the scan, and of polars for the rules (default: one per core). "
+        "-j 1 keeps an audit on one core: it scans and checks in turn.",
+    ),
+]
+QuietOpt: TypeAlias = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="No progress bar or notes on stderr; the table "
+        "format prints only findings and unreadable inputs.",
+    ),
+]
+MaxFileSizeOpt: TypeAlias = Annotated[
+    int | None,
+    typer.Option(
+        "--max-file-size",
+        min=1,
+        max=MAX_FILE_SIZE_LIMIT,
+        metavar="BYTES",
+        help="Larger files are not read (an error row). Default 64 MiB.",
+    ),
+]
+MaxDepthOpt: TypeAlias = Annotated[
+    int | None,
+    typer.Option(
+        "--max-depth", min=1, max=MAX_DEPTH_LIMIT, help="Deepest XML nesting accepted. Default 256."
+    ),
+]
+MaxElementsOpt: TypeAlias = Annotated[
+    int | None,
+    typer.Option(
+        "--max-elements", min=1, max=MAX_ELEMENTS_LIMIT, help="Most XML elements per file. Default 1,000,000."
+    ),
+]
+BatchOpt: TypeAlias = Annotated[
+    int,
+    typer.Option(
+        "--batch-files",
+        min=1,
+        max=MAX_BATCH_FILES,
+        hidden=True,
+        help="Files scanned per batch (bounds memory).",
+    ),
+]
+
+
+# --------------------------------------------------------------------------------------------------
+# checks
+
+
+def usage_error(message: str, param: str | None = None) -> typer.BadParameter:
+    return typer.BadParameter(message, param_hint=param)
+
+
+def limits(max_file_size: int | None, max_depth: int | None, max_elements: int | None) -> dict[str, int]:
+    return limits_of(max_file_size, max_depth, max_elements)
+
+
+def expand_paths(paths: list[str] | None, host_from: str | None) -> tuple[list[str], str | None, bool]:
+    """Paths to scan (``-`` replaced by the lines of stdin), the host naming, and whether the default
+    (the local host's status directory) was used."""
+    if not paths:
+        import socket
+
+        return [DEFAULT_STATUS_DIR], host_from or socket.gethostname(), True
+    out: list[str] = []
+    for i, p in enumerate(paths, 1):
+        if p == "-":
+            out.extend(line.rstrip("\r\n") for line in sys.stdin if line.strip())
+        elif not p:
+            # (an empty argument is a mistake in the calling script, as in `audit "$DIR"` with DIR unset)
+            raise usage_error(f"path argument {i} is an empty string", "PATHS")
+        else:
+            out.append(p)
+    if not out:
+        raise usage_error("no paths on standard input", "PATHS")
+    return out, host_from, False
+
+
+def check_target(target_libvirt: str | None) -> str | None:
+    if target_libvirt is None:
+        return None
+    from virtaudit.versions import libvirt_key, libvirt_label
+
+    try:
+        label = libvirt_label(target_libvirt)
+    except ValueError as exc:
+        raise usage_error(str(exc), "--target-libvirt") from exc
+    if label != "newest" and libvirt_key(label) < libvirt_key(OLDEST_MODELLED):
+        raise usage_error(
+            f"libvirt {label} is older than the model covers (from {OLDEST_MODELLED} on)", "--target-libvirt"
+        )
+    return None if label == "newest" else label
+
+
+def check_host_from(host_from: str | None) -> str | None:
+    if host_from is None:
+        return None
+    from virtaudit.hostnames import host_mode
+
+    try:
+        host_mode(host_from)
+    except ValueError as exc:
+        raise usage_error(str(exc), "--host-from") from exc
+    return host_from
+
+
+def split_codes(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    return [part for v in values for part in v.replace(",", " ").split() if part]
+
+
+def load_facts(path: Path | None) -> pl.DataFrame | None:
+    if path is None:
+        return None
+    import stat
+
+    from virtaudit.auditing import load_host_facts
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise usage_error(f"{path}: {exc.strerror}", "--host-facts") from exc
+    if not stat.S_ISREG(mode):
+        # (a FIFO would block the run forever; a device is never a facts file)
+        raise usage_error(f"{path}: not a regular file", "--host-facts")
+
+    try:
+        facts = load_host_facts(path)
+    except (OSError, ValueError) as exc:
+        raise usage_error(f"{path}: {exc}", "--host-facts") from exc
+    except Exception as exc:  # polars' parse errors (their text may quote the file's values: not shown)
+        raise usage_error(f"{path}: cannot read host facts ({type(exc).__name__})", "--host-facts") from exc
+    return facts.select("host", "libvirt_version", "qemu_version")
+
+
+def limit_threads(jobs: int | None) -> None:
+    """``--jobs`` caps polars' thread pool too (the rules' queries), not only the scan's: an operator
+    who asks for one thread on a busy hypervisor means the whole command. polars sizes its pool once,
+    from ``POLARS_MAX_THREADS``, when it is first imported, so every command that takes ``--jobs`` calls
+    this before anything imports polars. (In a process that has imported polars already, such as a test
+    runner's, it cannot take effect and changes nothing.)"""
+    if jobs is not None and "polars" not in sys.modules:
+        os.environ["POLARS_MAX_THREADS"] = str(jobs)
+
+
+def resolve_format(output_format: str | None, output: Path | None, choices: tuple[str, ...]) -> str:
+    if output_format is not None:
+        return output_format
+    if output is not None:
+        guessed = SUFFIX_FORMATS.get(output.suffix.lower())
+        if guessed in choices:
+            return guessed
+    return "table"
+
+
+def validate_codes(select: list[str] | None, ignore: list[str] | None) -> None:
+    from virtaudit.catalog import select_codes
+
+    try:
+        select_codes(select, ignore)
+    except ValueError as exc:
+        raise usage_error(str(exc), "--select/--ignore") from exc
+
+
+def now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        from virtaudit import __version__
+
+        typer.echo(f"virtaudit {__version__}")
+        raise typer.Exit()
+
+
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", help="Print the version and exit.", callback=version_callback, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Find the running libvirt guests that a libvirtd restart or upgrade would break.
+
+    virtaudit reads libvirt's status XML (/run/libvirt/qemu/GUEST.xml), directly, from archives
+    (sosreports, tarballs, zips) or from Parquet datasets written by `virtaudit scan --out`, and runs a
+    catalog of rules over it.
+    """

@@ -1,0 +1,51 @@
+"""The one path from inputs to batches to findings.
+
+Every way into virtaudit goes through here: :func:`virtaudit.scan`, :func:`virtaudit.scan_batches`,
+``virtaudit audit``, ``scan --out``, ``show`` and ``diff``. An input is a file, a directory (its
+``*.xml``, recursively), a glob, an archive (:mod:`virtaudit.sources`) or a dataset written by
+``virtaudit scan --out``; :class:`Pieces` turns a list of them into :class:`Piece` batches (plain files
+through the core's batch scanner, then archives and datasets one at a time), and :func:`audit_pieces`
+runs the rules on each batch as it arrives. Nothing here keeps more than a batch alive: what outlives a
+batch (findings to write, counts) is the caller's choice (see :mod:`virtaudit.reports.stream`).
+
+Imports go one way: inputs (:mod:`virtaudit.sources`, the core) -> scan (:mod:`virtaudit.scanning`) ->
+this package -> reports -> the command line.
+"""
+
+from __future__ import annotations
+
+from virtaudit.pipeline.collect import Audited, KeptRows, audit_pieces, each_audited, merge_facts
+from virtaudit.pipeline.inputs import (
+    DEFAULT_BATCH_FILES,
+    InputProblem,
+    Piece,
+    Pieces,
+    PlainScan,
+    ScanOptions,
+    detached,
+    for_audit,
+    limits_of,
+    load_scan,
+    scan,
+    scan_batches,
+)
+
+__all__ = [
+    "DEFAULT_BATCH_FILES",
+    "Audited",
+    "InputProblem",
+    "KeptRows",
+    "Piece",
+    "Pieces",
+    "PlainScan",
+    "ScanOptions",
+    "audit_pieces",
+    "detached",
+    "each_audited",
+    "for_audit",
+    "limits_of",
+    "load_scan",
+    "merge_facts",
+    "scan",
+    "scan_batches",
+]

@@ -1,0 +1,169 @@
+"""A report written batch by batch: what ``virtaudit audit`` uses so that its memory does not grow with
+the fleet.
+
+:class:`ReportSink` takes each batch's scan tables and findings as they come. It keeps the counts the
+summaries need (:class:`~virtaudit.reports.tally.Tally`, guests per host), the unreadable inputs, and
+only what the format prints row by row:
+
+* JSON, JSONL, CSV, Parquet, SARIF, JUnit: rows spooled to temporary files as each batch arrives
+  (``Spool`` of each format module), written out when the run is over;
+* table and HTML: the worst ``limit`` findings (table: ``--limit``, 0 for all; HTML: 20,000), with the
+  totals and how many more there are.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any, Final, Protocol
+
+from virtaudit.pipeline.collect import KeptRows
+from virtaudit.pipeline.inputs import detached
+from virtaudit.reports import SEVERITIES, AuditReport, severity_rank
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from virtaudit.scanning import Scan
+
+SPOOLED: Final = frozenset({"json", "jsonl", "csv", "parquet", "sarif", "junit"})
+"""Formats that write every finding (spooled); the others show the worst ones."""
+
+GUEST_COLUMNS_FOR: Final = {
+    "junit": ("host", "path", "guest"),
+    "html": ("host", "path", "arch", "machine"),
+}
+"""The guest columns a format reads from each batch (JUnit: a test case per guest; HTML: the platform
+chart). They are used batch by batch, never kept."""
+
+TOP_ORDER: Final = {
+    "table": ("_rank", "host", "guest", "path", "code"),
+    "html": ("_rank", "host", "guest", "code"),
+}
+
+
+class Spool(Protocol):
+    def add(self, findings: pl.DataFrame, guests: pl.DataFrame | None = None) -> None: ...
+
+    def finish(self, report: AuditReport, stream: IO[bytes]) -> None: ...
+
+
+@dataclass
+class TopRows:
+    """The worst ``limit`` findings seen so far, in a format's order (``limit`` 0: all of them)."""
+
+    order: tuple[str, ...]
+    limit: int
+    kept: pl.DataFrame | None = None
+
+    def add(self, findings: pl.DataFrame) -> None:
+        import polars as pl
+
+        from virtaudit.reports._spool import rank_expr
+
+        if findings.height == 0:
+            return
+        if self.limit <= 0:
+            frames = [] if self.kept is None else [self.kept]
+            self.kept = detached(pl.concat([*frames, findings], how="vertical_relaxed"))
+            return
+        ranked = findings.with_columns(rank_expr().alias("_rank"))
+        merged = ranked if self.kept is None else pl.concat([self.kept, ranked], how="vertical_relaxed")
+        top = merged.sort(list(self.order), nulls_last=True, maintain_order=True).head(self.limit)
+        self.kept = detached(top)
+
+    def rows(self, empty: pl.DataFrame) -> pl.DataFrame:
+        if self.kept is None:
+            return empty
+        return self.kept.drop("_rank") if "_rank" in self.kept.columns else self.kept
+
+
+@dataclass
+class ReportSink:
+    """One audit's report, fed batch by batch (see the module docstring)."""
+
+    fmt: str
+    fail_on: str = "high"
+    min_severity: str | None = None
+    limit: int = 50
+    catalog: pl.DataFrame | None = None
+    errors: KeptRows = field(default_factory=KeptRows)
+    guest_counts: dict[str | None, int] = field(default_factory=dict)
+    failing: int = 0
+    _spool: Spool | None = None
+    _top: TopRows | None = None
+    _tally: Any = None
+
+    def __post_init__(self) -> None:
+        from virtaudit.reports.tally import Tally
+
+        self._tally = Tally(platforms=[] if self.fmt == "html" else None)
+        if self.fmt in SPOOLED:
+            module = importlib.import_module(f"virtaudit.reports.{self.fmt}")
+            self._spool = module.Spool(fail_on=self.fail_on, catalog=self.catalog)
+        else:
+            limit = self.limit if self.fmt == "table" else _html_rows()
+            self._top = TopRows(TOP_ORDER.get(self.fmt, TOP_ORDER["table"]), limit)
+
+    def add(self, scan: Scan, findings: pl.DataFrame) -> None:
+        """One batch: its tables and its findings (the contract's columns, strings)."""
+        import polars as pl
+
+        from virtaudit.reports import failing_count, guests_of
+
+        self.errors.add(scan.errors)
+        for host, n in scan.domains.group_by("host").len().iter_rows():
+            self.guest_counts[host] = self.guest_counts.get(host, 0) + n
+        self.failing += failing_count(findings, self.fail_on)
+        if self.min_severity is not None:
+            shown = SEVERITIES[: severity_rank(self.min_severity) + 1]
+            findings = findings.filter(pl.col("severity").is_in(shown))
+        columns = GUEST_COLUMNS_FOR.get(self.fmt)
+        guests = guests_of(scan.domains).select(columns) if columns else None
+        self._tally.add(findings, guests)
+        if self._spool is not None:
+            self._spool.add(findings, guests)
+        if self._top is not None:
+            self._top.add(findings)
+
+    def report(self, **run: Any) -> AuditReport:
+        """The report of everything added (``run``: target_libvirt, sources, generated, version)."""
+        import polars as pl
+
+        from virtaudit.reports import empty_errors, empty_findings
+
+        errors = self.errors.merged(empty_errors()).cast(empty_errors().schema)
+        per_host = pl.DataFrame(
+            {"host": list(self.guest_counts), "guests": list(self.guest_counts.values())},
+            schema={"host": pl.String, "guests": pl.UInt32},
+        )
+        findings = self._top.rows(empty_findings()) if self._top is not None else empty_findings()
+        code = 3 if errors.height else 1 if self.failing else 0
+        return AuditReport(
+            findings=findings,
+            errors=errors,
+            guests=pl.DataFrame(schema={"host": pl.String}),
+            guests_per_host=per_host,
+            fail_on=self.fail_on,
+            min_severity=self.min_severity,
+            failing=self.failing,
+            exit_code=code,
+            catalog=self.catalog,
+            tally=self._tally,
+            **run,
+        )
+
+    def write(self, report: AuditReport, stream: IO[bytes], *, color: bool, quiet: bool) -> None:
+        """Write the report: the spooled rows, or the kept ones with the totals."""
+        if self._spool is not None:
+            self._spool.finish(report, stream)
+            return
+        from virtaudit.reports import write_report
+
+        write_report(self.fmt, report, stream, color=color, quiet=quiet, limit=self.limit)
+
+
+def _html_rows() -> int:
+    from virtaudit.reports.html import MAX_TABLE_ROWS
+
+    return MAX_TABLE_ROWS
