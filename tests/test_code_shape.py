@@ -10,15 +10,16 @@ PACKAGE = Path(__file__).resolve().parent.parent / "python" / "virtaudit"
 MAX_FILE_LINES = 800
 MAX_FUNCTION_LINES = 80
 
-# Modules another engineer is splitting (the rules/ package of issue 15); they are bounded once merged.
-PENDING = {"ruleset.py"}
+# Generated data, not code: the polars-free copy of the rule catalog (`make catalog`) and libvirt's
+# capability flag tables (tools/derive_caps_flags.py).
+GENERATED = {"_catalog_data.py", "capsflags_data.py"}
 # Functions over the bound today, in modules outside the pipeline work (to split; listed so that no new
 # one slips in).
 KNOWN_LONG = {"diffing.py:diff", "topology.py:guest_tree"}
 
 
 def modules() -> list[Path]:
-    return sorted(p for p in PACKAGE.rglob("*.py") if p.name not in PENDING)
+    return sorted(p for p in PACKAGE.rglob("*.py") if p.name not in GENERATED)
 
 
 def test_no_module_over_800_lines() -> None:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "python" / "virtaudit"
 
-# Cycles through modules owned by the CLI/reports rewrite (cli, _cli_app, sources, scanning, reports), as
-# they stand: one edge of each such cycle, ignored until that rewrite lands (then delete the entries).
+# Edges of known cycles, ignored; each with its reason (delete the entry with the reason).
 KNOWN_EDGES: frozenset[tuple[str, str]] = frozenset(
     {
-        ("virtaudit.scanning", "virtaudit.sources"),  # sources imports scanning, scanning sources
-        ("virtaudit._cli_app", "virtaudit.cli"),  # cli imports _cli_app, _cli_app cli's exit codes
+        # sources still answers to the dataset readers' old names (they moved to datasets, which builds
+        # on sources' Source and error rows).
+        ("virtaudit.sources", "virtaudit.datasets"),
     }
 )
 
@@ -95,6 +95,10 @@ def test_no_import_cycle() -> None:
     graph = import_graph()
     for source, target in KNOWN_EDGES:
         graph[source].discard(target)
+    # A submodule may take shared names from its own package's __init__ (reports/json.py from
+    # virtaudit.reports): one layer, loaded in order by Python. Every other cycle counts.
+    for source, targets in graph.items():
+        targets.discard(source.rpartition(".")[0])
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
@@ -114,7 +118,7 @@ def test_cycle_finder_sees_function_level_imports(tmp_path: Path) -> None:
 def test_model_and_rules_do_not_import_upwards() -> None:
     # The model (busnames, versions, targets) and the rules never import auditing, reports or the CLI.
     graph = import_graph()
-    upper = ("virtaudit.auditing", "virtaudit.reports", "virtaudit.cli", "virtaudit._cli_app")
+    upper = ("virtaudit.auditing", "virtaudit.reports", "virtaudit.cli", "virtaudit.pipeline")
     lower = [m for m in graph if m.startswith(("virtaudit.rules", "virtaudit.busnames", "virtaudit.targets"))]
     lower += ["virtaudit.versions", "virtaudit.catalog", "virtaudit.schema"]
     for module in lower:

@@ -332,8 +332,8 @@ def test_audit_empty_has_the_schema() -> None:
 
 
 def test_audit_accepts_paths() -> None:
-    by_path = audit(str(FIXTURES / "rst001-caps-missing.xml"))
-    by_list = audit([FIXTURES / "rst001-caps-missing.xml", FIXTURES / "base-i440fx.xml"])
+    by_path = virtaudit.audit(str(FIXTURES / "rst001-caps-missing.xml"))
+    by_list = virtaudit.audit([FIXTURES / "rst001-caps-missing.xml", FIXTURES / "base-i440fx.xml"])
     assert by_path["code"].to_list() == by_list["code"].to_list() == ["RST001"]
     assert by_path["guest"].item() == "rst001-caps-missing"
 
@@ -651,7 +651,7 @@ def test_example_fleet_planted_hazards() -> None:
         pytest.skip("examples/fleet is not there yet (examples/fleet/HOST/GUEST.xml and planted.csv)")
     planted = pl.read_csv(planted_file, infer_schema_length=0)
     facts_file = FLEET / "host_facts.csv"
-    found = audit(FLEET, host_facts=facts_file if facts_file.is_file() else None)
+    found = virtaudit.audit(FLEET, host_facts=facts_file if facts_file.is_file() else None)
     hits = found.select("host", "guest", "code").unique()
     missing = planted.select("host", "guest", "code").join(hits, on=["host", "guest", "code"], how="anti")
     assert missing.is_empty(), f"planted hazards not found:\n{missing}"

@@ -19,7 +19,7 @@ _LAZY = {
     "Scan": "virtaudit.scanning",
     "root_bus": "virtaudit.busnames",
     "buses": "virtaudit.busnames",
-    "audit": "virtaudit.auditing",
+    "audit": "virtaudit.pipeline",
     "rules": "virtaudit.catalog",
     "summary": "virtaudit.reports",
 }
@@ -27,10 +27,10 @@ _LAZY = {
 __all__ = ["SCHEMA_VERSION", "__version__", *sorted(_LAZY)]
 
 if TYPE_CHECKING:  # the names exist at run time through __getattr__ below
-    from virtaudit.auditing import audit as audit
     from virtaudit.busnames import buses as buses
     from virtaudit.busnames import root_bus as root_bus
     from virtaudit.catalog import rules as rules
+    from virtaudit.pipeline import audit as audit
     from virtaudit.pipeline import scan as scan
     from virtaudit.pipeline import scan_batches as scan_batches
     from virtaudit.reports import summary as summary

@@ -55,14 +55,9 @@ PathInput: TypeAlias = "str | PathLike[str]"
 
 
 def _as_scan(scan_or_paths: ScanTables | Scan | PathInput | Sequence[PathInput]) -> ScanTables:
-    if isinstance(scan_or_paths, (str, PathLike)):
-        from virtaudit.scanning import scan
-
-        return scan(scan_or_paths)
-    if isinstance(scan_or_paths, (list, tuple)):
-        from virtaudit.scanning import scan
-
-        return scan(*scan_or_paths)
+    if isinstance(scan_or_paths, (str, PathLike, list, tuple)):
+        # Reading inputs is the pipeline's job, above this module: virtaudit.audit takes paths.
+        raise TypeError("auditing.audit takes a Scan; virtaudit.audit (virtaudit.pipeline.audit) takes paths")
     return cast(ScanTables, scan_or_paths)
 
 

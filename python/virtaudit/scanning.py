@@ -1,25 +1,21 @@
 """Scanning: status and domain XML files into polars DataFrames (the tables of docs/schema.md).
 
 All per-file and per-row work happens in the Rust core with the GIL released; this module only wraps
-the Arrow tables it returns, which polars imports without copying. :func:`scan` and :func:`scan_batches`
-live in :mod:`virtaudit.pipeline` (the one path from inputs to batches) and are found here too, on
-first use: this module, below the pipeline, never imports it at load time.
+the Arrow tables it returns, which polars imports without copying. :func:`virtaudit.scan` and
+:func:`virtaudit.scan_batches` live in :mod:`virtaudit.pipeline` (the one path from inputs to batches),
+above this module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
 from virtaudit import _core
 from virtaudit.hostnames import HostFrom
-
-if TYPE_CHECKING:
-    from virtaudit.pipeline import scan as scan
-    from virtaudit.pipeline import scan_batches as scan_batches
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",
@@ -28,8 +24,6 @@ __all__ = [
     "TABLE_NAMES",
     "HostFrom",
     "Scan",
-    "scan",
-    "scan_batches",
 ]
 
 DEFAULT_MAX_FILE_SIZE: int = _core.DEFAULT_MAX_FILE_SIZE
@@ -96,13 +90,23 @@ class Scan:
     def hosts(self) -> int:
         return pl.concat([self.domains["host"], self.errors["host"]]).n_unique()
 
+    def shifted_doc_ids(self, shift: int) -> Scan:
+        """This scan with every document id moved up by ``shift`` (to follow another scan's ids)."""
+        if shift == 0:
+            return self
+        tables = {name: _shift_doc_ids(getattr(self, name), shift) for name in TABLE_NAMES}
+        return Scan.from_tables(tables, self.sources)
+
     def concat(self, other: Scan) -> Scan:
         """Both scans' rows, re-sorted by path so order stays deterministic.
 
         ``other``'s document ids are moved past ``self``'s, so that they stay unique in the result.
         """
         last = self.domains["doc_id"].max() if "doc_id" in self.domains.columns else None
+        first = other.domains["doc_id"].min() if "doc_id" in other.domains.columns else None
         shift = 0 if last is None else int(last) + 1  # type: ignore[arg-type]
+        if first is not None and int(first) >= shift:  # type: ignore[arg-type]
+            shift = 0  # already past self's ids (the pipeline numbers its pieces on)
         merged = {
             name: pl.concat(
                 [getattr(self, name), _shift_doc_ids(getattr(other, name), shift)], how="vertical_relaxed"
@@ -156,12 +160,3 @@ def next_scan(scanner: _core.Scanner, batch_files: int, sources: tuple[str, ...]
 def scan_of_tables(tables: Mapping[str, Any], sources: tuple[str, ...] = ()) -> Scan:
     """A :class:`Scan` of the core's tables of one batch (polars takes them over without copying)."""
     return Scan.from_tables(_frames(tables), sources)
-
-
-def __getattr__(name: str) -> Any:
-    # scan and scan_batches under their historic names (the pipeline imports this module, not the reverse).
-    if name in ("scan", "scan_batches"):
-        from virtaudit import pipeline
-
-        return getattr(pipeline, name)
-    raise AttributeError(f"module 'virtaudit.scanning' has no attribute {name!r}")

@@ -14,6 +14,9 @@ this package -> reports -> the command line.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 from virtaudit.pipeline.collect import Audited, KeptRows, audit_pieces, each_audited, merge_facts
 from virtaudit.pipeline.inputs import (
     DEFAULT_BATCH_FILES,
@@ -30,6 +33,12 @@ from virtaudit.pipeline.inputs import (
     scan_batches,
 )
 
+if TYPE_CHECKING:
+    import polars as pl
+
+    from virtaudit.auditing import PathInput
+    from virtaudit.targets import ScanTables
+
 __all__ = [
     "DEFAULT_BATCH_FILES",
     "Audited",
@@ -39,6 +48,7 @@ __all__ = [
     "Pieces",
     "PlainScan",
     "ScanOptions",
+    "audit",
     "audit_pieces",
     "detached",
     "each_audited",
@@ -49,3 +59,18 @@ __all__ = [
     "scan",
     "scan_batches",
 ]
+
+
+def audit(scan_or_paths: ScanTables | PathInput | Sequence[PathInput], **options: Any) -> pl.DataFrame:
+    """:func:`virtaudit.auditing.audit` of a scan, or of paths read through the pipeline first (what
+    :func:`scan` reads: files, directories, globs, archives, datasets). ``options``: those of
+    :func:`virtaudit.auditing.audit` (``target_libvirt``, ``host_facts``, ``select``, ``ignore``)."""
+    from os import PathLike
+
+    from virtaudit.auditing import audit as audit_scan
+
+    if isinstance(scan_or_paths, (str, PathLike)):
+        scan_or_paths = scan(scan_or_paths)
+    elif isinstance(scan_or_paths, (list, tuple)):
+        scan_or_paths = scan(*scan_or_paths)
+    return audit_scan(scan_or_paths, **options)

@@ -285,6 +285,7 @@ class Pieces:
             self._plain = PlainScan(scanner, batch, tuple(plain), prefetch=options.prefetch)
 
     def __iter__(self) -> Iterator[Piece]:
+        next_id = 0  # document ids stay unique across every piece of the run
         try:
             if self._plain is not None:
                 if self._on_start is not None:
@@ -295,12 +296,16 @@ class Pieces:
                     self._named.saw(batch)
                     if self._options.audit_only:
                         batch = trim_for_audit(batch, self._options)
+                    next_id = _after_last_id(batch, next_id)
                     yield Piece(batch)
                     # Not kept once the consumer is done with it (it drops its own reference too): a batch
                     # lives while the rules run on it and, with prefetch, the next one is scanned.
                     del batch
             for path in self._special:
                 piece = self._special_piece(path)
+                # A source numbers its documents from 0: moved past every id given so far, as scan() does.
+                piece.scan = piece.scan.shifted_doc_ids(next_id)
+                next_id = _after_last_id(piece.scan, next_id)
                 if piece.scan.files:
                     self._named.seen.add(str(path))
                     self._named.saw(piece.scan)
@@ -333,6 +338,14 @@ class Pieces:
         elif options.caps_flags is not None:
             piece.scan = keep_caps(piece.scan, options.caps_flags)
         return piece
+
+
+def _after_last_id(scan: Scan, next_id: int) -> int:
+    if "doc_id" not in scan.domains.columns:
+        return next_id
+    ids = scan.domains.get_column("doc_id")
+    last = ids.max() if ids.len() else None
+    return next_id if last is None else max(next_id, int(last) + 1)  # type: ignore[arg-type]
 
 
 def _caps_flags(options: ScanOptions) -> list[str] | None:
@@ -411,7 +424,12 @@ def trim_for_audit(scan: Scan, options: ScanOptions, facts: pl.DataFrame | None 
     from virtaudit.rules.engine import trim_caps
 
     target, given = options.audit_targets
-    keys = audit_target_keys(target, given, facts)
+    try:
+        keys = audit_target_keys(target, given, facts)
+    except ValueError:
+        # A source's facts the model cannot read (a QEMU '0.12.1.2'): the audit drops them with a note
+        # (collect.modelled_facts); here every row is kept, which is never wrong, only larger.
+        return for_audit(scan)
     return dataclasses.replace(scan, caps=trim_caps(scan.caps, keys))
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Final
 
 # (defined in virtaudit.schema, their one home; re-exported here for the report writers)
+from virtaudit.reports._common import machine_family as machine_family
 from virtaudit.schema import FINDINGS_COLUMNS, SEVERITIES, severity_rank
 
 if TYPE_CHECKING:
@@ -96,11 +97,6 @@ def guests_of(domains: pl.DataFrame) -> pl.DataFrame:
         pl.col("arch").cast(pl.String),
         pl.col("machine").cast(pl.String),
     )
-
-
-def machine_family(machine: pl.Expr) -> pl.Expr:
-    """``pc-i440fx-6.2`` -> ``pc-i440fx``, ``pseries-rhel8.6.0`` -> ``pseries``, ``virt-10.1`` -> ``virt``."""
-    return machine.str.replace(r"-(?:rhel)?\d[\w.\-]*$", "")
 
 
 def failing_count(findings: pl.DataFrame, fail_on: str) -> int:

@@ -93,3 +93,8 @@ def error_rows(report: AuditReport) -> pl.DataFrame:
         pl.lit(report.target_libvirt or "newest").alias("libvirt_version"),
         pl.lit(None, pl.String).alias("qemu_version"),
     )
+
+
+def machine_family(machine: pl.Expr) -> pl.Expr:
+    """``pc-i440fx-6.2`` -> ``pc-i440fx``, ``pseries-rhel8.6.0`` -> ``pseries``, ``virt-10.1`` -> ``virt``."""
+    return machine.str.replace(r"-(?:rhel)?\d[\w.\-]*$", "")

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
-from virtaudit.reports import SEVERITIES, machine_family
+from virtaudit.reports._common import machine_family
+from virtaudit.schema import SEVERITIES
 
 if TYPE_CHECKING:
     import polars as pl
