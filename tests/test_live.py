@@ -139,3 +139,71 @@ def test_read_cmdline_of_this_process() -> None:
 
     argv = read_cmdline(os.getpid())
     assert argv is not None and argv[0]
+
+
+LAB_FILE = (
+    Path(__file__).resolve().parent
+    / "lab"
+    / "recorded"
+    / "restart-9.0.0"
+    / "lab"
+    / "vlab-i440fx-root-alias-wrong.xml"
+)
+
+
+def _fake_proc(tmp_path: Path, pid: int, argv: list[str]) -> Path:
+    proc = tmp_path / "proc"
+    (proc / str(pid)).mkdir(parents=True)
+    (proc / str(pid) / "cmdline").write_bytes(b"\0".join(a.encode() for a in argv) + b"\0")
+    return proc
+
+
+def test_annotate_marks_a_recorded_lab_guest(tmp_path: Path) -> None:
+    """The lab's guest whose root alias was edited to 'pci' (libvirt 9.0.0 then failed every hotplug onto
+    bus 0 with "Bus 'pci' not found"): its QEMU plugged the pci-bridge into 'pci.0' at start."""
+    import virtaudit
+    from virtaudit.live import annotate
+
+    scan = virtaudit.scan(LAB_FILE)
+    findings = virtaudit.audit(scan, target_libvirt="9.0.0")
+    assert "PCI002" in findings["code"].to_list()
+    uuid = scan.domains["uuid"][0]
+    pid = scan.domains["pid"][0]
+    bridge = {"driver": "pci-bridge", "chassis_nr": 1, "id": "pci.1", "bus": "pci.0", "addr": "0x5"}
+    argv = ["/usr/bin/qemu-system-x86_64", "-uuid", uuid, "-device", json.dumps(bridge)]
+    marked = annotate(scan, findings, proc=_fake_proc(tmp_path, pid, argv))
+    message = marked.filter(marked["code"] == "PCI002")["message"][0]
+    assert message.endswith("[live: confirmed: QEMU calls bus 0 'pci.0' on its command line, not 'pci']")
+    # Findings that name no PCI controller's bus are left as they were.
+    others = marked.filter(marked["code"] != "PCI002")
+    assert others.equals(findings.filter(findings["code"] != "PCI002"))
+
+    # The same pid running another guest (a reused pid): no evidence, whatever its command line says.
+    other = ["/usr/bin/qemu-system-x86_64", "-uuid", "00000000-0000-0000-0000-000000000000"]
+    other += ["-device", json.dumps(bridge)]
+    marked = annotate(scan, findings, proc=_fake_proc(tmp_path / "b", pid, other))
+    assert (
+        "[live: unverified: no QEMU process of this guest"
+        in marked.filter(marked["code"] == "PCI002")["message"][0]
+    )
+
+
+def test_a_renamed_controller_is_found_where_it_sits() -> None:
+    """The status file says the bridge at 00:05.0 is 'pci.7' (an edit, as in the lab); QEMU's command line
+    has the bridge at that place as 'pci.1', and no device proves bus 0's name by alias."""
+    live = [
+        LiveDevice("pci-bridge", "pci.1", "pci.0", "0x5"),
+        LiveDevice("spapr-pci-host-bridge", "pci.2", None, None, "2"),
+    ]
+    status = [
+        StatusDevice("pci", None, controller_index=0),
+        StatusDevice("pci.7", 0, controller_index=1, pci_slot=5, pci_function=0),
+        StatusDevice("ua-phb", None, controller_index=2, target_index=2),
+    ]
+    buses = bus_names_by_index(live, status)
+    assert buses == {0: "pci.0", 1: "pci.1", 2: "pci.2.0"}
+    assert judge(1, "pci.7", buses).verdict == "confirmed"
+    assert judge(2, "ua-phb.0", buses).verdict == "confirmed"
+    # Two buses used at an address and provided by no -device: the root is not inferred.
+    two_roots = [*live, LiveDevice("e1000", "net0", "pcie.0", "0x3")]
+    assert 0 not in bus_names_by_index(two_roots, status[:1])

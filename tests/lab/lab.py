@@ -517,13 +517,13 @@ def virtaudit_bin() -> str:
     return str(venv) if venv.exists() else "virtaudit"
 
 
-def run_virtaudit(status_root: Path, libvirt: str, qemu: str) -> dict[str, list[dict[str, Any]]]:
+def run_virtaudit(status_root: Path, libvirt: str, qemu: str, *extra: str) -> dict[str, list[dict[str, Any]]]:
     """Audit status_root/lab/*.xml for the running versions; findings per guest."""
     facts = status_root / "facts.csv"
     facts.write_text(f"host,libvirt_version,qemu_version\nlab,{libvirt},{qemu}\n")
     r = subprocess.run(
         (virtaudit_bin(), "audit", str(status_root / "lab"), "--host-facts", str(facts),
-         "-f", "json", "-q", "--fail-on", "none"),
+         "-f", "json", "-q", "--fail-on", "none", *extra),
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     if r.returncode not in (0, 1):
@@ -604,6 +604,12 @@ def run_scenarios(out: Path, scenarios: Sequence[Scenario] = SCENARIOS) -> dict[
         lines = log_lines_since(offset)
         log("auditing the edited status files")
         findings = audit_or_note(results, status_root, lv, qv)
+        # While the guests' QEMUs still run: the same audit with their command lines as evidence.
+        try:
+            live = run_virtaudit(status_root, lv, qv, "--live")
+        except (OSError, RuntimeError, ValueError) as e:
+            results["live_error"] = str(e)
+            live = {}
         for s in started:
             pid = pids[s.guest]
             a = after[s.name]
@@ -624,6 +630,7 @@ def run_scenarios(out: Path, scenarios: Sequence[Scenario] = SCENARIOS) -> dict[
                 "after": a.outcome,
                 "after_error": a.error,
                 "findings": findings.get(s.guest, []),
+                "live_findings": live.get(s.guest, []),
             }
         cleanup_guests([p for p in pids.values() if p])
     results["seconds"] = round(time.monotonic() - t0, 1)

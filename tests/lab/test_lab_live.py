@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -77,3 +78,28 @@ def test_live_virtaudit_agrees_with_libvirt(s: Scenario, live: dict[str, Any]) -
         pytest.xfail(f"{GAPS[s.gap]} (recorded with {RECORDED_LIBVIRT}; this is {live['libvirt']})")
     problem = disagreement(s.code, r["before"], r["after"], r["findings"])
     assert problem is None, f"{s.name}: {problem}; libvirt said: {r['after_error'] or r['before_error']}"
+
+
+LIVE_MARK = re.compile(r"\[live: (confirmed|refuted|unverified): [^\]]*\]$")
+
+
+@pytest.mark.parametrize("s", [pytest.param(s, id=s.name) for s in SCENARIOS])
+def test_live_evidence_agrees_with_libvirt(s: Scenario, live: dict[str, Any]) -> None:
+    """`virtaudit audit --live` read the running QEMU's command line: a PCI controller finding it confirms
+    must be one whose hotplug failed after the restart ("Bus ... not found"), and one it refutes must not."""
+    assert "live_error" not in live, live["live_error"]
+    r = live["scenarios"][s.name]
+    check_ran(s, r)
+    failed_on_bus = r["after"] == "fail" and "not found" in (r["after_error"] or "")
+    for finding in r["live_findings"]:
+        mark = LIVE_MARK.search(finding["message"])
+        if finding["code"].startswith("PCI") and "[live:" in finding["message"]:
+            assert mark is not None, finding
+            verdict = mark.group(1)
+            if verdict == "confirmed":
+                assert failed_on_bus, (s.name, finding)
+            if verdict == "refuted":
+                assert not failed_on_bus, (s.name, finding)
+    if failed_on_bus and s.code and s.code.startswith("PCI"):
+        verdicts = [m.group(1) for f in r["live_findings"] if (m := LIVE_MARK.search(f["message"]))]
+        assert "confirmed" in verdicts, (s.name, r["live_findings"])

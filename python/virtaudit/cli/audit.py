@@ -106,6 +106,15 @@ def audit_command(
     max_depth: MaxDepthOpt = None,
     max_elements: MaxElementsOpt = None,
     batch_files: BatchOpt = DEFAULT_BATCH_FILES,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="On a hypervisor: check each PCI controller finding against the running QEMU's command "
+            "line (/proc/PID/cmdline; read only, the guest is not touched or tainted) and mark it "
+            "[live: confirmed|refuted|unverified].",
+        ),
+    ] = False,
 ) -> None:
     """Scan status XML and report the guests a libvirtd restart or upgrade would break."""
     limit_threads(jobs)
@@ -151,7 +160,12 @@ def audit_command(
         for batch in audit_pieces(
             pieces, target_libvirt=target, facts=facts, select=select_l, ignore=ignore_l, note=console.warn
         ):
-            sink.add(batch.scan, batch.findings)
+            findings = batch.findings
+            if live:
+                from virtaudit.live import annotate
+
+                findings = annotate(batch.scan, findings)
+            sink.add(batch.scan, findings)
             del batch
     except InputProblem as exc:
         raise usage_error(str(exc), "PATHS") from exc
