@@ -9,6 +9,7 @@ Recordings are kept per mode and libvirt version: recorded/restart-9.0.0/, recor
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -98,16 +99,16 @@ def restart_table(results: dict[str, Any]) -> list[str]:
         + f"); {len(results['scenarios'])} scenarios in {results['seconds']} s.",
         "",
         "| scenario | machine | status XML edit | hotplug bus before → after | before | after |"
-        " libvirt's error | virtaudit (high+ in bold) | agrees |",
-        "|---|---|---|---|---|---|---|---|---|",
+        " libvirt's error | virtaudit (high+ in bold) | agrees | `--live` on the running QEMU |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in SCENARIOS:
         r = results["scenarios"].get(s.name)
         if r is None:
-            lines.append(f"| {s.name} | {s.template} | not run | | | | | | |")
+            lines.append(f"| {s.name} | {s.template} | not run | | | | | | | |")
             continue
         if "skipped" in r:
-            lines.append(f"| {s.name} | {s.template} | skipped: {cell(r['skipped'])} | | | | | | |")
+            lines.append(f"| {s.name} | {s.template} | skipped: {cell(r['skipped'])} | | | | | | | |")
             continue
         opts = f" ({', '.join(s.options)})" if s.options else ""
         edit = ", ".join(r["edits"]) or "none"
@@ -117,9 +118,21 @@ def restart_table(results: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {s.name} | {s.template}{opts} | {cell(edit)} | {r['before_bus']} → {r['after_bus']} |"
             f" {r['before']} | {r['after']} | {error_cell(r)} | {codes_cell(r['findings'])} |"
-            f" {cell(agrees)} |"
+            f" {cell(agrees)} | {cell(live_cell(r))} |"
         )
     return lines
+
+
+def live_cell(r: dict[str, Any]) -> str:
+    """The verdicts `virtaudit audit --live` gave while the guest's QEMU ran (recordings before it: n/a)."""
+    if "live_findings" not in r:
+        return "n/a"
+    marks = []
+    for f in r["live_findings"]:
+        m = re.search(r"\[live: (\w+): ([^\]]*)\]$", f["message"])
+        if m and f["code"].startswith("PCI"):
+            marks.append(f"{f['code']} {m.group(1)} ({m.group(2)})")
+    return "; ".join(marks) or "—"
 
 
 def upgrade_table(results: dict[str, Any]) -> list[str]:
