@@ -26,6 +26,7 @@ from typing import Final
 __all__ = [
     "NEWEST",
     "NEWEST_KEY",
+    "NEWEST_MODELLED",
     "LibvirtVersion",
     "QemuVersion",
     "libvirt_key",
@@ -123,6 +124,11 @@ NEWEST_KEY: Final = 1_000_000_000 * 100
 
 NEWEST: Final = None
 """Spelling of the newest behaviour in the public API (``libvirt=None``)."""
+
+NEWEST_MODELLED: Final = "7.10.0"
+"""The newest libvirt release whose sources the bus-name model was checked against (busnames.py: the
+7.10 tree; a few unconfirmed facts are dated 8.0.0): what "newest" stands for in a report, and past which
+a ``--target-libvirt`` is judged as this release behaves."""
 
 
 @total_ordering
