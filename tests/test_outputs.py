@@ -372,3 +372,20 @@ def test_findings_view_for_notebooks() -> None:
     html = view._repr_html_()
     assert "critical 2" in html and html.index("critical 2") < html.index("<table>")
     assert virtaudit.view(findings, limit=3).__repr__().count("\n") == 1 + 3 + 1
+
+
+# --------------------------------------------------------------------------------------------------
+# 7. docs
+
+
+def test_docs_show_the_screenshots_and_every_format() -> None:
+    from virtaudit.reports import FORMATS
+
+    text = (REPO_ROOT / "docs" / "cli.md").read_text()
+    for png in ("html-report.png", "terminal-80.png"):
+        assert f"]({png})" in text
+        assert (REPO_ROOT / "docs" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for fmt in FORMATS:
+        assert f"`{fmt}`" in text, fmt
+    for option in ("--statistics", "-o report.html -o findings.sarif", "restart-safe", "7.10.0"):
+        assert option in text

@@ -140,10 +140,11 @@ def _hosts_table(report: AuditReport, limit: int, console: Console) -> None:
 
 
 def _judged_with(row: dict[str, object], report: AuditReport) -> str:
+    target = f"libvirt {report.target_libvirt or 'newest'}"
     if not (row["libvirt_version"] or row["qemu_version"]):
-        return f"libvirt {report.target_libvirt or 'newest'} (target); no host facts"
-    libvirt = row["libvirt_version"] or f"{report.target_libvirt or 'newest'} (target)"
-    return f"libvirt {libvirt}, QEMU {row['qemu_version'] or '?'} from {row['facts_source']}"
+        return f"{target} (no host facts)"
+    libvirt = f"libvirt {row['libvirt_version']}" if row["libvirt_version"] else target
+    return f"{libvirt}, QEMU {row['qemu_version'] or '?'} from {row['facts_source']}"
 
 
 def _header(report: AuditReport, console: Console) -> None:
