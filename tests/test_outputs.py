@@ -389,3 +389,19 @@ def test_docs_show_the_screenshots_and_every_format() -> None:
         assert f"`{fmt}`" in text, fmt
     for option in ("--statistics", "-o report.html -o findings.sarif", "restart-safe", "7.10.0"):
         assert option in text
+
+
+def test_ansible_role_audits_once_and_writes_every_report() -> None:
+    """The controller role runs one `virtaudit audit` that writes all of virtaudit_reports (it used to
+    audit once per report, and once more for the summary). The play itself runs in tests/test_ansible.py."""
+    tasks = REPO_ROOT / "contrib" / "ansible" / "roles" / "virtaudit_audit" / "tasks" / "main.yml"
+    if not tasks.is_file():
+        pytest.skip("the virtaudit_audit role is not on this branch")
+    text = tasks.read_text()
+    runs = [block for block in text.split("\n- name: ") if "[virtaudit_local_bin, 'audit']" in block]
+    assert len(runs) == 1, runs
+    assert "loop:" not in runs[0]
+    assert (
+        "virtaudit_reports | map('regex_replace', '^', '--output=' + virtaudit_report_dir + '/')" in runs[0]
+    )
+    assert "'--statistics'" in runs[0]
