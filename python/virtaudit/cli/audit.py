@@ -173,7 +173,9 @@ def audit_command(
             pieces, target_libvirt=target, facts=facts, select=select_l, ignore=ignore_l, note=console.warn
         ):
             sink.add(batch.scan, batch.findings)
-            sink.hosts.add_facts(batch.facts, batch.piece.facts, given, facts_origin(batch.scan.sources))
+            recorded = batch.piece.facts
+            origin = facts_origin(batch.scan.sources) if recorded is not None else ""
+            sink.hosts.add_facts(batch.facts, recorded, given, origin)
             del batch
     except InputProblem as exc:
         raise usage_error(str(exc), "PATHS") from exc

@@ -181,12 +181,12 @@ def statistics(report: AuditReport) -> str:
 
 
 def _repeated_names(findings: pl.DataFrame) -> bool:
-    """Whether one guest name stands for more than one file among ``findings`` (then a path column
-    tells them apart)."""
+    """Whether one guest name of a host stands for more than one file among ``findings`` (two sosreports
+    of one host, /etc and /run): then a path column tells them apart (the host column tells hosts apart)."""
     if findings.height == 0:
         return False
-    pairs = findings.select("guest", "path").unique().drop_nulls("guest")
-    return pairs.height > pairs["guest"].n_unique()
+    pairs = findings.select("host", "guest", "path").unique().drop_nulls("guest")
+    return pairs.height > pairs.select("host", "guest").unique().height
 
 
 def _findings_table(findings: pl.DataFrame, limit: int, console: Console, total: int | None = None) -> None:
