@@ -665,7 +665,7 @@ def test_xml_files_beside_a_dataset_are_still_read(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------------------
 # the command line: exit code 3 whenever an input failed, and every failure listed in every format
 
-FORMATS = ["table", "json", "jsonl", "csv", "parquet", "junit", "sarif", "html"]
+FORMATS = ["table", "json", "jsonl", "csv", "parquet", "junit", "sarif", "html", "github", "gitlab"]
 
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:

@@ -304,7 +304,13 @@ def test_json_validates_and_round_trips(report: Any) -> None:
 def test_jsonl_validates(report: Any) -> None:
     lines = validate_jsonl(render("jsonl", report).decode())
     kinds = [line["type"] for line in lines]
-    assert kinds == ["finding"] * report.findings.height + ["error"] * report.errors.height + ["summary"]
+    hosts = report.host_verdicts().height
+    assert kinds == (
+        ["finding"] * report.findings.height
+        + ["error"] * report.errors.height
+        + ["host"] * hosts
+        + ["summary"]
+    )
     assert lines[-1]["summary"]["findings"] == report.findings.height
 
 
@@ -313,7 +319,12 @@ def test_csv_has_findings_then_unreadable_inputs(report: Any) -> None:
 
     rows = list(csv.DictReader(io.StringIO(render("csv", report).decode())))
     assert list(rows[0]) == list(FINDINGS_COLUMNS)
-    assert len(rows) == report.findings.height + report.errors.height
+    hosts = report.host_verdicts()
+    assert len(rows) == report.findings.height + report.errors.height + hosts.height
+    verdicts = [r for r in rows if r["code"] == "HOST"]
+    assert [r["host"] for r in verdicts] == hosts["host"].to_list()
+    assert {r["rule"] for r in verdicts} <= {"restart-safe", "at-risk", "unknown"}
+    assert all(r["severity"] == "" for r in verdicts)
     inputs = [r for r in rows if r["code"] == "INPUT"]
     assert {r["severity"] for r in inputs} == {"error"}
     assert {r["rule"] for r in inputs} >= {"malformed_xml", "archive"}
@@ -325,8 +336,9 @@ def test_parquet_has_the_csv_rows(report: Any) -> None:
 
     df = pl.read_parquet(io.BytesIO(render("parquet", report)))
     assert df.columns == list(FINDINGS_COLUMNS)
-    assert df.height == report.findings.height + report.errors.height
+    assert df.height == report.findings.height + report.errors.height + report.host_verdicts().height
     assert df.filter(pl.col("code") == "INPUT").height == report.errors.height
+    assert df.filter(pl.col("code") == "HOST")["severity"].null_count() == report.host_verdicts().height
 
 
 def test_junit(report: Any) -> None:
@@ -375,7 +387,7 @@ def test_sarif(report: Any) -> None:
         logical = r["locations"][0]["logicalLocations"]
         assert logical[0]["name"] == r["properties"]["host"]
         assert logical[1]["fullyQualifiedName"].startswith(r["properties"]["host"] + "/")
-        assert r["partialFingerprints"]["virtaudit/v1"]
+        assert r["partialFingerprints"]["virtaudit/v2"]
         assert r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
     invocation = run["invocations"][0]
     assert invocation["executionSuccessful"] is False and invocation["exitCode"] == 3
@@ -388,7 +400,9 @@ def test_sarif_uri() -> None:
 
     assert artifact_uri("/run/libvirt/qemu/a b.xml") == "file:///run/libvirt/qemu/a%20b.xml"
     assert artifact_uri("fleet/h/g.xml") == "fleet/h/g.xml"
-    assert artifact_uri("x.tar.gz!run/libvirt/qemu/g#1.xml") == "x.tar.gz!run/libvirt/qemu/g%231.xml"
+    # an archive member is a jar: URI of the archive's absolute path and the member
+    member = artifact_uri("/srv/x.tar.gz!run/libvirt/qemu/g#1.xml")
+    assert member == "jar:file:///srv/x.tar.gz!/run/libvirt/qemu/g%231.xml"
 
 
 # --------------------------------------------------------------------------------------------------

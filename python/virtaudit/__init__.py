@@ -22,6 +22,7 @@ _LAZY = {
     "audit": "virtaudit.pipeline",
     "rules": "virtaudit.catalog",
     "summary": "virtaudit.reports",
+    "view": "virtaudit.reports.notebook",
 }
 
 __all__ = ["SCHEMA_VERSION", "__version__", *sorted(_LAZY)]
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # the names exist at run time through __getattr__ below
     from virtaudit.pipeline import scan as scan
     from virtaudit.pipeline import scan_batches as scan_batches
     from virtaudit.reports import summary as summary
+    from virtaudit.reports.notebook import view as view
     from virtaudit.scanning import Scan as Scan
 
 

@@ -26,6 +26,7 @@ from typing import Final
 __all__ = [
     "NEWEST",
     "NEWEST_KEY",
+    "NEWEST_MODELLED",
     "LibvirtVersion",
     "QemuVersion",
     "libvirt_key",
@@ -123,6 +124,12 @@ NEWEST_KEY: Final = 1_000_000_000 * 100
 
 NEWEST: Final = None
 """Spelling of the newest behaviour in the public API (``libvirt=None``)."""
+
+NEWEST_MODELLED: Final = "11.3.0"
+"""The newest libvirt release the model was checked against (busnames.py and the rules: the hazards
+doc's section 6, read release by release up to 11.3.0; the capability flag tables end there too; the lab
+ran it): what "newest" stands for in a report, and past which a ``--target-libvirt`` is judged as this
+release behaves (and the report warns)."""
 
 
 @total_ordering

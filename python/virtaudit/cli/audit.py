@@ -8,8 +8,10 @@ The batches come from :class:`virtaudit.pipeline.Pieces` and are checked as they
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -36,12 +38,16 @@ from virtaudit.cli.options import (
     limits,
     load_facts,
     now,
-    resolve_format,
+    resolve_outputs,
     split_codes,
     usage_error,
     validate_codes,
 )
 from virtaudit.pipeline import InputProblem, Pieces, ScanOptions
+
+if TYPE_CHECKING:
+    from virtaudit.reports import AuditReport
+    from virtaudit.reports.stream import ReportSink
 
 __all__ = ["audit_command"]
 
@@ -90,15 +96,24 @@ def audit_command(
         ),
     ] = None,
     output: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
             "--output",
             "-o",
             metavar="FILE",
             dir_okay=False,
-            help="Write the report here instead of standard output.",
+            help="Write the report here instead of standard output. Repeat for several reports from "
+            "the one run (-o report.html -o findings.sarif): each format follows the file's suffix.",
         ),
     ] = None,
+    statistics: Annotated[
+        bool,
+        typer.Option(
+            "--statistics",
+            help="Print the number of findings per rule instead of the table (the -o reports are "
+            "still written).",
+        ),
+    ] = False,
     jobs: JobsOpt = None,
     quiet: QuietOpt = False,
     limit: Annotated[int, typer.Option("--limit", min=0, help="Table format: rows per table (0: all).")] = 50,
@@ -117,10 +132,9 @@ def audit_command(
     ] = False,
 ) -> None:
     """Scan status XML and report the guests a libvirtd restart or upgrade would break."""
+    started = time.monotonic()
     limit_threads(jobs)
-    fmt = resolve_format(output_format.value if output_format else None, output, tuple(OutputFormat))
-    if fmt == "parquet" and output is None and sys.stdout.isatty():
-        raise usage_error("Parquet is binary: give --output FILE or redirect standard output", "--output")
+    outputs = resolve_outputs(output_format.value if output_format else None, output or [])
     target = check_target(target_libvirt)
     host_from = check_host_from(host_from)
     select_l, ignore_l = split_codes(select), split_codes(ignore)
@@ -147,14 +161,22 @@ def audit_command(
     from virtaudit import __version__
     from virtaudit.catalog import rules as catalog_rules
     from virtaudit.pipeline import audit_pieces
+    from virtaudit.reports.hosts import facts_origin
     from virtaudit.reports.stream import ReportSink
 
+    if statistics and outputs == [("table", None)]:
+        outputs = []  # (the statistics take the table's place on standard output)
+    formats = tuple(fmt for fmt, _path in outputs) + (("table",) if statistics else ())
     sink = ReportSink(
-        fmt,
+        formats[0],
         fail_on=fail_on.value,
         min_severity=min_severity.value if min_severity else None,
         limit=limit,
         catalog=catalog_rules(),
+        formats=formats,
+    )
+    given = (
+        (str(host_facts), frozenset(facts["host"].to_list())) if host_facts and facts is not None else None
     )
     try:
         for batch in audit_pieces(
@@ -166,17 +188,57 @@ def audit_command(
 
                 findings = annotate(batch.scan, findings)
             sink.add(batch.scan, findings)
+            recorded = batch.piece.facts
+            origin = facts_origin(batch.scan.sources) if recorded is not None else ""
+            sink.hosts.add_facts(batch.facts, recorded, given, origin)
             del batch
     except InputProblem as exc:
         raise usage_error(str(exc), "PATHS") from exc
     finally:
         progress.stop()
-    report = sink.report(
-        target_libvirt=target, sources=tuple(scan_paths), generated=now(), version=__version__
-    )
+    run = {
+        "target_libvirt": target,
+        "sources": tuple(scan_paths),
+        "generated": now(),
+        "version": __version__,
+        "options": {"elapsed_s": f"{time.monotonic() - started:.3f}"},
+    }
+    report = _write_all(sink, outputs, run, quiet=quiet, statistics=statistics)
+    raise typer.Exit(report.exit_code)
+
+
+def _write_all(
+    sink: ReportSink,
+    outputs: list[tuple[str, Path | None]],
+    run: dict[str, Any],
+    *,
+    quiet: bool,
+    statistics: bool,
+) -> AuditReport:
+    """Every report of the run, each from what the sink kept (the audit ran once)."""
+    report = sink.report(**run)
     if report.files == 0:
         console.note(quiet, "no status XML found in the given paths")
-    console.emit(lambda s: sink.write(report, s, color=console.color(output), quiet=quiet), output)
-    if output is not None:
-        console.note(quiet, f"wrote {fmt} report to {output}")
-    raise typer.Exit(report.exit_code)
+    if (warning := report.judged_against()["warning"]) is not None:
+        console.warn(f"warning: {warning}")
+    for fmt, path in outputs:
+        console.emit(
+            _writer(sink, sink.report(fmt, **run), fmt, color=console.color(path), quiet=quiet), path
+        )
+        if path is not None:
+            console.note(quiet, f"wrote {fmt} report to {path}")
+    if statistics:
+        from virtaudit.reports.table import statistics as stats_text
+
+        sys.stdout.write(stats_text(report))
+        sys.stdout.flush()
+    return report
+
+
+def _writer(
+    sink: ReportSink, report: AuditReport, fmt: str, *, color: bool, quiet: bool
+) -> Callable[[IO[bytes]], None]:
+    def write(stream: IO[bytes]) -> None:
+        sink.write(report, stream, color=color, quiet=quiet, fmt=fmt)
+
+    return write

@@ -23,12 +23,12 @@ def stderr() -> Any:
 
 
 def stdout_console() -> Any:
-    """Standard output for people: the terminal's width, or 140 columns (at least 100) when piped."""
+    """Standard output for people: the terminal's width (``COLUMNS``), or 140 columns when piped."""
     import shutil
 
     from rich.console import Console
 
-    width = max(100, shutil.get_terminal_size((140, 24)).columns)
+    width = shutil.get_terminal_size((140, 24)).columns
     return Console(width=width, highlight=False, markup=False, emoji=False, no_color="NO_COLOR" in os.environ)
 
 

@@ -60,6 +60,8 @@ class OutputFormat(enum.StrEnum):
     junit = "junit"
     sarif = "sarif"
     html = "html"
+    github = "github"
+    gitlab = "gitlab"
 
 
 class DiffFormat(enum.StrEnum):
@@ -296,6 +298,39 @@ def resolve_format(output_format: str | None, output: Path | None, choices: tupl
         if guessed in choices:
             return guessed
     return "table"
+
+
+def resolve_outputs(output_format: str | None, outputs: list[Path]) -> list[tuple[str, Path | None]]:
+    """(format, file) of each report ``audit`` writes: standard output alone, one ``-o`` (``-f`` wins
+    over its suffix), or several ``-o``, each in the format of its suffix (``-f`` then only where it is
+    the format of every suffix)."""
+    choices = tuple(OutputFormat)
+    if len(outputs) <= 1:
+        path = outputs[0] if outputs else None
+        fmt = resolve_format(output_format, path, choices)
+        if fmt == "parquet" and path is None and sys.stdout.isatty():
+            raise usage_error("Parquet is binary: give --output FILE or redirect standard output", "--output")
+        return [(fmt, path)]
+    resolved: list[tuple[str, Path | None]] = []
+    for path in outputs:
+        guessed = SUFFIX_FORMATS.get(path.suffix.lower())
+        if guessed is None:
+            raise usage_error(
+                f"{path}: with several --output files each format follows the suffix "
+                f"({', '.join(sorted(SUFFIX_FORMATS))}), and {path.suffix or 'no suffix'} is none of them",
+                "--output",
+            )
+        if output_format is not None and guessed != output_format:
+            raise usage_error(
+                f"--output-format {output_format} with several --output files: {path} is {guessed}; "
+                "leave out -f, each file's suffix names its format",
+                "--output-format",
+            )
+        resolved.append((guessed, path))
+    seen = [os.path.abspath(p) for p in outputs]
+    if len(set(seen)) < len(seen):
+        raise usage_error("the same file is named twice in --output", "--output")
+    return resolved
 
 
 def validate_codes(select: list[str] | None, ignore: list[str] | None) -> None:

@@ -46,7 +46,7 @@ ERROR_COLUMNS: Final = ("path", "host", "kind", "message", "line", "column")
 GUEST_COLUMNS: Final = ("host", "path", "guest", "uuid", "kind", "state", "arch", "machine")
 """What the reports keep of the ``domains`` table: one row per document that parsed."""
 
-FORMATS: Final = ("table", "json", "jsonl", "csv", "parquet", "junit", "sarif", "html")
+FORMATS: Final = ("table", "json", "jsonl", "csv", "parquet", "junit", "sarif", "html", "github", "gitlab")
 """``--output-format`` values; module ``virtaudit.reports.<name>`` writes each."""
 
 BINARY_FORMATS: Final = frozenset({"parquet"})
@@ -222,6 +222,23 @@ class AuditReport:
     """The counts of every finding of the run, for runs that keep only some finding rows (the command
     line streams them: ``findings`` then holds only the ones a format shows, the worst first). None:
     counted from ``findings``."""
+    host_rows: pl.DataFrame | None = None
+    """One row per host with its verdict (:data:`virtaudit.reports.hosts.HOST_COLUMNS`), as the command
+    line counted it batch by batch. None: worked out from ``findings``, ``guests`` and ``errors``."""
+
+    def host_verdicts(self) -> pl.DataFrame:
+        """Per host: ``restart-safe``, ``at-risk`` or ``unknown``, guests, the worst finding, the facts."""
+        if self.host_rows is not None:
+            return self.host_rows
+        from virtaudit.reports.hosts import verdicts_of
+
+        return verdicts_of(self.findings, self.guests, self.errors, self.fail_on)
+
+    def judged_against(self) -> dict[str, object]:
+        """What the run judged against: the target release, what "newest" means, any warning."""
+        from virtaudit.reports.hosts import judged_against
+
+        return judged_against(self.target_libvirt)
 
     def tallied(self) -> Tally:
         """The counts of every finding (see :attr:`tally`)."""

@@ -29,6 +29,9 @@ def printable(value: object, limit: int = DISPLAY_LIMIT) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
+HOST_CODE: Final = "HOST"
+"""The code of the per-host verdict rows in CSV and Parquet (rule: the verdict; severity: empty)."""
+
 INPUT_CODE: Final = "INPUT"
 """The code under which unreadable inputs appear in formats that have only finding rows (CSV, Parquet)."""
 
@@ -43,8 +46,14 @@ def header(report: AuditReport) -> dict[str, Any]:
         "fail_on": report.fail_on,
         "min_severity": report.min_severity,
         "exit_code": report.exit_code,
+        "judged_against": report.judged_against(),
         "summary": report.counts(),
     }
+
+
+def host_rows(report: AuditReport, kind: str | None = None) -> list[str]:
+    """One compact JSON object per host: its verdict, counts, worst finding and facts."""
+    return ndjson_rows(report.host_verdicts(), kind)
 
 
 def ndjson_rows(df: pl.DataFrame, kind: str | None = None) -> list[str]:
@@ -98,3 +107,38 @@ def error_rows(report: AuditReport) -> pl.DataFrame:
 def machine_family(machine: pl.Expr) -> pl.Expr:
     """``pc-i440fx-6.2`` -> ``pc-i440fx``, ``pseries-rhel8.6.0`` -> ``pseries``, ``virt-10.1`` -> ``virt``."""
     return machine.str.replace(r"-(?:rhel)?\d[\w.\-]*$", "")
+
+
+def verdict_rows(report: AuditReport) -> pl.DataFrame:
+    """One findings-shaped row per host (code ``HOST``, the verdict as ``rule``, no severity, the verdict
+    in a sentence as ``message``), for the formats that hold rows of one shape only."""
+    import polars as pl
+
+    from virtaudit.reports import FINDINGS_COLUMNS
+    from virtaudit.reports.hosts import verdict_line
+
+    hosts = report.host_verdicts()
+    target = report.target_libvirt or "newest"
+    rows = [
+        {
+            "host": h["host"],
+            "path": "",
+            "code": HOST_CODE,
+            "rule": h["verdict"],
+            "message": verdict_line(h, report.fail_on),
+            "libvirt_version": h["libvirt_version"] or target,
+            "qemu_version": h["qemu_version"],
+        }
+        for h in hosts.iter_rows(named=True)
+    ]
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            c: pl.String
+            for c in FINDINGS_COLUMNS
+            if c in ("host", "path", "code", "rule", "message", "libvirt_version", "qemu_version")
+        },
+    )
+    return frame.select(
+        pl.col(c) if c in frame.columns else pl.lit(None, pl.String).alias(c) for c in FINDINGS_COLUMNS
+    )

@@ -1,7 +1,9 @@
 """``--output-format csv``: the findings columns with a header row.
 
 Inputs that could not be read follow the findings as rows with code ``INPUT``, severity ``error`` and
-the error kind as the rule, so that a spreadsheet never looks clean when a file was skipped. A cell that
+the error kind as the rule, so that a spreadsheet never looks clean when a file was skipped; then one row
+per host with code ``HOST``, the verdict (``restart-safe``, ``at-risk``, ``unknown``) as the rule, an
+empty severity and the verdict in a sentence as the message. A cell that
 would start with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return starts with ``'`` instead, so that
 a spreadsheet shows it and never runs it as a formula.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 from typing import IO, TYPE_CHECKING, Final
 
-from virtaudit.reports._common import error_rows
+from virtaudit.reports._common import error_rows, verdict_rows
 from virtaudit.reports._spool import BucketFiles, by_severity
 
 if TYPE_CHECKING:
@@ -60,6 +62,9 @@ class Spool:
         errors = error_rows(report)
         if errors.height:
             stream.write(_csv(errors))
+        hosts = verdict_rows(report)
+        if hosts.height:
+            stream.write(_csv(hosts))
 
 
 def write(report: AuditReport, stream: IO[bytes]) -> None:

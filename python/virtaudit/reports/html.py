@@ -72,6 +72,7 @@ details{border-top:1px solid var(--line);padding:8px 0}
 details summary{cursor:pointer;font-weight:600}
 details p{margin:6px 0 6px 16px}
 .empty{color:var(--muted);font-style:italic}
+.judged{margin:0 0 14px}
 footer{color:var(--muted);font-size:12px;padding:0 28px 24px;text-align:center}
 """
 
@@ -271,6 +272,53 @@ def _cards(report: AuditReport) -> str:
     return f'<div class="cards">{cells}</div>'
 
 
+VERDICT_COLORS: Final = {"at-risk": "#dc2626", "unknown": "#b45309", "restart-safe": "#16a34a"}
+
+
+def _hosts(report: AuditReport) -> str:
+    """The verdict per host: which hosts can be restarted now (the first thing an operator asks)."""
+    hosts = report.host_verdicts()
+    if hosts.height == 0:
+        return ""
+    counts = {v: int((hosts["verdict"] == v).sum()) for v in VERDICT_COLORS}
+    rows = []
+    for h in hosts.head(MAX_TABLE_ROWS).iter_rows(named=True):
+        color = VERDICT_COLORS.get(h["verdict"], "#64748b")
+        worst = (
+            f"{_pill(h['worst_severity'])} <code>{_e(h['worst_code'])}</code>"
+            if h["worst_severity"]
+            else "none"
+        )
+        facts = (
+            f"libvirt {_e(h['libvirt_version'] or '(target)')}, QEMU {_e(h['qemu_version'] or '?')} "
+            f"<span class=count>from {_e(h['facts_source'])}</span>"
+            if h["libvirt_version"] or h["qemu_version"]
+            else '<span class="count">no host facts: judged at the target</span>'
+        )
+        rows.append(
+            f"<tr><td class=nw>{_e(h['host'])}</td>"
+            f'<td><span class="pill" style="background:{color}">{_e(h["verdict"])}</span></td>'
+            f"<td>{h['guests']}</td><td>{h['unreadable'] or ''}</td><td>{h['failing']}</td>"
+            f"<td class=nw>{worst}</td><td>{facts}</td></tr>"
+        )
+    return (
+        f'<section id="hosts"><h2>Hosts: {counts["restart-safe"]} restart-safe, {counts["at-risk"]} at-risk, '
+        f"{counts['unknown']} unknown</h2>"
+        "<p class=count>restart-safe: every input read, nothing at or above "
+        f"{_e(report.fail_on)}; at-risk: a finding at or above it; unknown: some input could not be "
+        "read.</p>"
+        '<div class="scroll"><table><thead><tr><th>host</th><th>verdict</th><th>guests</th>'
+        f"<th>unreadable</th><th>at or above {_e(report.fail_on)}</th><th>worst finding</th>"
+        "<th>judged with</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></div></section>"
+    )
+
+
+def _judged(report: AuditReport) -> str:
+    judged = report.judged_against()
+    warning = f'<div class="verdict warn">warning: {_e(judged["warning"])}</div>' if judged["warning"] else ""
+    return f'<p class="judged"><b>Judged against</b> {_e(judged["means"])}.</p>{warning}'
+
+
 def _pill(severity: str) -> str:
     color = COLORS.get(severity, "#64748b")
     return f'<span class="pill" style="background:{color}">{_e(severity)}</span>'
@@ -415,6 +463,8 @@ def render(report: AuditReport) -> str:
             "<header><h1>libvirt restart-safety audit</h1>",
             f'<div class="meta">{meta}</div></header><main>',
             f'<div class="verdict {cls}">{_e(report.verdict())}</div>',
+            _judged(report),
+            _hosts(report),
             _cards(report),
             _charts(report),
             _findings(report),

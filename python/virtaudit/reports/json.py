@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import IO, TYPE_CHECKING
 
-from virtaudit.reports._common import dumps, header, ndjson_rows
+from virtaudit.reports._common import dumps, header, host_rows, ndjson_rows
 from virtaudit.reports._spool import BucketFiles, by_severity
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ class Spool:
     def finish(self, report: AuditReport, stream: IO[bytes]) -> None:
         head = header(report)
         parts = [f"  {dumps(k)}: {dumps(v)}" for k, v in head.items()]
+        parts.append(f"  {dumps('hosts')}: {_array(host_rows(report))}")
         stream.write(("{\n" + ",\n".join(parts) + ',\n  "findings": ').encode())
         if self.rows.rows == 0:
             stream.write(b"[]")

@@ -1,14 +1,15 @@
 """``--output-format jsonl``: one JSON object a line (docs/findings.schema.json, ``#/$defs/line``).
 
-Lines of ``"type": "finding"``, then ``"type": "error"`` (inputs that could not be read), then one
-``"type": "summary"`` line with the run's metadata and counts.
+Lines of ``"type": "finding"``, then ``"type": "error"`` (inputs that could not be read), then
+``"type": "host"`` (each host's verdict), then one ``"type": "summary"`` line with the run's metadata and
+counts.
 """
 
 from __future__ import annotations
 
 from typing import IO, TYPE_CHECKING
 
-from virtaudit.reports._common import dumps, header, ndjson_rows
+from virtaudit.reports._common import dumps, header, host_rows, ndjson_rows
 from virtaudit.reports._spool import BucketFiles, by_severity
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ class Spool:
     def finish(self, report: AuditReport, stream: IO[bytes]) -> None:
         self.rows.copy_to(stream)
         self.rows.close()
-        lines = ndjson_rows(report.errors, "error")
+        lines = ndjson_rows(report.errors, "error") + host_rows(report, "host")
         lines.append(dumps({"type": "summary", **header(report)}))
         stream.write(("\n".join(lines) + "\n").encode())
 

@@ -1,9 +1,11 @@
 """``--output-format junit``: JUnit XML for CI systems.
 
-One ``<testsuite>`` per host, one ``<testcase>`` per guest (classname = host, name = guest). Each finding
-at or above ``--fail-on`` is a ``<failure>`` of that test case (type = the rule code); findings below it
-are listed in the test case's ``<system-out>``. Each input that could not be read is a test case with an
-``<error>``, so a CI run never shows green over files it skipped.
+One ``<testsuite>`` per host (its properties: the host's verdict, worst finding and facts), one
+``<testcase>`` per guest (classname = host, name = guest). A guest with findings at or above ``--fail-on``
+has one ``<failure>`` (type = the rule codes, its text every such finding, the most severe first);
+findings below it are listed in the test case's ``<system-out>``. Every element has a ``time``. Each
+input that could not be read is a test case with an ``<error>``, so a CI run never shows green over files
+it skipped.
 """
 
 from __future__ import annotations
@@ -42,24 +44,33 @@ def _details(f: dict[str, Any]) -> str:
 
 
 def _case_xml(host: str, path: str, guest: str | None, found: list[dict[str, Any]], fail_rank: int) -> bytes:
-    """One guest's test case, and whether it failed (as the first byte: b"F" or b".")."""
-    case = ET.Element("testcase", classname=clean(host), name=clean(guest or path), file=clean(path))
-    below = []
-    failed = False
-    for f in sorted(found, key=lambda f: severity_rank(f["severity"])):
-        if severity_rank(f["severity"]) <= fail_rank:
-            failed = True
-            failure = ET.SubElement(
-                case, "failure", type=clean(f["code"]), message=clean(f"{f['severity']}: {f['message']}")
-            )
-            failure.text = _details(f)
-        else:
-            below.append(_details(f))
+    """One guest's test case, and whether it failed (as the first byte: b"F" or b"."). Every finding at
+    or above ``--fail-on`` goes into its one ``<failure>`` (the most severe first); the others into
+    ``<system-out>``."""
+    case = ET.Element(
+        "testcase", classname=clean(host), name=clean(guest or path), file=clean(path), time="0"
+    )
+    ordered = sorted(found, key=lambda f: severity_rank(f["severity"]))
+    failing = [f for f in ordered if severity_rank(f["severity"]) <= fail_rank]
+    below = [_details(f) for f in ordered if severity_rank(f["severity"]) > fail_rank]
+    if failing:
+        worst = failing[0]
+        codes = ",".join(dict.fromkeys(f["code"] for f in failing))
+        more = f" (and {len(failing) - 1} more)" if len(failing) > 1 else ""
+        failure = ET.SubElement(
+            case,
+            "failure",
+            type=clean(codes),
+            message=clean(
+                f"{len(failing)} finding(s): {worst['severity']} {worst['code']}: {worst['message']}{more}"
+            ),
+        )
+        failure.text = "\n\n".join(_details(f) for f in failing)
     if below:
         ET.SubElement(case, "system-out").text = "\n\n".join(below)
     ET.indent(case, level=2)
     text: bytes = ET.tostring(case, encoding="utf-8")
-    return (b"F" if failed else b".") + b"    " + text + b"\n"
+    return (b"F" if failing else b".") + b"    " + text + b"\n"
 
 
 @dataclass
@@ -78,6 +89,7 @@ class Spool:
         self._fail_rank = severity_rank(fail_on) if fail_on != "none" else -1
         self._file: IO[bytes] = tempfile.TemporaryFile(prefix="virtaudit-")  # noqa: SIM115 - closed in finish()
         self._hosts: dict[str, _Host] = {}
+        self._hosts_props: dict[str, dict[str, Any]] | None = None
 
     def add(self, findings: pl.DataFrame, guests: pl.DataFrame | None = None) -> None:
         import polars as pl
@@ -121,10 +133,11 @@ class Spool:
             stream_parts.append(self._suite(report, host, entry, errors, tests))
         stream.write(b"<?xml version='1.0' encoding='utf-8'?>\n")
         attrs = " ".join(f'{k}="{v}"' for k, v in totals.items())
+        attrs += f' time="{report.options.get("elapsed_s", "0")}"'
         if not hosts:
-            stream.write(f'<testsuites name="virtaudit" {attrs} time="0" />\n'.encode())
+            stream.write(f'<testsuites name="virtaudit" {attrs} />\n'.encode())
             return
-        stream.write(f'<testsuites name="virtaudit" {attrs} time="0">\n'.encode())
+        stream.write(f'<testsuites name="virtaudit" {attrs}>\n'.encode())
         for head, host, tail in stream_parts:
             stream.write(head)
             spans = self._hosts[host].spans if host in self._hosts else []
@@ -134,6 +147,24 @@ class Spool:
             stream.write(tail)
         stream.write(b"</testsuites>\n")
         self._file.close()
+
+    def _verdicts(self, report: AuditReport) -> dict[str, dict[str, Any]]:
+        """Each host's verdict, worst finding and facts, as its suite's properties."""
+        if self._hosts_props is None:
+            self._hosts_props = {
+                h["host"]: {
+                    "verdict": h["verdict"],
+                    "guests": h["guests"],
+                    "worst_finding": f"{h['worst_severity']} {h['worst_code']}"
+                    if h["worst_severity"]
+                    else "none",
+                    "libvirt_version": h["libvirt_version"],
+                    "qemu_version": h["qemu_version"],
+                    "facts_source": h["facts_source"],
+                }
+                for h in report.host_verdicts().iter_rows(named=True)
+            }
+        return self._hosts_props
 
     def _suite(
         self, report: AuditReport, host: str, entry: _Host, errors: pl.DataFrame, tests: int
@@ -145,6 +176,9 @@ class Spool:
         props = ET.SubElement(suite, "properties")
         ET.SubElement(props, "property", name="target_libvirt", value=report.target_libvirt or "newest")
         ET.SubElement(props, "property", name="fail_on", value=report.fail_on)
+        for name, value in self._verdicts(report).get(host, {}).items():
+            if value is not None:
+                ET.SubElement(props, "property", name=name, value=clean(value))
         for err in errors.iter_rows(named=True):
             case = ET.SubElement(
                 suite, "testcase", classname=clean(host), name=clean(err["path"]), file=clean(err["path"])
@@ -155,6 +189,8 @@ class Spool:
             suite.set(k, str(v))
         suite.set("skipped", "0")
         suite.set("time", "0")
+        for case in suite.iter("testcase"):
+            case.set("time", "0")
         ET.indent(suite, level=1)
         text = ET.tostring(suite, encoding="utf-8")
         # Split after </properties>: the guests' cases go between the properties and the error cases.

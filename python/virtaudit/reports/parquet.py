@@ -1,6 +1,7 @@
 """``--output-format parquet``: one Parquet file of the findings columns (written by polars).
 
-Unreadable inputs are rows with code ``INPUT`` and severity ``error``, as in the CSV format. The scan
+Unreadable inputs are rows with code ``INPUT`` and severity ``error``, and each host's verdict a row with
+code ``HOST``, as in the CSV format. ``severity`` is an ordered Enum (:data:`PARQUET_SEVERITIES`). The scan
 tables as a dataset partitioned by host are ``virtaudit scan --out DIR``.
 
 Batches are spooled as Arrow IPC files, one per batch and severity, in a temporary directory; the
@@ -12,15 +13,21 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Final
 
-from virtaudit.reports._common import error_rows
+from virtaudit.reports import SEVERITIES
+from virtaudit.reports._common import error_rows, verdict_rows
 from virtaudit.reports._spool import BUCKETS, by_severity
 
 if TYPE_CHECKING:
     import polars as pl
 
     from virtaudit.reports import AuditReport
+
+PARQUET_SEVERITIES: Final = (*SEVERITIES, "error")
+"""The ``severity`` column is an Enum of these, in this order (most severe finding first, then the
+unreadable inputs' ``error``), so that sorting by it works in polars and DuckDB; host verdict rows have
+none (null)."""
 
 
 class Spool:
@@ -44,10 +51,13 @@ class Spool:
         frames = [empty_findings().lazy()]
         frames += [pl.scan_ipc(p) for bucket in self._parts for p in bucket]
         frames.append(error_rows(report).lazy())
+        frames.append(verdict_rows(report).lazy())
+        ordered = pl.Enum(list(PARQUET_SEVERITIES))
+        table = pl.concat(frames, how="vertical_relaxed").with_columns(pl.col("severity").cast(ordered))
         with tempfile.TemporaryDirectory(prefix="virtaudit-") as tmp:
             # Through a file: polars' writer seeks, and stdout is often a pipe.
             out = Path(tmp) / "findings.parquet"
-            pl.concat(frames, how="vertical_relaxed").sink_parquet(out)
+            table.sink_parquet(out)
             with out.open("rb") as f:
                 shutil.copyfileobj(f, stream, 1 << 20)
         if self._dir is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from typing import IO, TYPE_CHECKING, Any, Final
 from urllib.parse import quote
@@ -28,12 +29,40 @@ LEVELS: Final = {"critical": "error", "high": "error", "medium": "warning", "low
 SECURITY_SEVERITY: Final = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
 
 
-def artifact_uri(path: str) -> str:
-    """A URI reference for a path as scanned (absolute paths become ``file://`` URIs)."""
-    quoted = quote(path, safe="/!:@+,;=-._~")
+RULES_DOC: Final = "https://virtaudit.invalid/docs/rules.md"
+"""Where docs/rules.md is published (the schema's ``$id`` host); each rule's ``helpUri`` is its anchor."""
+SRCROOT: Final = "%SRCROOT%"
+"""The ``uriBaseId`` of relative paths: the directory virtaudit ran in (``originalUriBaseIds``)."""
+_ARCHIVE_MEMBER: Final = re.compile(
+    r"^(.+?\.(?:tar(?:\.[a-z0-9]+)?|tgz|txz|tbz2|tzst|zip))!(.+)$", re.IGNORECASE
+)
+_SAFE: Final = "/!:@+,;=-._~"
+
+
+def _file_uri(path: str) -> str:
+    return "file://" + quote(os.path.abspath(path), safe=_SAFE)
+
+
+def artifact_location(path: str) -> dict[str, str]:
+    """A SARIF ``artifactLocation`` for a path as scanned: an absolute path is a ``file://`` URI, a
+    relative one a relative URI with ``uriBaseId`` ``%SRCROOT%`` (the directory of the run), and an
+    archive member ``ARCHIVE!MEMBER`` a ``jar:`` URI (``jar:file:///abs/archive.tar.xz!/member``)."""
+    member = _ARCHIVE_MEMBER.match(path)
+    if member is not None:
+        return {"uri": f"jar:{_file_uri(member.group(1))}!/{quote(member.group(2).lstrip('/'), safe=_SAFE)}"}
     if path.startswith("/"):
-        return "file://" + quoted
-    return quoted
+        return {"uri": _file_uri(path)}
+    return {"uri": quote(path, safe=_SAFE), "uriBaseId": SRCROOT}
+
+
+def artifact_uri(path: str) -> str:
+    """The URI of :func:`artifact_location` (relative paths stay relative)."""
+    return artifact_location(path)["uri"]
+
+
+def help_uri(code: str) -> str:
+    """The rule's section of docs/rules.md (GitHub's anchor of a ``### CODE`` heading)."""
+    return f"{RULES_DOC}#{code.lower()}"
 
 
 def _first_sentence(text: str) -> str:
@@ -69,6 +98,7 @@ def _rules(report: AuditReport) -> list[dict[str, Any]]:
                 "shortDescription": {"text": _first_sentence(why) or row["code"]},
                 "fullDescription": {"text": why or row["code"]},
                 "help": {"text": text, "markdown": markdown},
+                "helpUri": help_uri(row["code"]),
                 "defaultConfiguration": {"level": LEVELS.get(top, "warning")},
                 "properties": {
                     "tags": [row["code"][:3], "libvirt", "restart-safety"],
@@ -90,8 +120,13 @@ def _rules(report: AuditReport) -> list[dict[str, Any]]:
     return [codes[c] for c in known] + [codes[c] for c in sorted(set(codes) - set(known))]
 
 
-def _fingerprint(f: dict[str, Any]) -> str:
-    key = "\x1f".join(str(f.get(k) or "") for k in ("host", "path", "uuid", "code", "element", "alias"))
+def fingerprint(f: dict[str, Any]) -> str:
+    """What identifies a finding whatever path it was read from: host, guest (UUID, else name), rule
+    code and device (alias, else element). The same guest read as ``./fleet/h/g.xml``, an absolute
+    path, a dataset or an archive member gives the same fingerprint."""
+    guest = f.get("uuid") or f.get("guest") or ""
+    device = f.get("alias") or f.get("element") or ""
+    key = "\x1f".join(str(v) for v in (f.get("host") or "", guest, f.get("code") or "", device))
     return hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -110,11 +145,11 @@ def _result(f: dict[str, Any], rule_index: dict[str, int]) -> dict[str, Any]:
         "message": {"text": f["message"]},
         "locations": [
             {
-                "physicalLocation": {"artifactLocation": {"uri": artifact_uri(f["path"])}},
+                "physicalLocation": {"artifactLocation": artifact_location(f["path"])},
                 "logicalLocations": logical,
             }
         ],
-        "partialFingerprints": {"virtaudit/v1": _fingerprint(f)},
+        "partialFingerprints": {"virtaudit/v2": fingerprint(f)},
         "properties": {k: f[k] for k in f if k not in ("message",)},
     }
     if f["code"] in rule_index:
@@ -125,7 +160,7 @@ def _result(f: dict[str, Any], rule_index: dict[str, int]) -> dict[str, Any]:
 def _notifications(errors: pl.DataFrame) -> list[dict[str, Any]]:
     out = []
     for e in errors.iter_rows(named=True):
-        physical: dict[str, Any] = {"artifactLocation": {"uri": artifact_uri(e["path"])}}
+        physical: dict[str, Any] = {"artifactLocation": artifact_location(e["path"])}
         if e["line"] is not None:
             physical["region"] = {
                 "startLine": e["line"],
@@ -193,9 +228,12 @@ class Spool:
                         }
                     },
                     "invocations": [invocation],
+                    "originalUriBaseIds": {SRCROOT: {"uri": _file_uri(os.getcwd()).rstrip("/") + "/"}},
                     "results": _RESULTS,
                     "properties": {
                         "target_libvirt": report.target_libvirt or "newest",
+                        "judged_against": report.judged_against(),
+                        "hosts": report.host_verdicts().to_dicts(),
                         "fail_on": report.fail_on,
                         "summary": report.counts(),
                     },

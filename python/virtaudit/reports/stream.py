@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from virtaudit.scanning import Scan
 
-SPOOLED: Final = frozenset({"json", "jsonl", "csv", "parquet", "sarif", "junit"})
+SPOOLED: Final = frozenset({"json", "jsonl", "csv", "parquet", "sarif", "junit", "github", "gitlab"})
 """Formats that write every finding (spooled); the others show the worst ones."""
 
 GUEST_COLUMNS_FOR: Final = {
@@ -79,31 +79,53 @@ class TopRows:
 
 
 @dataclass
+class _Output:
+    """What one format keeps: spooled rows, or the worst rows."""
+
+    fmt: str
+    spool: Spool | None = None
+    top: TopRows | None = None
+
+
+@dataclass
 class ReportSink:
-    """One audit's report, fed batch by batch (see the module docstring)."""
+    """One audit's reports, fed batch by batch (see the module docstring): one format, or several
+    (``formats``: every output of ``virtaudit audit -o A -o B``, written from the one run)."""
 
     fmt: str
     fail_on: str = "high"
     min_severity: str | None = None
     limit: int = 50
     catalog: pl.DataFrame | None = None
+    formats: tuple[str, ...] = ()
     errors: KeptRows = field(default_factory=KeptRows)
     guest_counts: dict[str | None, int] = field(default_factory=dict)
     failing: int = 0
-    _spool: Spool | None = None
-    _top: TopRows | None = None
+    _outputs: list[_Output] = field(default_factory=list)
     _tally: Any = None
+    _hosts: Any = None
 
     def __post_init__(self) -> None:
+        from virtaudit.reports.hosts import HostBook
         from virtaudit.reports.tally import Tally
 
-        self._tally = Tally(platforms=[] if self.fmt == "html" else None)
-        if self.fmt in SPOOLED:
-            module = importlib.import_module(f"virtaudit.reports.{self.fmt}")
-            self._spool = module.Spool(fail_on=self.fail_on, catalog=self.catalog)
-        else:
-            limit = self.limit if self.fmt == "table" else _html_rows()
-            self._top = TopRows(TOP_ORDER.get(self.fmt, TOP_ORDER["table"]), limit)
+        self.formats = tuple(dict.fromkeys(self.formats or (self.fmt,)))
+        self._tally = Tally(platforms=[] if "html" in self.formats else None)
+        self._hosts = HostBook(fail_on=self.fail_on)
+        for fmt in self.formats:
+            if fmt in SPOOLED:
+                module = importlib.import_module(f"virtaudit.reports.{fmt}")
+                self._outputs.append(
+                    _Output(fmt, spool=module.Spool(fail_on=self.fail_on, catalog=self.catalog))
+                )
+            else:
+                limit = self.limit if fmt == "table" else _html_rows()
+                self._outputs.append(_Output(fmt, top=TopRows(TOP_ORDER.get(fmt, TOP_ORDER["table"]), limit)))
+
+    @property
+    def hosts(self) -> Any:
+        """The per-host counts (:class:`~virtaudit.reports.hosts.HostBook`)."""
+        return self._hosts
 
     def add(self, scan: Scan, findings: pl.DataFrame) -> None:
         """One batch: its tables and its findings (the contract's columns, strings)."""
@@ -115,19 +137,23 @@ class ReportSink:
         for host, n in scan.domains.group_by("host").len().iter_rows():
             self.guest_counts[host] = self.guest_counts.get(host, 0) + n
         self.failing += failing_count(findings, self.fail_on)
+        self._hosts.add(scan.domains, findings, scan.errors)
         if self.min_severity is not None:
             shown = SEVERITIES[: severity_rank(self.min_severity) + 1]
             findings = findings.filter(pl.col("severity").is_in(shown))
-        columns = GUEST_COLUMNS_FOR.get(self.fmt)
+        columns = tuple(dict.fromkeys(c for f in self.formats for c in GUEST_COLUMNS_FOR.get(f, ())))
         guests = guests_of(scan.domains).select(columns) if columns else None
         self._tally.add(findings, guests)
-        if self._spool is not None:
-            self._spool.add(findings, guests)
-        if self._top is not None:
-            self._top.add(findings)
+        for out in self._outputs:
+            if out.spool is not None:
+                needed = GUEST_COLUMNS_FOR.get(out.fmt)
+                out.spool.add(findings, guests.select(needed) if guests is not None and needed else None)
+            if out.top is not None:
+                out.top.add(findings)
 
-    def report(self, **run: Any) -> AuditReport:
-        """The report of everything added (``run``: target_libvirt, sources, generated, version)."""
+    def report(self, fmt: str | None = None, **run: Any) -> AuditReport:
+        """The report of everything added, as ``fmt`` shows it (default: the first format; ``run``:
+        target_libvirt, sources, generated, version)."""
         import polars as pl
 
         from virtaudit.reports import empty_errors, empty_findings
@@ -137,7 +163,8 @@ class ReportSink:
             {"host": list(self.guest_counts), "guests": list(self.guest_counts.values())},
             schema={"host": pl.String, "guests": pl.UInt32},
         )
-        findings = self._top.rows(empty_findings()) if self._top is not None else empty_findings()
+        top = self._output(fmt or self.formats[0]).top
+        findings = top.rows(empty_findings()) if top is not None else empty_findings()
         code = 3 if errors.height else 1 if self.failing else 0
         return AuditReport(
             findings=findings,
@@ -150,17 +177,25 @@ class ReportSink:
             exit_code=code,
             catalog=self.catalog,
             tally=self._tally,
+            host_rows=self._hosts.frame(),
             **run,
         )
 
-    def write(self, report: AuditReport, stream: IO[bytes], *, color: bool, quiet: bool) -> None:
-        """Write the report: the spooled rows, or the kept ones with the totals."""
-        if self._spool is not None:
-            self._spool.finish(report, stream)
+    def _output(self, fmt: str) -> _Output:
+        return next(out for out in self._outputs if out.fmt == fmt)
+
+    def write(
+        self, report: AuditReport, stream: IO[bytes], *, color: bool, quiet: bool, fmt: str | None = None
+    ) -> None:
+        """Write the report as ``fmt`` (default: the first format): the spooled rows, or the kept ones
+        with the totals. Each format is written once (its spool is emptied)."""
+        out = self._output(fmt or self.formats[0])
+        if out.spool is not None:
+            out.spool.finish(report, stream)
             return
         from virtaudit.reports import write_report
 
-        write_report(self.fmt, report, stream, color=color, quiet=quiet, limit=self.limit)
+        write_report(out.fmt, report, stream, color=color, quiet=quiet, limit=self.limit)
 
 
 def _html_rows() -> int:

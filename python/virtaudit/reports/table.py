@@ -85,6 +85,104 @@ def _summary_tables(report: AuditReport, console: Console) -> None:
     console.print(hosts)
 
 
+VERDICT_STYLES: Final = {"at-risk": "bold red", "unknown": "bold yellow", "restart-safe": "green"}
+
+
+def _hosts_table(report: AuditReport, limit: int, console: Console) -> None:
+    """The verdict per host: what an operator wants first (which hosts can be restarted now)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    hosts = report.host_verdicts()
+    if hosts.height == 0:
+        return
+    counts = {v: int((hosts["verdict"] == v).sum()) for v in ("restart-safe", "at-risk", "unknown")}
+    title = (
+        f"Hosts: {counts['restart-safe']} restart-safe, {counts['at-risk']} at-risk, "
+        f"{counts['unknown']} unknown"
+    )
+    table = Table(title=title, title_justify="left", expand=True)
+    table.add_column("host", overflow="fold")
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("guests", justify="right", no_wrap=True)
+    table.add_column("worst", no_wrap=True)
+    table.add_column("judged with", overflow="fold", ratio=1)
+    shown = hosts if limit <= 0 else hosts.head(limit)
+    for row in shown.iter_rows(named=True):
+        worst = Text("none", style="dim")
+        if row["worst_severity"]:
+            worst = Text(
+                f"{SHORT.get(row['worst_severity'], row['worst_severity'])} ",
+                style=SEVERITY_STYLES.get(row["worst_severity"], ""),
+            )
+            worst.append(printable(row["worst_code"]), style="")
+        guests = str(row["guests"]) + (f" +{row['unreadable']}?" if row["unreadable"] else "")
+        table.add_row(
+            Text(printable(row["host"])),
+            Text(row["verdict"], style=VERDICT_STYLES.get(row["verdict"], "")),
+            guests,
+            worst,
+            Text(printable(_judged_with(row, report))),
+        )
+    console.print(table)
+    if shown.height < hosts.height:
+        console.print(Text(f"… {hosts.height - shown.height} more hosts (--limit 0 shows all)", style="dim"))
+    if counts["unknown"]:
+        console.print(
+            Text("unknown: some input of the host could not be read (+N?: unreadable inputs)", style="dim")
+        )
+
+
+def _judged_with(row: dict[str, object], report: AuditReport) -> str:
+    target = f"libvirt {report.target_libvirt or 'newest'}"
+    if not (row["libvirt_version"] or row["qemu_version"]):
+        return f"{target} (no host facts)"
+    libvirt = f"libvirt {row['libvirt_version']}" if row["libvirt_version"] else target
+    return f"{libvirt}, QEMU {row['qemu_version'] or '?'} from {row['facts_source']}"
+
+
+def _header(report: AuditReport, console: Console) -> None:
+    from rich.text import Text
+
+    judged = report.judged_against()
+    head = Text(f"virtaudit {report.version}", style="bold")
+    head.append(
+        f" · {report.files} files from {report.hosts} hosts · {report.guest_total} guests"
+        f" · fail on {report.fail_on}"
+    )
+    if report.min_severity:
+        head.append(f" · showing {report.min_severity} and above")
+    console.print(head)
+    console.print(Text(f"judged against: {judged['means']}"))
+    if judged["warning"]:
+        console.print(Text(f"warning: {judged['warning']}", style="bold yellow"))
+    console.print()
+
+
+def statistics(report: AuditReport) -> str:
+    """Findings per rule, one line each, the most severe and most frequent first (as ``ruff
+    --statistics``), then the unreadable inputs per kind."""
+    import polars as pl
+
+    by_rule = report.summary()["by_rule"].with_columns(pl.col("severity").cast(pl.String))
+    lines = [
+        f"{n:>7}  {printable(code):<7} {s:<8} {printable(rule)} ({guests} guests)"
+        for code, rule, s, n, guests in by_rule.iter_rows()
+    ]
+    for kind, n in report.errors.group_by("kind").len().sort("kind").iter_rows():
+        lines.append(f"{n:>7}  {'INPUT':<7} {'error':<8} {printable(kind)} (unreadable inputs)")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _repeated_names(findings: pl.DataFrame) -> bool:
+    """Whether one guest name of a host stands for more than one file among ``findings`` (two sosreports
+    of one host, /etc and /run): then a path column tells them apart (the host column tells hosts apart)."""
+    if findings.height == 0:
+        return False
+    pairs = findings.select("host", "guest", "path").unique().drop_nulls("guest")
+    return pairs.height > pairs.select("host", "guest").unique().height
+
+
 def _findings_table(findings: pl.DataFrame, limit: int, console: Console, total: int | None = None) -> None:
     """The ``limit`` most severe of ``findings``; ``total``: how many the run had (``findings`` may hold
     only the most severe of them)."""
@@ -107,18 +205,23 @@ def _findings_table(findings: pl.DataFrame, limit: int, console: Console, total:
     title = "Findings" if shown.height == total else (f"Findings (the {shown.height} most severe of {total})")
     table = Table(title=title, title_justify="left", show_lines=False, expand=True)
     table.add_column("severity", no_wrap=True)
-    table.add_column("host", no_wrap=True, overflow="fold")
+    table.add_column("host", overflow="fold")
     table.add_column("guest", overflow="fold")
+    with_path = _repeated_names(shown)
+    if with_path:
+        table.add_column("path", overflow="fold", ratio=1)
     table.add_column("code", no_wrap=True)
-    table.add_column("message", ratio=1, overflow="fold")
+    table.add_column("message", ratio=2, overflow="fold")
     for row in shown.iter_rows(named=True):
-        table.add_row(
+        cells = [
             _sev(row["severity"]),
             Text(printable(row["host"])),
             Text(printable(row["guest"] or row["path"])),
+            *([Text(printable(row["path"]))] if with_path else []),
             Text(printable(row["code"])),
             Text(printable(row["message"])),
-        )
+        ]
+        table.add_row(*cells)
     console.print(table)
     if shown.height < total:
         console.print(
@@ -166,7 +269,7 @@ def render(
     buffer = io.StringIO()
     console = Console(
         file=buffer,
-        width=width or max(100, shutil.get_terminal_size((140, 24)).columns),
+        width=width or shutil.get_terminal_size((140, 24)).columns,
         force_terminal=color,
         no_color=not color,
         highlight=False,
@@ -175,16 +278,10 @@ def render(
         soft_wrap=False,
     )
     if not quiet:
-        target = report.target_libvirt or "newest"
-        head = Text(f"virtaudit {report.version}", style="bold")
-        head.append(
-            f" · {report.files} files from {report.hosts} hosts · {report.guest_total} guests"
-            f" · target libvirt {target} · fail on {report.fail_on}"
-        )
-        if report.min_severity:
-            head.append(f" · showing {report.min_severity} and above")
-        console.print(head)
-        console.print()
+        _header(report, console)
+    _hosts_table(report, limit, console)
+    console.print()
+    if not quiet:
         _summary_tables(report, console)
         console.print()
     _findings_table(report.findings, limit, console, report.finding_total)
