@@ -70,7 +70,14 @@ def test_quick_mode_runs_and_writes_results(quick_run: dict[str, Any]) -> None:
         assert size["checks"]["lxml_1"]["equal"], size["checks"]
         assert size["checks"]["lxml_2"]["equal"], size["checks"]
     keys = {r["key"] for r in results["ratios"] if r["target"] is not None}
-    assert keys == {"scan1_vs_lxml1", "scan2_vs_scan1", "audit_vs_cat", "scale_scan1", "version_ms"}
+    assert keys == {
+        "scan1_vs_lxml1",
+        "scan2_vs_scan1",
+        "audit_vs_cat",
+        "rules_vs_scan1",
+        "scale_scan1",
+        "version_ms",
+    }
     targets = [r for r in results["ratios"] if r["target"] is not None]
     assert all(r["value"] is not None for r in targets), targets
     # Beside each target ratio, without a verdict: the same ratio from each measure's fastest round.
