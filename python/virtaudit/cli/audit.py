@@ -19,7 +19,10 @@ from virtaudit.cli.options import (
     BatchOpt,
     FailOn,
     HostFactsOpt,
+    HostFromDirOpt,
     HostFromOpt,
+    HostNameOpt,
+    HostRegexOpt,
     JobsOpt,
     MaxDepthOpt,
     MaxElementsOpt,
@@ -51,6 +54,9 @@ def audit_command(
     target_libvirt: TargetOpt = None,
     host_facts: HostFactsOpt = None,
     host_from: HostFromOpt = None,
+    host_from_dir: HostFromDirOpt = None,
+    host_name: HostNameOpt = None,
+    host_regex: HostRegexOpt = None,
     select: Annotated[
         list[str] | None,
         typer.Option(
@@ -113,11 +119,11 @@ def audit_command(
     if fmt == "parquet" and output is None and sys.stdout.isatty():
         raise usage_error("Parquet is binary: give --output FILE or redirect standard output", "--output")
     target = check_target(target_libvirt)
-    host_from = check_host_from(host_from)
+    host_naming = check_host_from(host_from, host_from_dir, host_name, host_regex)
     select_l, ignore_l = split_codes(select), split_codes(ignore)
     validate_codes(select_l, ignore_l)
     facts = load_facts(host_facts)
-    scan_paths, host_naming, default = expand_paths(paths, host_from)
+    scan_paths, host_naming, default = expand_paths(paths, host_naming)
     if default:
         console.note(quiet, f"reading {scan_paths[0]} as host {host_naming!r}")
     options = ScanOptions(
@@ -128,6 +134,7 @@ def audit_command(
         quiet,
         audit_only=True,
         require_rows=not default,
+        note=console.warn,
         # (scanning the next batch while the rules check this one would keep two cores busy)
         prefetch=jobs != 1,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final, TypeAlias
@@ -18,6 +19,8 @@ from virtaudit.pipeline import DEFAULT_BATCH_FILES, limits_of
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from virtaudit.hostnames import HostFrom
 
 __all__ = ["DEFAULT_BATCH_FILES"]
 
@@ -130,9 +133,39 @@ HostFromOpt: TypeAlias = Annotated[
         "--host-from",
         metavar="parent|grandparent|REGEX|NAME",
         help="How to name each file's host: its parent directory (default), the directory above, "
-        "the one capture group of a regular expression applied to the path, or a fixed name.",
+        "the one capture group of a regular expression applied to the path, or a fixed name "
+        "(kept for compatibility: --host-from-dir, --host-regex and --host-name say which).",
     ),
 ]
+
+
+class HostDir(enum.StrEnum):
+    parent = "parent"
+    grandparent = "grandparent"
+
+
+HostFromDirOpt: TypeAlias = Annotated[
+    HostDir | None,
+    typer.Option(
+        "--host-from-dir",
+        help="Name each file's host after the directory holding it (parent, the default) or the one above.",
+    ),
+]
+HostNameOpt: TypeAlias = Annotated[
+    str | None,
+    typer.Option("--host-name", metavar="NAME", help="One fixed host name for every input."),
+]
+HostRegexOpt: TypeAlias = Annotated[
+    str | None,
+    typer.Option(
+        "--host-regex",
+        metavar="RE",
+        help="A regular expression with exactly one capture group, searched in each path: the group is "
+        "the host (the parent directory where it does not match).",
+    ),
+]
+HOST_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
+"""What a fixed host name may be (a value with '/', spaces or brackets is a mistyped pattern)."""
 JobsOpt: TypeAlias = Annotated[
     int | None,
     typer.Option(
@@ -199,7 +232,7 @@ def limits(max_file_size: int | None, max_depth: int | None, max_elements: int |
     return limits_of(max_file_size, max_depth, max_elements)
 
 
-def expand_paths(paths: list[str] | None, host_from: str | None) -> tuple[list[str], str | None, bool]:
+def expand_paths(paths: list[str] | None, host_from: HostFrom) -> tuple[list[str], HostFrom, bool]:
     """Paths to scan (``-`` replaced by the lines of stdin), the host naming, and whether the default
     (the local host's status directory) was used."""
     if not paths:
@@ -236,16 +269,70 @@ def check_target(target_libvirt: str | None) -> str | None:
     return None if label == "newest" else label
 
 
-def check_host_from(host_from: str | None) -> str | None:
-    if host_from is None:
-        return None
-    from virtaudit.hostnames import host_mode
+def check_host_from(
+    host_from: str | None,
+    host_from_dir: HostDir | None = None,
+    host_name: str | None = None,
+    host_regex: str | None = None,
+) -> HostFrom:
+    """The host naming of at most one of the four options, checked: a typo is a usage error, never a
+    host name."""
+    given = [
+        (name, value)
+        for name, value in (
+            ("--host-from", host_from),
+            ("--host-from-dir", host_from_dir),
+            ("--host-name", host_name),
+            ("--host-regex", host_regex),
+        )
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise usage_error("give one of them: " + ", ".join(n for n, _v in given), given[1][0])
+    if host_from_dir is not None:
+        return host_from_dir.value
+    if host_name is not None:
+        return _fixed_name(host_name, "--host-name")
+    if host_regex is not None:
+        return _host_pattern(host_regex, "--host-regex")
+    if host_from is None or host_from in ("parent", "grandparent"):
+        return host_from
+    if any(c in host_from for c in "()[]\\*+?{}|^$"):
+        return _host_pattern(host_from, "--host-from")
+    import difflib
 
+    close = difflib.get_close_matches(host_from.lower(), ["parent", "grandparent"], n=1, cutoff=0.6)
+    if close:
+        raise usage_error(
+            f"{host_from!r} is not a naming mode: did you mean {close[0]!r}? "
+            "(a fixed host name: --host-name NAME)",
+            "--host-from",
+        )
+    return _fixed_name(host_from, "--host-from")
+
+
+def _fixed_name(name: str, option: str) -> str:
+    if name in ("parent", "grandparent") or not HOST_NAME.fullmatch(name):
+        raise usage_error(
+            "a host name is letters, digits, '.', '_' and '-' (at most 253), and not 'parent' or "
+            "'grandparent'",
+            option,
+        )
+    return name
+
+
+def _host_pattern(pattern: str, option: str) -> re.Pattern[str]:
     try:
-        host_mode(host_from)
-    except ValueError as exc:
-        raise usage_error(str(exc), "--host-from") from exc
-    return host_from
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise usage_error(f"not a regular expression: {exc}", option) from exc
+    if compiled.groups != 1:
+        raise usage_error(
+            f"the regular expression has {compiled.groups} capture groups; it needs exactly one "
+            "(the host name); write others as (?:...)",
+            option,
+        )
+    return compiled
 
 
 def split_codes(values: list[str] | None) -> list[str] | None:

@@ -12,7 +12,10 @@ from virtaudit.cli.options import (
     DEFAULT_BATCH_FILES,
     BatchOpt,
     HostFactsOpt,
+    HostFromDirOpt,
     HostFromOpt,
+    HostNameOpt,
+    HostRegexOpt,
     JobsOpt,
     MaxDepthOpt,
     MaxElementsOpt,
@@ -54,6 +57,9 @@ def scan_command(
     target_libvirt: TargetOpt = None,
     host_facts: HostFactsOpt = None,
     host_from: HostFromOpt = None,
+    host_from_dir: HostFromDirOpt = None,
+    host_name: HostNameOpt = None,
+    host_regex: HostRegexOpt = None,
     jobs: JobsOpt = None,
     quiet: QuietOpt = False,
     max_file_size: MaxFileSizeOpt = None,
@@ -73,13 +79,18 @@ def scan_command(
     if out is None:
         raise usage_error("give the dataset directory with --out DIR", "--out")
     target = check_target(target_libvirt)
-    host_from = check_host_from(host_from)
+    host_naming = check_host_from(host_from, host_from_dir, host_name, host_regex)
     facts = load_facts(host_facts)
-    scan_paths, host_naming, default = expand_paths(paths, host_from)
+    scan_paths, host_naming, default = expand_paths(paths, host_naming)
     if default:
         console.note(quiet, f"reading {scan_paths[0]} as host {host_naming!r}")
     options = ScanOptions(
-        jobs, host_naming, limits(max_file_size, max_depth, max_elements), batch_files, quiet
+        jobs,
+        host_naming,
+        limits(max_file_size, max_depth, max_elements),
+        batch_files,
+        quiet,
+        note=console.warn,
     )
     pieces = Pieces(scan_paths, options)  # (scanning starts now)
     writer = DatasetWriter(out)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from virtaudit.pipeline.identity import HostClaims
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -62,6 +64,8 @@ class ScanOptions:
     require_rows: bool = True
     """A named directory, archive or dataset that yields no row at all becomes an error row of kind
     ``nothing_found`` (the command line's default status directory is not named: it may be empty)."""
+    note: Callable[[str], None] | None = None
+    """Told when an input's host is renamed because another input claimed its name first."""
 
 
 class NamedInputs:
@@ -121,6 +125,8 @@ class Piece:
 
     scan: Scan
     facts: pl.DataFrame | None = None
+    source: str | None = None
+    """The archive, sosreport or dataset it was read from (None: plain files)."""
 
 
 class PlainScan:
@@ -187,6 +193,10 @@ def split_inputs(paths: Sequence[str]) -> tuple[list[str], list[Path]]:
     directory holding datasets is both: the core's walk reads the XML files beside them.
     """
     from virtaudit import sources
+    from virtaudit.sosreports import is_sosreport_dir
+
+    def walked(m: Path) -> bool:  # (a dataset's directory is walked for XML too; a sosreport is not)
+        return not sources.is_special(m) or (m.is_dir() and not is_sosreport_dir(m))
 
     plain: list[str] = []
     special: list[Path] = []
@@ -195,17 +205,32 @@ def split_inputs(paths: Sequence[str]) -> tuple[list[str], list[Path]]:
             continue  # (reported by Pieces as not_regular)
         matches = _glob_matches(p)
         if any(sources.is_special(m) for m in matches):
-            # (the pattern names archives or datasets: its matches are split here, not by the core)
+            # (the pattern names archives, sosreports or datasets: its matches are split here)
             special.extend(m for m in matches if sources.is_special(m))
-            plain.extend(str(m) for m in matches if not sources.is_special(m) or m.is_dir())
+            plain.extend(str(m) for m in matches if walked(m))
         elif p and sources.is_special(Path(p)):
             special.append(Path(p))
-            if Path(p).is_dir():
+            if walked(Path(p)):
                 plain.append(p)
         else:  # (an empty path too: the core reports it as not found)
-            plain.append(p)
+            plain_of, reports = _sosreports_split(p)
+            plain.extend(plain_of)
+            special.extend(reports)
             special.extend(_archives_under(p))
     return plain, special
+
+
+def _sosreports_split(path: str) -> tuple[list[str], list[Path]]:
+    """A directory holding extracted sosreports: what the core walks, and the reports (read apart, each
+    as its own host: walked by the core, their status files would all be one host named ``qemu``)."""
+    from virtaudit.sosreports import plain_parts, sosreports_under
+
+    if not path or not os.path.isdir(path):
+        return [path], []
+    reports = sosreports_under(Path(path))
+    if not reports:
+        return [path], []
+    return plain_parts(Path(path), reports), reports
 
 
 def _glob_matches(pattern: str) -> list[Path]:
@@ -268,6 +293,7 @@ class Pieces:
         plain, self._special = split_inputs(paths)
         self._plain: PlainScan | None = None
         self._input_count = 0
+        self.hosts = HostClaims(options.note)
         if plain:
             # The scanner is made in this thread (its walk lists the inputs): made in the scan's worker, it
             # raised the peak memory of large audits (150,000 files: 200 MB instead of 190, measured), as
@@ -289,6 +315,7 @@ class Pieces:
                     if self._on_batch is not None:
                         self._on_batch(batch.files)
                     self._named.saw(batch)
+                    self.hosts.claim_plain(batch)
                     yield Piece(batch)
                     # Not kept once the consumer is done with it (it drops its own reference too): a batch
                     # lives while the rules run on it and, with prefetch, the next one is scanned.
@@ -298,7 +325,7 @@ class Pieces:
                 if piece.scan.files:
                     self._named.seen.add(str(path))
                     self._named.saw(piece.scan)
-                yield piece
+                yield self.hosts.claim(piece)
                 del piece
             if (empty := self._named.nothing_read(self._options)) is not None:
                 yield Piece(empty)
@@ -320,7 +347,7 @@ class Pieces:
             raise InputProblem(str(exc)) from exc
         except Exception as exc:  # a bug met on this input: its error row, and the run goes on
             return Piece(_internal_error(path, exc))
-        piece = Piece(source.scan, source.facts if source.facts.height else None)
+        piece = Piece(source.scan, source.facts if source.facts.height else None, str(path))
         del source
         if options.audit_only:
             piece.scan = for_audit(piece.scan)

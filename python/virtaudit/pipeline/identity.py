@@ -1,0 +1,90 @@
+"""A host's identity is never taken over by another input.
+
+Two inputs may claim one host name: two sosreports of one host taken on different days, a sosreport and
+a dataset, a copied report renamed. Merged under one name, one input's guests would pass as the other's
+and its package versions would judge both. The first input to claim a name keeps it; every later one
+(an archive, an extracted sosreport or a dataset) is renamed ``NAME@SOURCE`` (SOURCE: its file or
+directory name), with a note saying so, and the rows, facts and findings of the two stay apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from virtaudit.pipeline.inputs import Piece
+    from virtaudit.scanning import Scan
+
+PLAIN: str = "<files>"
+
+
+class HostClaims:
+    """Which input claimed each host name first, and the renames made since."""
+
+    def __init__(self, note: Callable[[str], None] | None = None) -> None:
+        self.claims: dict[str, str] = {}
+        self.renamed: list[tuple[str, str, str]] = []
+        """(host, new name, source) for every input renamed."""
+        self._note = note
+
+    def claim_plain(self, batch: Scan) -> None:
+        """Plain files share their host names freely (a host's status files come in many batches)."""
+        for host in _hosts(batch):
+            self.claims.setdefault(host, PLAIN)
+
+    def claim(self, piece: Piece) -> Piece:
+        """``piece`` with the hosts another input claimed first renamed ``NAME@SOURCE``."""
+        source = piece.source
+        if source is None:
+            self.claim_plain(piece.scan)
+            return piece
+        hosts = _hosts(piece.scan)
+        if piece.facts is not None:
+            hosts |= set(piece.facts["host"].to_list())
+        from virtaudit.sources import archive_name
+
+        label = archive_name(Path(source)) or source
+        mapping: dict[str, str] = {}
+        for host in sorted(hosts):
+            owner = self.claims.get(host)
+            if owner is None or owner == source:
+                self.claims[host] = source
+                continue
+            new = f"{host}@{label}"
+            n = 2
+            while new in self.claims and self.claims[new] != source:
+                new, n = f"{host}@{label}#{n}", n + 1
+            mapping[host] = new
+            self.claims[new] = source
+            self.renamed.append((host, new, source))
+            if self._note is not None:
+                first = "plain files" if owner == PLAIN else owner
+                self._note(
+                    f"host {host!r} of {source} was already read from {first}: its rows are kept apart "
+                    f"as host {new!r}"
+                )
+        return rename_hosts(piece, mapping) if mapping else piece
+
+
+def _hosts(scan: Scan) -> set[str]:
+    return set(scan.domains["host"].unique().to_list()) | set(scan.errors["host"].unique().to_list())
+
+
+def rename_hosts(piece: Piece, mapping: dict[str, str]) -> Piece:
+    """``piece`` with its host names replaced by ``mapping`` in every table and in its facts."""
+    import dataclasses
+
+    import polars as pl
+
+    def renamed(frame: pl.DataFrame) -> pl.DataFrame:
+        if "host" not in frame.columns or frame.height == 0:
+            return frame
+        return frame.with_columns(pl.col("host").replace(mapping))
+
+    scan = piece.scan
+    tables = {name: renamed(frame) for name, frame in scan.tables().items()}
+    new_scan = type(scan).from_tables(tables, scan.sources)
+    facts = None if piece.facts is None else renamed(piece.facts)
+    return dataclasses.replace(piece, scan=new_scan, facts=facts)
