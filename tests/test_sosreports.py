@@ -101,6 +101,7 @@ def test_contrib_ansible_collection_directory_and_archive(tmp_path: Path) -> Non
     scan, facts = load_scan([str(archive)], ScanOptions(1, None, limits_of()))
     assert scan.ok and set(scan.domains["host"].to_list()) == {"hv9"}
     assert facts is not None and facts.select("libvirt_version", "qemu_version").rows() == [("9.0.0", "7.2")]
+    assert facts["facts_source"].to_list() == [f"{archive}!virtaudit-collect-hv9/installed-debs"]
 
 
 def test_an_extracted_sosreport_without_status_files_is_nothing_found(tmp_path: Path) -> None:

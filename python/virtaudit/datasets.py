@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 DATASET_META: Final = "_virtaudit.json"
 """Written at the top of a dataset: schema version, tool version, when, and the hosts written."""
 DATASET_TABLES: Final = ("domains", "devices", "caps", "live_aliases", "errors", "findings", "facts")
+OPTIONAL_COLUMNS: Final = ("facts_source",)
+"""Columns that datasets written before them lack (read as null)."""
 MAX_PART_BYTES: Final = 1 << 30
 """A part file above this is not read (``scan --out`` writes parts of one batch: a few MB)."""
 MAX_DATASET_ROWS: Final = 50_000_000
@@ -103,7 +105,11 @@ class _Reader:
             else:
                 return frame.select(
                     pl.lit(host, pl.String).alias("host"),
-                    *(pl.col(c).cast(t) for c, t in schema.items() if c != "host"),
+                    *(
+                        pl.col(c).cast(t) if c in frame.columns else pl.lit(None, t).alias(c)
+                        for c, t in schema.items()
+                        if c != "host"
+                    ),
                 ).select(list(schema))
         self.errors.append(_error(str(part), host, problem))
         return None
@@ -164,13 +170,16 @@ def _check_schema(found: dict[str, Any], schema: dict[str, Any]) -> str | None:
     """What differs from the columns ``scan --out`` writes (names only: never values)."""
     import polars as pl
 
-    missing = [c for c in schema if c != "host" and c not in found]
+    missing = [c for c in schema if c not in ("host", *OPTIONAL_COLUMNS) and c not in found]
     if missing:
         return f"missing columns: {', '.join(missing)}"
     wrong = [
         c
         for c, t in schema.items()
-        if c != "host" and found[c] != t and not (t == pl.String and found[c] in (pl.Utf8, pl.Categorical))
+        if c != "host"
+        and c in found
+        and found[c] != t
+        and not (t == pl.String and found[c] in (pl.Utf8, pl.Categorical))
     ]
     if wrong:
         return f"columns of another type: {', '.join(wrong)}"

@@ -68,7 +68,9 @@ ARCHIVE_SUFFIXES: Final = (
     ".tzst",
     ".zip",
 )
-FACTS_COLUMNS: Final = ("host", "libvirt_version", "qemu_version")
+FACTS_COLUMNS: Final = ("host", "libvirt_version", "qemu_version", "facts_source")
+"""``facts_source``: where the versions came from (``ARCHIVE!MEMBER`` of a package list, ``--host-facts
+FILE:LINE``), for reports to state."""
 
 # Members of a sosreport (or of a tarball of a host's file system) that are libvirt status files.
 STATUS_MEMBER: Final = re.compile(r"(?:^|/)(?:var/)?run/libvirt/qemu/[^/]+\.xml$")
@@ -508,7 +510,7 @@ class _ArchiveReader:
         self.pending_bytes = 0
         self.sos = False
         self.hostnames: dict[int, str] = {}
-        self.package_lists: list[bytes] = []
+        self.package_lists: list[tuple[str, bytes]] = []
         self.other_errors: list[pl.DataFrame] = []
         self.seen: set[str] = set()
         self.position = 0
@@ -591,7 +593,7 @@ class _ArchiveReader:
                 self.hostnames[rank] = host
             return True
         if PACKAGE_MEMBER.search(name) and member.size <= PACKAGE_LIST_LIMIT:
-            self.package_lists.append(_read_member(member, PACKAGE_LIST_LIMIT))
+            self.package_lists.append((name, _read_member(member, PACKAGE_LIST_LIMIT)))
             return True
         return False
 
@@ -620,14 +622,22 @@ class _ArchiveReader:
         if not self.sos:
             return empty_facts()
         libvirt = qemu = None
-        for data in self.package_lists:
+        used: list[str] = []
+        for name, data in self.package_lists:
             lv, qv = package_versions(data.decode("utf-8", "replace"))
+            if (lv and not libvirt) or (qv and not qemu):
+                used.append(f"{self.archive}{self.separator}{name}")
             libvirt, qemu = libvirt or lv, qemu or qv
         if not (libvirt or qemu):
             return empty_facts()
         hosts = set(tables["domains"]["host"].to_list()) or {sos_host}
         return pl.DataFrame(
-            {"host": sorted(hosts), "libvirt_version": libvirt, "qemu_version": qemu},
+            {
+                "host": sorted(hosts),
+                "libvirt_version": libvirt,
+                "qemu_version": qemu,
+                "facts_source": ", ".join(used),
+            },
             schema={c: pl.String for c in FACTS_COLUMNS},
         )
 

@@ -43,6 +43,7 @@ from virtaudit.cli.options import (
     split_codes,
     usage_error,
     validate_codes,
+    warn_unseen_facts,
 )
 from virtaudit.pipeline import InputProblem, Pieces, ScanOptions
 
@@ -163,6 +164,7 @@ def audit_command(
         raise usage_error(str(exc), "PATHS") from exc
     finally:
         progress.stop()
+    warn_unseen_facts(facts, pieces.hosts.claims)
     report = sink.report(
         target_libvirt=target, sources=tuple(scan_paths), generated=now(), version=__version__
     )

@@ -10,6 +10,7 @@ import enum
 import os
 import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final, TypeAlias
 
@@ -342,11 +343,15 @@ def split_codes(values: list[str] | None) -> list[str] | None:
 
 
 def load_facts(path: Path | None) -> pl.DataFrame | None:
+    """The facts of ``--host-facts`` (host, versions, facts_source), checked line by line: a problem is a
+    usage error naming every line and column at fault, a doubt is a warning (:mod:`virtaudit.hostfacts`);
+    no message quotes the file's values."""
     if path is None:
         return None
     import stat
 
-    from virtaudit.auditing import load_host_facts
+    from virtaudit.cli import console
+    from virtaudit.hostfacts import FactsProblem, read_host_facts
 
     try:
         mode = os.stat(path).st_mode
@@ -355,14 +360,28 @@ def load_facts(path: Path | None) -> pl.DataFrame | None:
     if not stat.S_ISREG(mode):
         # (a FIFO would block the run forever; a device is never a facts file)
         raise usage_error(f"{path}: not a regular file", "--host-facts")
-
     try:
-        facts = load_host_facts(path)
-    except (OSError, ValueError) as exc:
+        facts = read_host_facts(path)
+    except OSError as exc:
+        raise usage_error(f"{path}: {exc.strerror}", "--host-facts") from exc
+    except FactsProblem as exc:
         raise usage_error(f"{path}: {exc}", "--host-facts") from exc
-    except Exception as exc:  # polars' parse errors (their text may quote the file's values: not shown)
-        raise usage_error(f"{path}: cannot read host facts ({type(exc).__name__})", "--host-facts") from exc
-    return facts.select("host", "libvirt_version", "qemu_version")
+    for warning in facts.warnings:
+        console.warn(warning)
+    return facts.frame()
+
+
+def warn_unseen_facts(facts: pl.DataFrame | None, seen: Iterable[str]) -> None:
+    """A warning for each host of ``--host-facts`` that no input had, naming its line (the host name is
+    not repeated: the file is the operator's to look at)."""
+    if facts is None or "facts_source" not in facts.columns:
+        return
+    from virtaudit.cli import console
+
+    known = set(seen)
+    for host, source in facts.select("host", "facts_source").iter_rows():
+        if host not in known:
+            console.warn(f"{source}: no input had this host; its facts were not used")
 
 
 def limit_threads(jobs: int | None) -> None:

@@ -30,6 +30,7 @@ from virtaudit.cli.options import (
     limits,
     load_facts,
     usage_error,
+    warn_unseen_facts,
 )
 from virtaudit.pipeline import InputProblem, Pieces, ScanOptions
 
@@ -98,6 +99,7 @@ def scan_command(
         writer.run(pieces, target_libvirt=target, facts=facts)
     except InputProblem as exc:
         raise usage_error(str(exc), "PATHS") from exc
+    warn_unseen_facts(facts, pieces.hosts.claims)
     console.note(
         quiet,
         f"wrote {writer.guests} guests, {writer.findings} findings and {writer.errors} unreadable "
