@@ -440,7 +440,9 @@ class Source:
 
     scan: Scan
     facts: pl.DataFrame
-    """host, libvirt_version, qemu_version (strings; empty when the source records none)."""
+    """host, libvirt_version, qemu_version, facts_source (strings; empty when the source records none)."""
+    notes: tuple[str, ...] = ()
+    """What to tell the operator about it (a dataset: each host's age)."""
 
 
 def read_archive(
@@ -645,6 +647,7 @@ class _ArchiveReader:
 def read_special(
     path: Path,
     *,
+    max_age: float | None = None,
     jobs: int | None = None,
     host_from: HostFrom = None,
     max_file_size: int | None = None,
@@ -665,7 +668,7 @@ def read_special(
         )
     from virtaudit.datasets import read_dataset
 
-    return read_dataset(path)[0]
+    return read_dataset(path, max_age=max_age)[0]
 
 
 def scan_special(path: Path, **options: Any) -> Scan:

@@ -24,6 +24,7 @@ from virtaudit.cli.options import (
     HostNameOpt,
     HostRegexOpt,
     JobsOpt,
+    MaxAgeOpt,
     MaxDepthOpt,
     MaxElementsOpt,
     MaxFileSizeOpt,
@@ -33,6 +34,7 @@ from virtaudit.cli.options import (
     Severity,
     TargetOpt,
     check_host_from,
+    check_max_age,
     check_target,
     expand_paths,
     limit_threads,
@@ -58,6 +60,7 @@ def audit_command(
     host_from_dir: HostFromDirOpt = None,
     host_name: HostNameOpt = None,
     host_regex: HostRegexOpt = None,
+    max_age: MaxAgeOpt = None,
     select: Annotated[
         list[str] | None,
         typer.Option(
@@ -123,6 +126,7 @@ def audit_command(
     host_naming = check_host_from(host_from, host_from_dir, host_name, host_regex)
     select_l, ignore_l = split_codes(select), split_codes(ignore)
     validate_codes(select_l, ignore_l)
+    max_age_s = check_max_age(max_age)
     facts = load_facts(host_facts)
     scan_paths, host_naming, default = expand_paths(paths, host_naming)
     if default:
@@ -136,6 +140,8 @@ def audit_command(
         audit_only=True,
         require_rows=not default,
         note=console.warn,
+        info=lambda line: console.note(quiet, line),
+        max_age=max_age_s,
         # (scanning the next batch while the rules check this one would keep two cores busy)
         prefetch=jobs != 1,
     )

@@ -165,6 +165,16 @@ HostRegexOpt: TypeAlias = Annotated[
         "the host (the parent directory where it does not match).",
     ),
 ]
+MaxAgeOpt: TypeAlias = Annotated[
+    str | None,
+    typer.Option(
+        "--max-age",
+        metavar="AGE",
+        help="Refuse dataset hosts scanned longer ago than AGE (90m, 24h, 7d; an error row each, exit 3), "
+        "and those whose scan time the dataset does not record.",
+    ),
+]
+DURATION_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 HOST_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
 """What a fixed host name may be (a value with '/', spaces or brackets is a mistyped pattern)."""
 JobsOpt: TypeAlias = Annotated[
@@ -310,6 +320,16 @@ def check_host_from(
             "--host-from",
         )
     return _fixed_name(host_from, "--host-from")
+
+
+def check_max_age(value: str | None) -> float | None:
+    """``--max-age``: a number and a unit (s, m, h, d, w), in seconds."""
+    if value is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", value)
+    if not match or float(match[1]) <= 0:
+        raise usage_error("give a positive number and a unit: 90m, 24h, 7d (s, m, h, d, w)", "--max-age")
+    return float(match[1]) * DURATION_UNITS[match[2]]
 
 
 def _fixed_name(name: str, option: str) -> str:

@@ -66,6 +66,10 @@ class ScanOptions:
     ``nothing_found`` (the command line's default status directory is not named: it may be empty)."""
     note: Callable[[str], None] | None = None
     """Told when an input's host is renamed because another input claimed its name first."""
+    info: Callable[[str], None] | None = None
+    """Told what a source says of itself (a dataset: each host's age)."""
+    max_age: float | None = None
+    """Seconds: a dataset host scanned longer ago is refused (an error row), see ``read_dataset``."""
 
 
 class NamedInputs:
@@ -341,12 +345,19 @@ class Pieces:
         options = self._options
         try:
             source = sources.read_special(
-                path, jobs=options.jobs, host_from=options.host_from, **options.limits
+                path,
+                max_age=options.max_age,
+                jobs=options.jobs,
+                host_from=options.host_from,
+                **options.limits,
             )
         except ValueError as exc:  # a dataset of another schema version, unreadable metadata
             raise InputProblem(str(exc)) from exc
         except Exception as exc:  # a bug met on this input: its error row, and the run goes on
             return Piece(_internal_error(path, exc))
+        if options.info is not None:
+            for line in source.notes:
+                options.info(line)
         piece = Piece(source.scan, source.facts if source.facts.height else None, str(path))
         del source
         if options.audit_only:
