@@ -69,7 +69,12 @@ class HostClaims:
 
 
 def _hosts(scan: Scan) -> set[str]:
-    return set(scan.domains["host"].unique().to_list()) | set(scan.errors["host"].unique().to_list())
+    return {
+        host
+        for frame in (scan.domains, scan.errors)
+        if "host" in frame.columns
+        for host in frame["host"].unique().to_list()
+    }
 
 
 def rename_hosts(piece: Piece, mapping: dict[str, str]) -> Piece:
@@ -88,3 +93,58 @@ def rename_hosts(piece: Piece, mapping: dict[str, str]) -> Piece:
     new_scan = type(scan).from_tables(tables, scan.sources)
     facts = None if piece.facts is None else renamed(piece.facts)
     return dataclasses.replace(piece, scan=new_scan, facts=facts)
+
+
+# --------------------------------------------------------------------------------------------------
+# libvirt's other documents
+
+
+def _in_libvirt_dir(path: str) -> bool:
+    """Whether ``path`` (or an archive member's path) lies under a directory named ``libvirt``."""
+    return "/libvirt/" in "/" + path.replace("!", "/")
+
+
+class OtherDocuments:
+    """libvirt's documents that are not guests (networks, nwfilters, storage pools... under a
+    ``libvirt`` directory, such as ``/etc/libvirt/qemu/networks``): taken out of the error rows and
+    counted by root element. The core names them (``not_domain``) only when the document is well-formed
+    and its root is one of libvirt's own objects; anywhere else such a file stays an error row."""
+
+    KIND: str = "not_domain"
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def skip(self, scan: Scan) -> Scan:
+        import re
+
+        import polars as pl
+
+        errors = scan.errors
+        if errors.height == 0:
+            return scan
+        other = errors.filter(pl.col("kind") == self.KIND)
+        if other.height == 0:
+            return scan
+        keep: list[bool] = []
+        for path, message in other.select("path", "message").iter_rows():
+            skipped = _in_libvirt_dir(path)
+            keep.append(not skipped)
+            if skipped:
+                match = re.search(r"<([A-Za-z]+)>", message or "")
+                root = match.group(1) if match else "other"
+                self.counts[root] = self.counts.get(root, 0) + 1
+        dropped = other.filter(~pl.Series(keep, dtype=pl.Boolean))
+        if dropped.height == 0:
+            return scan
+        tables = scan.tables()
+        tables["errors"] = errors.join(dropped.select("path"), on="path", how="anti")
+        return type(scan).from_tables(tables, scan.sources)
+
+    def summary(self) -> str | None:
+        """One line for the operator (None: nothing was skipped)."""
+        if not self.counts:
+            return None
+        total = sum(self.counts.values())
+        parts = ", ".join(f"{root} {n}" for root, n in sorted(self.counts.items()))
+        return f"skipped {total} libvirt document(s) that are not guests ({parts})"

@@ -41,6 +41,25 @@ impl Default for Limits {
     }
 }
 
+/// Root elements of libvirt's XML documents that are not guests: networks and their ports, nwfilters
+/// and their bindings, storage pools and volumes, secrets, node devices, host interfaces, snapshots,
+/// checkpoints and backups. A well-formed document with one of these roots is `not_domain`, not
+/// `not_libvirt` (what /etc/libvirt holds beside the guests' XML).
+pub const LIBVIRT_OTHER_ROOTS: [&str; 12] = [
+    "network",
+    "networkport",
+    "filter",
+    "filterbinding",
+    "pool",
+    "volume",
+    "secret",
+    "device",
+    "interface",
+    "domainsnapshot",
+    "domaincheckpoint",
+    "domainbackup",
+];
+
 /// Parses one file's bytes. On error nothing of the document is returned.
 pub fn parse_document<'a>(data: &'a [u8], limits: &Limits) -> Result<Document<'a>, InputError> {
     parse_with(data, limits, true)
@@ -66,6 +85,7 @@ fn parse_with<'a>(data: &'a [u8], limits: &Limits, fast: bool) -> Result<Documen
         jumped: 0,
         fast,
         after_text: false,
+        other_root: None,
     };
     parser.document()
 }
@@ -195,6 +215,9 @@ struct Parser<'a> {
     /// Whether the last event was text. quick-xml then stands at the `<` that ended the text, in the
     /// middle of its own markup state, and must read that markup itself: a fast path may not jump.
     after_text: bool,
+    /// The root element, when it is one of [`LIBVIRT_OTHER_ROOTS`]: the whole document is still checked
+    /// (a malformed one stays `malformed_xml`), then it is `not_domain`.
+    other_root: Option<&'a str>,
 }
 
 /// The attributes of a start tag, with values borrowed from the input where possible.
@@ -550,7 +573,15 @@ impl<'a> Parser<'a> {
             }
             seen_markup = true;
         }
-        document.ok_or_else(|| self.malformed("no root element", self.text.len()))
+        let document =
+            document.ok_or_else(|| self.malformed("no root element", self.text.len()))?;
+        if let Some(name) = self.other_root {
+            return Err(InputError::new(
+                ErrorKind::NotDomain,
+                format!("root element is <{name}>: one of libvirt's other objects, not a guest"),
+            ));
+        }
+        Ok(document)
     }
 
     fn root(&mut self, start: &BytesStart<'a>, empty: bool) -> Result<Document<'a>, InputError> {
@@ -625,6 +656,12 @@ impl<'a> Parser<'a> {
                 let mut doc = new_document(DocKind::Domain);
                 self.domain(&tag, empty, 1, &mut doc)?;
                 Ok(doc)
+            }
+            other if LIBVIRT_OTHER_ROOTS.contains(&other) => {
+                self.check_tag(&tag)?;
+                self.skip(empty, 1, other)?;
+                self.other_root = Some(other);
+                Ok(new_document(DocKind::Domain))
             }
             other => Err(InputError::new(
                 ErrorKind::NotLibvirt,
