@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from conftest import REPO_ROOT
 
@@ -155,3 +156,27 @@ def test_max_age_refuses_data_of_unknown_age(tmp_path: Path) -> None:
 @pytest.mark.parametrize("bad", ["24", "h", "-1h", "0d", "1y"])
 def test_a_bad_max_age_is_a_usage_error(tmp_path: Path, bad: str) -> None:
     assert invoke("audit", str(GUESTS[0]), "--max-age", bad).exit_code == 2
+
+
+def test_a_covered_host_that_found_nothing_is_emptied(tmp_path: Path) -> None:
+    """scan --out of an empty default status directory (not named, so no error row): the host named
+    after this machine is written with empty partitions, its old guests gone."""
+    from virtaudit.cli.scan import DatasetWriter
+    from virtaudit.pipeline import Pieces, ScanOptions, limits_of
+
+    out = tmp_path / "ds"
+    assert (
+        invoke("scan", str(guests_dir(tmp_path, "a", 3)), "--host-name", "hv1", "--out", str(out)).exit_code
+        == 0
+    )
+    empty = guests_dir(tmp_path, "empty", 0)
+    writer = DatasetWriter(out, ["hv1"])
+    options = ScanOptions(1, "hv1", limits_of(), require_rows=False)
+    writer.run(Pieces([str(empty)], options), target_libvirt=None, facts=None)
+    writer.commit(replace=False)
+    assert writer.written == {"hv1"}
+    _code, doc, _err = audited(out)
+    # (the dataset holds no row at all now: auditing it is nothing_found, exit 3, as for an empty directory)
+    assert doc["summary"]["guests"] == 0
+    parts = list((out / "domains" / "host=hv1").glob("*.parquet"))
+    assert sum(pl.read_parquet(p).height for p in parts) == 0
