@@ -241,7 +241,7 @@ def read_dataset(path: Path, *, max_age: float | None = None) -> tuple[Source, p
     for h in sorted(stale):
         d, age, _v = ages[h]
         said = "an unknown time ago (the dataset does not record it)" if age is None else f"{_human(age)} ago"
-        message = f"data scanned {said}, older than --max-age {_human(max_age or 0)}: not audited"
+        message = f"host {h}: data scanned {said}, older than --max-age {_human(max_age or 0)}: not audited"
         reader.errors.append(_error(str(d), h, message))
     if stale:
         tables = {n: t.filter(~pl.col("host").is_in(sorted(stale))) for n, t in tables.items()}

@@ -116,8 +116,8 @@ def scan_command(
     warn_unseen_facts(facts, pieces.hosts.claims)
     console.note(
         quiet,
-        f"wrote {writer.guests} guests, {writer.findings} findings and {writer.errors} unreadable "
-        f"inputs from {len(writer.written)} hosts to {out}",
+        f"read {writer.guests} guests, {writer.findings} findings and {writer.errors} unreadable "
+        f"inputs; wrote {len(writer.written)} hosts to {out}",
     )
     if writer.errors:
         console.warn(f"{writer.errors} input(s) could not be read; see {out}/errors")
@@ -172,7 +172,7 @@ class DatasetWriter:
         facts_df = facts_df.filter(pl.col("host").is_in(sorted(hosts)))
         try:
             self.staged.write(
-                scan, findings=batch.findings, facts=facts_df, source=batch.piece.source or "files"
+                scan, findings=batch.findings, facts=facts_df, source=_source_of(batch.piece.source)
             )
         except OSError as exc:
             raise usage_error(f"cannot write the dataset: {exc}", "--out") from exc
@@ -197,6 +197,14 @@ class DatasetWriter:
 
     def discard(self) -> None:
         self.staged.discard()
+
+
+def _source_of(source: str | None) -> str:
+    """The input a host's data came from, as the dataset records it: ``files``, or the absolute path of
+    the archive, sosreport or dataset (so that the same input named two ways is the same input)."""
+    import os
+
+    return "files" if source is None else os.path.abspath(source)
 
 
 def _empty_findings() -> pl.DataFrame:
