@@ -70,3 +70,18 @@ def test_a_libvirt_directory_with_only_networks_is_nothing_found(tmp_path: Path)
     result = invoke("audit", str(tmp_path / "etc" / "libvirt" / "qemu"), "-f", "json", "-q")
     assert result.exit_code == 3
     assert [e["kind"] for e in json.loads(result.stdout)["errors"]] == ["nothing_found"]
+
+
+def test_autostart_links_to_guests_are_not_read_twice(tmp_path: Path) -> None:
+    top = etc_libvirt(tmp_path)
+    (top / "qemu" / "autostart").mkdir()
+    os.symlink(f"../{GUEST.name}", top / "qemu" / "autostart" / GUEST.name)
+    # a link to a guest elsewhere is read (it is the only copy named)
+    elsewhere = tmp_path / "elsewhere.xml"
+    shutil.copy(GUEST, elsewhere)
+    os.symlink(str(elsewhere), top / "qemu" / "autostart" / "other.xml")
+    result = invoke("audit", str(top / "qemu"), "-f", "json", "--fail-on", "none")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["summary"]["guests"] == 2
+    assert "autostart link 1" in result.stderr

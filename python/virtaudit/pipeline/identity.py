@@ -104,6 +104,20 @@ def _in_libvirt_dir(path: str) -> bool:
     return "/libvirt/" in "/" + path.replace("!", "/")
 
 
+def _autostart_link(path: str) -> bool:
+    """``.../libvirt/.../autostart/NAME`` is a symbolic link to a file of the directory above it."""
+    import os
+
+    if not _in_libvirt_dir(path) or "!" in path:
+        return False
+    link = os.path.abspath(path)
+    parent = os.path.dirname(link)
+    if os.path.basename(parent) != "autostart" or not os.path.islink(link):
+        return False
+    target = os.path.realpath(link)
+    return os.path.dirname(target) == os.path.realpath(os.path.dirname(parent)) and os.path.isfile(target)
+
+
 class OtherDocuments:
     """libvirt's documents that are not guests (networks, nwfilters, storage pools... under a
     ``libvirt`` directory, such as ``/etc/libvirt/qemu/networks``): taken out of the error rows and
@@ -116,6 +130,28 @@ class OtherDocuments:
         self.counts: dict[str, int] = {}
 
     def skip(self, scan: Scan) -> Scan:
+        return self._skip_errors(self._skip_autostart(scan))
+
+    def _skip_autostart(self, scan: Scan) -> Scan:
+        """Guests read twice: ``/etc/libvirt/qemu/autostart/GUEST.xml`` is a symbolic link to
+        ``../GUEST.xml``, read from the directory above; a link that resolves anywhere else is read."""
+        import polars as pl
+
+        domains = scan.domains
+        if domains.height == 0 or "path" not in domains.columns:
+            return scan
+        candidates = domains.filter(pl.col("path").str.contains("/autostart/", literal=True))["path"]
+        twice = [p for p in candidates.to_list() if _autostart_link(p)]
+        if not twice:
+            return scan
+        self.counts["autostart link"] = self.counts.get("autostart link", 0) + len(twice)
+        tables = {
+            name: frame.filter(~pl.col("path").is_in(twice)) if "path" in frame.columns else frame
+            for name, frame in scan.tables().items()
+        }
+        return type(scan).from_tables(tables, scan.sources)
+
+    def _skip_errors(self, scan: Scan) -> Scan:
         import re
 
         import polars as pl
