@@ -116,8 +116,8 @@ def scan_command(
     warn_unseen_facts(facts, pieces.hosts.claims)
     console.note(
         quiet,
-        f"read {writer.guests} guests, {writer.findings} findings and {writer.errors} unreadable "
-        f"inputs; wrote {len(writer.written)} hosts to {out}",
+        f"wrote {writer.guests} guests, {writer.findings} findings and {writer.errors} unreadable "
+        f"inputs from {len(writer.written)} hosts to {out}",
     )
     if writer.errors:
         console.warn(f"{writer.errors} input(s) could not be read; see {out}/errors")
@@ -153,6 +153,7 @@ class DatasetWriter:
         self.written: set[str] = set()
         self.refused: list[tuple[str, str, str]] = []
         self.guests = self.findings = self.errors = 0
+        self.per_host: dict[str, int] = {}
 
     def run(self, pieces: Pieces, *, target_libvirt: str | None, facts: pl.DataFrame | None) -> None:
         from virtaudit.pipeline import audit_pieces
@@ -177,6 +178,8 @@ class DatasetWriter:
         except OSError as exc:
             raise usage_error(f"cannot write the dataset: {exc}", "--out") from exc
         self.guests += scan.domains.height
+        for host, n in scan.domains["host"].value_counts().iter_rows():
+            self.per_host[host] = self.per_host.get(host, 0) + n
         self.findings += batch.findings.height
         self.errors += scan.errors.height
 
@@ -194,6 +197,8 @@ class DatasetWriter:
         except OSError as exc:
             raise usage_error(f"cannot write the dataset: {exc}", "--out") from exc
         self.written = set(done)
+        # (the guests of hosts refused were read, not written)
+        self.guests -= sum(self.per_host.get(host, 0) for host, _b, _n in self.refused)
 
     def discard(self) -> None:
         self.staged.discard()
