@@ -21,7 +21,8 @@ Choices the schema leaves open, made here the way libvirt itself reads the XML:
 * Errors are classified in this order: ``not_found``/``permission``/``io`` (stat), ``not_regular``,
   ``too_large``, ``io``/``permission`` (read), ``empty`` (zero bytes), ``not_utf8`` (UTF-16/32 byte-order
   mark, or bytes that are not valid UTF-8 anywhere in the file), ``malformed_xml`` (libxml2 refuses it, or
-  it has a DOCTYPE at all), ``not_libvirt`` (root not ``domain``/``domstatus`` in no namespace).
+  it has a DOCTYPE at all), ``not_libvirt`` (root not ``domain``/``domstatus`` in no namespace),
+  ``not_domain`` (root one of libvirt's other objects: :data:`LIBVIRT_OTHER_ROOTS`).
   ``too_deep``/``too_many_elements``/``symlink_loop``/``archive``/``glob`` are not produced here.
 """
 
@@ -185,6 +186,23 @@ def _localname(el: etree._Element) -> str:
     return str(etree.QName(el).localname)
 
 
+LIBVIRT_OTHER_ROOTS = (
+    "network",
+    "networkport",
+    "filter",
+    "filterbinding",
+    "pool",
+    "volume",
+    "secret",
+    "device",
+    "interface",
+    "domainsnapshot",
+    "domaincheckpoint",
+    "domainbackup",
+)
+"""As rust/virtaudit-core's parse::LIBVIRT_OTHER_ROOTS."""
+
+
 class _Tables:
     def __init__(self) -> None:
         self.rows: dict[str, list[dict[str, Any]]] = {t: [] for t in TABLES}
@@ -269,6 +287,8 @@ def _parse(data: bytes) -> etree._Element:
     tree = root.getroottree()
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         raise _FileError("malformed_xml", "DOCTYPE / entity declarations are refused", None, None)
+    if root.tag in LIBVIRT_OTHER_ROOTS:
+        raise _FileError("not_domain", f"root element is <{root.tag}>", root.sourceline, None)
     if root.tag not in ("domain", "domstatus"):
         raise _FileError(
             "not_libvirt",

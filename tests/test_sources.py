@@ -119,7 +119,8 @@ def test_sosreport_layout_hostname_and_facts(tmp_path: Path, scan: Any) -> None:
     assert all("/var/run/libvirt/qemu/" in p for p in s.domains["path"].to_list())
     assert set(s.domains["host"].to_list()) == {"hv-sos-01"}
     assert set(s.devices["host"].to_list()) == {"hv-sos-01"}
-    assert source.facts.rows() == [("hv-sos-01", "8.0.0", "6.2.0")]
+    top = "sosreport-hv-sos-01-2026-01-01-abcdef"
+    assert source.facts.rows() == [("hv-sos-01", "8.0.0", "6.2.0", f"{archive}!{top}/installed-rpms")]
     # virtaudit.scan() reads it too
     assert scan(archive).domains.height == len(files)
 
@@ -145,7 +146,10 @@ def test_sosreport_run_layout_etc_hostname_and_dpkg(tmp_path: Path) -> None:
     source = sources.read_archive(archive)
     assert source.scan.domains.height == 2
     assert set(source.scan.domains["host"].to_list()) == {"hv-deb-07"}
-    assert source.facts.rows() == [("hv-deb-07", "9.0.0", "7.2")]
+    top = "sosreport-hv-sos-01-2026-01-01-abcdef"
+    assert source.facts.rows() == [
+        ("hv-deb-07", "9.0.0", "7.2", f"{archive}!{top}/sos_commands/dpkg/dpkg_-l")
+    ]
 
 
 def test_sosreport_without_hostname_is_named_after_the_archive(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 DATASET_META: Final = "_virtaudit.json"
 """Written at the top of a dataset: schema version, tool version, when, and the hosts written."""
 DATASET_TABLES: Final = ("domains", "devices", "caps", "live_aliases", "errors", "findings", "facts")
+OPTIONAL_COLUMNS: Final = ("facts_source",)
+"""Columns that datasets written before them lack (read as null)."""
 MAX_PART_BYTES: Final = 1 << 30
 """A part file above this is not read (``scan --out`` writes parts of one batch: a few MB)."""
 MAX_DATASET_ROWS: Final = 50_000_000
@@ -103,7 +106,11 @@ class _Reader:
             else:
                 return frame.select(
                     pl.lit(host, pl.String).alias("host"),
-                    *(pl.col(c).cast(t) for c, t in schema.items() if c != "host"),
+                    *(
+                        pl.col(c).cast(t) if c in frame.columns else pl.lit(None, t).alias(c)
+                        for c, t in schema.items()
+                        if c != "host"
+                    ),
                 ).select(list(schema))
         self.errors.append(_error(str(part), host, problem))
         return None
@@ -164,13 +171,16 @@ def _check_schema(found: dict[str, Any], schema: dict[str, Any]) -> str | None:
     """What differs from the columns ``scan --out`` writes (names only: never values)."""
     import polars as pl
 
-    missing = [c for c in schema if c != "host" and c not in found]
+    missing = [c for c in schema if c not in ("host", *OPTIONAL_COLUMNS) and c not in found]
     if missing:
         return f"missing columns: {', '.join(missing)}"
     wrong = [
         c
         for c, t in schema.items()
-        if c != "host" and found[c] != t and not (t == pl.String and found[c] in (pl.Utf8, pl.Categorical))
+        if c != "host"
+        and c in found
+        and found[c] != t
+        and not (t == pl.String and found[c] in (pl.Utf8, pl.Categorical))
     ]
     if wrong:
         return f"columns of another type: {', '.join(wrong)}"
@@ -199,9 +209,13 @@ def _check_version(d: Path) -> None:
         )
 
 
-def read_dataset(path: Path) -> tuple[Source, pl.DataFrame]:
+def read_dataset(path: Path, *, max_age: float | None = None) -> tuple[Source, pl.DataFrame]:
     """The scan tables, host facts and stored findings of one dataset or a directory of them, as a
-    (:class:`virtaudit.sources.Source`, findings) pair."""
+    (:class:`virtaudit.sources.Source`, findings) pair.
+
+    The source's notes give each host's age (when it was scanned, by which virtaudit). With ``max_age``
+    (seconds), a host scanned longer ago, or whose scan time the dataset does not record, is refused: its
+    rows are dropped and one ``dataset`` error row names it and its age."""
     import polars as pl
 
     from virtaudit import sources
@@ -222,12 +236,65 @@ def read_dataset(path: Path) -> tuple[Source, pl.DataFrame]:
         return pl.concat([empty, *reader.tables.get(name, [])], how="vertical_relaxed")
 
     tables = {name: table(name) for name in sources.empty_tables()}
+    ages = _ages(dirs, set(tables["domains"]["host"].to_list()) | set(tables["errors"]["host"].to_list()))
+    stale = {h for h, (_d, age, _v) in ages.items() if max_age is not None and (age is None or age > max_age)}
+    for h in sorted(stale):
+        d, age, _v = ages[h]
+        said = "an unknown time ago (the dataset does not record it)" if age is None else f"{_human(age)} ago"
+        message = f"host {h}: data scanned {said}, older than --max-age {_human(max_age or 0)}: not audited"
+        reader.errors.append(_error(str(d), h, message))
+    if stale:
+        tables = {n: t.filter(~pl.col("host").is_in(sorted(stale))) for n, t in tables.items()}
     if reader.errors:
         tables["errors"] = pl.concat([tables["errors"], *reader.errors], how="vertical_relaxed")
     tables = sources.concat_tables([tables])
     facts = table("facts").unique(subset=["host"], keep="last", maintain_order=True)
+    facts = facts.filter(~pl.col("host").is_in(sorted(stale)))
     scan = sources.scan_from(tables, tuple(str(d) for d in dirs))
-    return sources.Source(scan, facts), table("findings")
+    notes = tuple(_age_note(h, *ages[h]) for h in sorted(ages) if h not in stale)
+    findings = table("findings").filter(~pl.col("host").is_in(sorted(stale)))
+    return sources.Source(scan, facts, notes), findings
+
+
+def _ages(dirs: list[Path], hosts: set[str]) -> dict[str, tuple[Path, float | None, str | None]]:
+    """Per host of the tables: its dataset directory, age in seconds (None: not recorded), version."""
+    from virtaudit.dataset_writer import host_info
+
+    now = datetime.now(UTC)
+    out: dict[str, tuple[Path, float | None, str | None]] = {}
+    for d in dirs:
+        info = host_info(d)
+        for h in hosts:
+            record = info.get(h)
+            if record is None:
+                out.setdefault(h, (d, None, None))
+                continue
+            try:
+                scanned = datetime.strptime(str(record.get("scanned")), "%Y-%m-%dT%H:%M:%SZ")
+                age: float | None = (now - scanned.replace(tzinfo=UTC)).total_seconds()
+            except ValueError:
+                age = None
+            version = record.get("virtaudit")
+            out[h] = (d, age, version if isinstance(version, str) else None)
+    return out
+
+
+def _age_note(host: str, directory: Path, age: float | None, version: str | None) -> str:
+    if age is None:
+        return f"dataset {directory}: host {host}: scan time not recorded (written by an older virtaudit)"
+    return f"dataset {directory}: host {host}: scanned {_human(age)} ago by virtaudit {version or '?'}"
+
+
+def _human(seconds: float) -> str:
+    """``90061`` -> ``1d 1h``; ``59`` -> ``59s``."""
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            big, rest = divmod(seconds, size)
+            small = {"d": ("h", 3600), "h": ("m", 60), "m": ("s", 1)}[unit]
+            part = rest // small[1]
+            return f"{big}{unit}" + (f" {part}{small[0]}" if part else "")
+    return f"{seconds}s"
 
 
 def write_dataset(
@@ -238,6 +305,7 @@ def write_dataset(
     facts: pl.DataFrame | None = None,
     part: int = 0,
     fresh_hosts: set[str] | None = None,
+    extra_hosts: Iterable[str] = (),
 ) -> list[str]:
     """Write ``scan`` (and ``findings``, ``facts``) under ``out`` as ``TABLE/host=NAME/part-N.parquet``.
 
@@ -245,7 +313,8 @@ def write_dataset(
     partition is complete and self-describing. A host's partition directories are emptied the first time
     it is written (``fresh_hosts`` tracks which hosts were already written by this run, for callers that
     write batch by batch with increasing ``part``); other hosts' partitions are left alone, so that
-    per-host datasets can be merged into one directory. Returns the hosts written.
+    per-host datasets can be merged into one directory. ``extra_hosts`` are written even without a row
+    (empty partitions: a host the run covered that has no guest any more). Returns the hosts written.
     """
 
     from virtaudit import SCHEMA_VERSION, __version__
@@ -259,6 +328,7 @@ def write_dataset(
         set(scan.domains["host"].to_list())
         | set(scan.errors["host"].to_list())
         | (set(findings["host"].to_list()) if findings is not None else set())
+        | set(extra_hosts)
     )
     if fresh_hosts is None:
         fresh_hosts = set()

@@ -56,14 +56,31 @@ __all__ = [
     "scan_special",
 ]
 
-ARCHIVE_SUFFIXES: Final = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".zip")
-FACTS_COLUMNS: Final = ("host", "libvirt_version", "qemu_version")
+ARCHIVE_SUFFIXES: Final = (
+    ".tar",
+    ".tar.gz",
+    ".tgz",
+    ".tar.xz",
+    ".txz",
+    ".tar.bz2",
+    ".tbz2",
+    ".tar.zst",
+    ".tzst",
+    ".zip",
+)
+FACTS_COLUMNS: Final = ("host", "libvirt_version", "qemu_version", "facts_source")
+"""``facts_source``: where the versions came from (``ARCHIVE!MEMBER`` of a package list, ``--host-facts
+FILE:LINE``), for reports to state."""
 
 # Members of a sosreport (or of a tarball of a host's file system) that are libvirt status files.
 STATUS_MEMBER: Final = re.compile(r"(?:^|/)(?:var/)?run/libvirt/qemu/[^/]+\.xml$")
 SOS_MARKER: Final = re.compile(r"(?:^|/)sos_(?:commands|reports|logs)(?:/|$)")
+# Best first: sos's own output (sos_commands/general/ in sos before 3.0), the report's top-level copy, the
+# host's /etc/hostname.
 HOSTNAME_MEMBERS: Final = (
     re.compile(r"(?:^|/)sos_commands/host/hostname$"),
+    re.compile(r"(?:^|/)sos_commands/general/hostname$"),
+    re.compile(r"^(?:[^/]+/)?hostname$"),
     re.compile(r"(?:^|/)etc/hostname$"),
 )
 PACKAGE_MEMBER: Final = re.compile(
@@ -98,9 +115,12 @@ def is_archive(path: Path) -> bool:
 
 
 def is_special(path: Path) -> bool:
+    """An archive, an extracted sosreport or a dataset (or a directory of datasets): read here, not by
+    the core's walk."""
     from virtaudit.datasets import dataset_dirs
+    from virtaudit.sosreports import is_sosreport_dir
 
-    return is_archive(path) or bool(dataset_dirs(path))
+    return is_archive(path) or is_sosreport_dir(path) or bool(dataset_dirs(path))
 
 
 def archive_name(path: Path | str) -> str:
@@ -221,7 +241,9 @@ def _lzma_zlib_errors() -> tuple[type[BaseException], ...]:
     import lzma
     import zlib
 
-    return (lzma.LZMAError, zlib.error)
+    from virtaudit.zstd import zstd_errors
+
+    return (lzma.LZMAError, zlib.error, *zstd_errors())
 
 
 def open_input(path: Path) -> BinaryIO:
@@ -234,8 +256,11 @@ def open_input(path: Path) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
+ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
+
+
 def _decompressed(raw: BinaryIO) -> IO[bytes]:
-    """The tar stream inside ``raw``, by its magic bytes: the gzip, xz and bzip2 readers check their
+    """The tar stream inside ``raw``, by its magic bytes: the gzip, xz, bzip2 and zstd readers check their
     stream's end and checksum (tarfile's own stream reader checks no gzip CRC), and raise on a stream
     cut short."""
     import bz2
@@ -250,6 +275,12 @@ def _decompressed(raw: BinaryIO) -> IO[bytes]:
         return lzma.LZMAFile(raw)
     if head[:3] == b"BZh":
         return bz2.BZ2File(raw)
+    if head[:4] == ZSTD_MAGIC:
+        import io
+
+        from virtaudit.zstd import ZstdReader
+
+        return io.BufferedReader(ZstdReader(raw), 1 << 16)
     return raw
 
 
@@ -408,7 +439,9 @@ class Source:
 
     scan: Scan
     facts: pl.DataFrame
-    """host, libvirt_version, qemu_version (strings; empty when the source records none)."""
+    """host, libvirt_version, qemu_version, facts_source (strings; empty when the source records none)."""
+    notes: tuple[str, ...] = ()
+    """What to tell the operator about it (a dataset: each host's age)."""
 
 
 def read_archive(
@@ -429,7 +462,15 @@ def read_archive(
         "max_elements": _core.DEFAULT_MAX_ELEMENTS if max_elements is None else max_elements,
     }
     reader = _ArchiveReader(path, host_from, jobs, limits)
-    members = _zip_members(path) if path.name.lower().endswith(".zip") else _tar_members(path)
+    if path.is_dir():  # an extracted sosreport
+        from virtaudit.sosreports import sos_members
+
+        reader.sos, reader.separator = True, "/"
+        members: Iterator[_Member] = sos_members(path)
+    elif path.name.lower().endswith(".zip"):
+        members = _zip_members(path)
+    else:
+        members = _tar_members(path)
     try:
         for member in members:
             reader.take(member)
@@ -455,8 +496,10 @@ class _ArchiveReader:
     def __init__(self, path: Path, host_from: HostFrom, jobs: int | None, limits: dict[str, int]) -> None:
         from virtaudit.hostnames import host_mode
 
-        self.archive = str(path)
-        self.fallback = archive_name(path)
+        self.archive = str(path).rstrip("/") or "/"
+        self.separator = "!"
+        """Between the archive and a member's name in a row's path (an extracted report: "/")."""
+        self.fallback = archive_name(path) if path.name else archive_name(path.resolve())
         self.host_from = host_from
         self.explicit_host = host_mode(host_from)[0] in ("fixed", "regex")
         self.jobs = jobs
@@ -468,7 +511,7 @@ class _ArchiveReader:
         self.pending_bytes = 0
         self.sos = False
         self.hostnames: dict[int, str] = {}
-        self.package_lists: list[bytes] = []
+        self.package_lists: list[tuple[str, bytes]] = []
         self.other_errors: list[pl.DataFrame] = []
         self.seen: set[str] = set()
         self.position = 0
@@ -505,7 +548,7 @@ class _ArchiveReader:
             # Each of the members of one name is read, and named with its position in the archive.
             name = f"{name}#{self.position}"
         self.seen.add(name)
-        full = f"{self.archive}!{name}"
+        full = f"{self.archive}{self.separator}{name}"
         # "": named at the end, after the hostname file (which may come later in the stream).
         explicit = not status or self.explicit_host
         host = _host_of(name, full, self.host_from, self.fallback) if explicit else ""
@@ -528,7 +571,7 @@ class _ArchiveReader:
 
     def _error(self, name: str, host: str, kind: str, message: str, *, status: bool) -> None:
         # Rows of members that are not status files are dropped if the archive turns out a sosreport.
-        row = error_frame(f"{self.archive}!{name}", host, kind, message)
+        row = error_frame(f"{self.archive}{self.separator}{name}", host, kind, message)
         (self.errors if status else self.other_errors).append(row)
 
     def _add(self, full: str, host: str, data: bytes, status: bool) -> None:
@@ -551,7 +594,7 @@ class _ArchiveReader:
                 self.hostnames[rank] = host
             return True
         if PACKAGE_MEMBER.search(name) and member.size <= PACKAGE_LIST_LIMIT:
-            self.package_lists.append(_read_member(member, PACKAGE_LIST_LIMIT))
+            self.package_lists.append((name, _read_member(member, PACKAGE_LIST_LIMIT)))
             return True
         return False
 
@@ -566,7 +609,7 @@ class _ArchiveReader:
         if not self.sos:
             self.errors.extend(self.other_errors)
         tables = concat_tables(self.parts)
-        sos_host = self.hostnames.get(0) or self.hostnames.get(1) or self.fallback
+        sos_host = self.hostnames[min(self.hostnames)] if self.hostnames else self.fallback
         host_expr = pl.when(pl.col("host") == "").then(pl.lit(sos_host if self.sos else self.fallback))
         if self.errors:
             tables["errors"] = pl.concat([tables["errors"], *self.errors], how="vertical_relaxed")
@@ -580,14 +623,22 @@ class _ArchiveReader:
         if not self.sos:
             return empty_facts()
         libvirt = qemu = None
-        for data in self.package_lists:
+        used: list[str] = []
+        for name, data in self.package_lists:
             lv, qv = package_versions(data.decode("utf-8", "replace"))
+            if (lv and not libvirt) or (qv and not qemu):
+                used.append(f"{self.archive}{self.separator}{name}")
             libvirt, qemu = libvirt or lv, qemu or qv
         if not (libvirt or qemu):
             return empty_facts()
         hosts = set(tables["domains"]["host"].to_list()) or {sos_host}
         return pl.DataFrame(
-            {"host": sorted(hosts), "libvirt_version": libvirt, "qemu_version": qemu},
+            {
+                "host": sorted(hosts),
+                "libvirt_version": libvirt,
+                "qemu_version": qemu,
+                "facts_source": ", ".join(used),
+            },
             schema={c: pl.String for c in FACTS_COLUMNS},
         )
 
@@ -595,14 +646,17 @@ class _ArchiveReader:
 def read_special(
     path: Path,
     *,
+    max_age: float | None = None,
     jobs: int | None = None,
     host_from: HostFrom = None,
     max_file_size: int | None = None,
     max_depth: int | None = None,
     max_elements: int | None = None,
 ) -> Source:
-    """An archive or a dataset (or a directory of datasets) as a :class:`Source`."""
-    if is_archive(path):
+    """An archive, an extracted sosreport or a dataset (or a directory of datasets) as a :class:`Source`."""
+    from virtaudit.sosreports import is_sosreport_dir
+
+    if is_archive(path) or is_sosreport_dir(path):
         return read_archive(
             path,
             jobs=jobs,
@@ -613,7 +667,7 @@ def read_special(
         )
     from virtaudit.datasets import read_dataset
 
-    return read_dataset(path)[0]
+    return read_dataset(path, max_age=max_age)[0]
 
 
 def scan_special(path: Path, **options: Any) -> Scan:

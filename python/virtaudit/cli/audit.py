@@ -21,8 +21,12 @@ from virtaudit.cli.options import (
     BatchOpt,
     FailOn,
     HostFactsOpt,
+    HostFromDirOpt,
     HostFromOpt,
+    HostNameOpt,
+    HostRegexOpt,
     JobsOpt,
+    MaxAgeOpt,
     MaxDepthOpt,
     MaxElementsOpt,
     MaxFileSizeOpt,
@@ -32,6 +36,7 @@ from virtaudit.cli.options import (
     Severity,
     TargetOpt,
     check_host_from,
+    check_max_age,
     check_target,
     expand_paths,
     limit_threads,
@@ -42,6 +47,7 @@ from virtaudit.cli.options import (
     split_codes,
     usage_error,
     validate_codes,
+    warn_unseen_facts,
 )
 from virtaudit.pipeline import InputProblem, Pieces, ScanOptions
 
@@ -57,6 +63,10 @@ def audit_command(
     target_libvirt: TargetOpt = None,
     host_facts: HostFactsOpt = None,
     host_from: HostFromOpt = None,
+    host_from_dir: HostFromDirOpt = None,
+    host_name: HostNameOpt = None,
+    host_regex: HostRegexOpt = None,
+    max_age: MaxAgeOpt = None,
     select: Annotated[
         list[str] | None,
         typer.Option(
@@ -136,11 +146,12 @@ def audit_command(
     limit_threads(jobs)
     outputs = resolve_outputs(output_format.value if output_format else None, output or [])
     target = check_target(target_libvirt)
-    host_from = check_host_from(host_from)
+    host_naming = check_host_from(host_from, host_from_dir, host_name, host_regex)
     select_l, ignore_l = split_codes(select), split_codes(ignore)
     validate_codes(select_l, ignore_l)
+    max_age_s = check_max_age(max_age)
     facts = load_facts(host_facts)
-    scan_paths, host_naming, default = expand_paths(paths, host_from)
+    scan_paths, host_naming, default = expand_paths(paths, host_naming)
     if default:
         console.note(quiet, f"reading {scan_paths[0]} as host {host_naming!r}")
     options = ScanOptions(
@@ -152,6 +163,9 @@ def audit_command(
         audit_only=True,
         audit_targets=(target, facts),
         require_rows=not default,
+        note=console.warn,
+        info=lambda line: console.note(quiet, line),
+        max_age=max_age_s,
         # (scanning the next batch while the rules check this one would keep two cores busy)
         prefetch=jobs != 1,
     )
@@ -196,6 +210,7 @@ def audit_command(
         raise usage_error(str(exc), "PATHS") from exc
     finally:
         progress.stop()
+    warn_unseen_facts(facts, pieces.hosts.claims)
     run = {
         "target_libvirt": target,
         "sources": tuple(scan_paths),

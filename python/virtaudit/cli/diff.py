@@ -11,7 +11,10 @@ from virtaudit.cli import EXIT_FINDINGS, EXIT_OK, EXIT_UNREADABLE, console
 from virtaudit.cli.options import (
     DEFAULT_BATCH_FILES,
     DiffFormat,
+    HostFromDirOpt,
     HostFromOpt,
+    HostNameOpt,
+    HostRegexOpt,
     JobsOpt,
     QuietOpt,
     TargetOpt,
@@ -32,6 +35,9 @@ def diff_command(
     after: Annotated[str, typer.Argument(help="The later scan of the same fleet.", show_default=False)],
     target_libvirt: TargetOpt = None,
     host_from: HostFromOpt = None,
+    host_from_dir: HostFromDirOpt = None,
+    host_name: HostNameOpt = None,
+    host_regex: HostRegexOpt = None,
     output_format: Annotated[DiffFormat, typer.Option("--output-format", "-f", case_sensitive=False)] = (
         DiffFormat.table
     ),
@@ -52,8 +58,8 @@ def diff_command(
     from virtaudit import diffing
 
     target = check_target(target_libvirt)
-    host_from = check_host_from(host_from)
-    options = ScanOptions(jobs, host_from, limits(None, None, None), DEFAULT_BATCH_FILES, quiet)
+    host_naming = check_host_from(host_from, host_from_dir, host_name, host_regex)
+    options = ScanOptions(jobs, host_naming, limits(None, None, None), DEFAULT_BATCH_FILES, quiet)
 
     old, new = load_scan([before], options)[0], load_scan([after], options)[0]
     changes = diffing.diff(old, new, target_libvirt=target)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final, TypeAlias
 
@@ -18,6 +20,8 @@ from virtaudit.pipeline import DEFAULT_BATCH_FILES, limits_of
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from virtaudit.hostnames import HostFrom
 
 __all__ = ["DEFAULT_BATCH_FILES"]
 
@@ -132,9 +136,49 @@ HostFromOpt: TypeAlias = Annotated[
         "--host-from",
         metavar="parent|grandparent|REGEX|NAME",
         help="How to name each file's host: its parent directory (default), the directory above, "
-        "the one capture group of a regular expression applied to the path, or a fixed name.",
+        "the one capture group of a regular expression applied to the path, or a fixed name "
+        "(kept for compatibility: --host-from-dir, --host-regex and --host-name say which).",
     ),
 ]
+
+
+class HostDir(enum.StrEnum):
+    parent = "parent"
+    grandparent = "grandparent"
+
+
+HostFromDirOpt: TypeAlias = Annotated[
+    HostDir | None,
+    typer.Option(
+        "--host-from-dir",
+        help="Name each file's host after the directory holding it (parent, the default) or the one above.",
+    ),
+]
+HostNameOpt: TypeAlias = Annotated[
+    str | None,
+    typer.Option("--host-name", metavar="NAME", help="One fixed host name for every input."),
+]
+HostRegexOpt: TypeAlias = Annotated[
+    str | None,
+    typer.Option(
+        "--host-regex",
+        metavar="RE",
+        help="A regular expression with exactly one capture group, searched in each path: the group is "
+        "the host (the parent directory where it does not match).",
+    ),
+]
+MaxAgeOpt: TypeAlias = Annotated[
+    str | None,
+    typer.Option(
+        "--max-age",
+        metavar="AGE",
+        help="Refuse dataset hosts scanned longer ago than AGE (90m, 24h, 7d; an error row each, exit 3), "
+        "and those whose scan time the dataset does not record.",
+    ),
+]
+DURATION_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+HOST_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
+"""What a fixed host name may be (a value with '/', spaces or brackets is a mistyped pattern)."""
 JobsOpt: TypeAlias = Annotated[
     int | None,
     typer.Option(
@@ -201,7 +245,7 @@ def limits(max_file_size: int | None, max_depth: int | None, max_elements: int |
     return limits_of(max_file_size, max_depth, max_elements)
 
 
-def expand_paths(paths: list[str] | None, host_from: str | None) -> tuple[list[str], str | None, bool]:
+def expand_paths(paths: list[str] | None, host_from: HostFrom) -> tuple[list[str], HostFrom, bool]:
     """Paths to scan (``-`` replaced by the lines of stdin), the host naming, and whether the default
     (the local host's status directory) was used."""
     if not paths:
@@ -238,16 +282,80 @@ def check_target(target_libvirt: str | None) -> str | None:
     return None if label == "newest" else label
 
 
-def check_host_from(host_from: str | None) -> str | None:
-    if host_from is None:
-        return None
-    from virtaudit.hostnames import host_mode
+def check_host_from(
+    host_from: str | None,
+    host_from_dir: HostDir | None = None,
+    host_name: str | None = None,
+    host_regex: str | None = None,
+) -> HostFrom:
+    """The host naming of at most one of the four options, checked: a typo is a usage error, never a
+    host name."""
+    given = [
+        (name, value)
+        for name, value in (
+            ("--host-from", host_from),
+            ("--host-from-dir", host_from_dir),
+            ("--host-name", host_name),
+            ("--host-regex", host_regex),
+        )
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise usage_error("give one of them: " + ", ".join(n for n, _v in given), given[1][0])
+    if host_from_dir is not None:
+        return host_from_dir.value
+    if host_name is not None:
+        return _fixed_name(host_name, "--host-name")
+    if host_regex is not None:
+        return _host_pattern(host_regex, "--host-regex")
+    if host_from is None or host_from in ("parent", "grandparent"):
+        return host_from
+    if any(c in host_from for c in "()[]\\*+?{}|^$"):
+        return _host_pattern(host_from, "--host-from")
+    import difflib
 
+    close = difflib.get_close_matches(host_from.lower(), ["parent", "grandparent"], n=1, cutoff=0.6)
+    if close:
+        raise usage_error(
+            f"{host_from!r} is not a naming mode: did you mean {close[0]!r}? "
+            "(a fixed host name: --host-name NAME)",
+            "--host-from",
+        )
+    return _fixed_name(host_from, "--host-from")
+
+
+def check_max_age(value: str | None) -> float | None:
+    """``--max-age``: a number and a unit (s, m, h, d, w), in seconds."""
+    if value is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", value)
+    if not match or float(match[1]) <= 0:
+        raise usage_error("give a positive number and a unit: 90m, 24h, 7d (s, m, h, d, w)", "--max-age")
+    return float(match[1]) * DURATION_UNITS[match[2]]
+
+
+def _fixed_name(name: str, option: str) -> str:
+    if name in ("parent", "grandparent") or not HOST_NAME.fullmatch(name):
+        raise usage_error(
+            "a host name is letters, digits, '.', '_' and '-' (at most 253), and not 'parent' or "
+            "'grandparent'",
+            option,
+        )
+    return name
+
+
+def _host_pattern(pattern: str, option: str) -> re.Pattern[str]:
     try:
-        host_mode(host_from)
-    except ValueError as exc:
-        raise usage_error(str(exc), "--host-from") from exc
-    return host_from
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise usage_error(f"not a regular expression: {exc}", option) from exc
+    if compiled.groups != 1:
+        raise usage_error(
+            f"the regular expression has {compiled.groups} capture groups; it needs exactly one "
+            "(the host name); write others as (?:...)",
+            option,
+        )
+    return compiled
 
 
 def split_codes(values: list[str] | None) -> list[str] | None:
@@ -257,11 +365,15 @@ def split_codes(values: list[str] | None) -> list[str] | None:
 
 
 def load_facts(path: Path | None) -> pl.DataFrame | None:
+    """The facts of ``--host-facts`` (host, versions, facts_source), checked line by line: a problem is a
+    usage error naming every line and column at fault, a doubt is a warning (:mod:`virtaudit.hostfacts`);
+    no message quotes the file's values."""
     if path is None:
         return None
     import stat
 
-    from virtaudit.auditing import load_host_facts
+    from virtaudit.cli import console
+    from virtaudit.hostfacts import FactsProblem, read_host_facts
 
     try:
         mode = os.stat(path).st_mode
@@ -270,14 +382,28 @@ def load_facts(path: Path | None) -> pl.DataFrame | None:
     if not stat.S_ISREG(mode):
         # (a FIFO would block the run forever; a device is never a facts file)
         raise usage_error(f"{path}: not a regular file", "--host-facts")
-
     try:
-        facts = load_host_facts(path)
-    except (OSError, ValueError) as exc:
+        facts = read_host_facts(path)
+    except OSError as exc:
+        raise usage_error(f"{path}: {exc.strerror}", "--host-facts") from exc
+    except FactsProblem as exc:
         raise usage_error(f"{path}: {exc}", "--host-facts") from exc
-    except Exception as exc:  # polars' parse errors (their text may quote the file's values: not shown)
-        raise usage_error(f"{path}: cannot read host facts ({type(exc).__name__})", "--host-facts") from exc
-    return facts.select("host", "libvirt_version", "qemu_version")
+    for warning in facts.warnings:
+        console.warn(warning)
+    return facts.frame()
+
+
+def warn_unseen_facts(facts: pl.DataFrame | None, seen: Iterable[str]) -> None:
+    """A warning for each host of ``--host-facts`` that no input had, naming its line (the host name is
+    not repeated: the file is the operator's to look at)."""
+    if facts is None or "facts_source" not in facts.columns:
+        return
+    from virtaudit.cli import console
+
+    known = set(seen)
+    for host, source in facts.select("host", "facts_source").iter_rows():
+        if host not in known:
+            console.warn(f"{source}: no input had this host; its facts were not used")
 
 
 def limit_threads(jobs: int | None) -> None:

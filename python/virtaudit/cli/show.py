@@ -10,7 +10,10 @@ from virtaudit.cli import EXIT_OK, EXIT_UNREADABLE, console
 from virtaudit.cli.options import (
     DEFAULT_BATCH_FILES,
     HostFactsOpt,
+    HostFromDirOpt,
     HostFromOpt,
+    HostNameOpt,
+    HostRegexOpt,
     TargetOpt,
     check_host_from,
     check_target,
@@ -34,6 +37,9 @@ def show_command(
     target_libvirt: TargetOpt = None,
     host_facts: HostFactsOpt = None,
     host_from: HostFromOpt = None,
+    host_from_dir: HostFromDirOpt = None,
+    host_name: HostNameOpt = None,
+    host_regex: HostRegexOpt = None,
 ) -> None:
     """One guest at a glance: its PCI topology as a tree, with QEMU's bus names now and the ones libvirt
     would use after a restart, then its findings. Built from the scan tables only (no file content).
@@ -47,9 +53,9 @@ def show_command(
     from virtaudit.auditing import audit as run_audit
 
     target = check_target(target_libvirt)
-    host_from = check_host_from(host_from)
+    host_naming = check_host_from(host_from, host_from_dir, host_name, host_regex)
     facts = load_facts(host_facts)
-    options = ScanOptions(None, host_from, limits(None, None, None), DEFAULT_BATCH_FILES, True)
+    options = ScanOptions(None, host_naming, limits(None, None, None), DEFAULT_BATCH_FILES, True)
     scan, recorded = load_scan([path], options)
     merged_facts = merge_facts(recorded, facts)
     domains = scan.domains

@@ -19,11 +19,20 @@ MERGE_EVERY: Final = 32
 
 
 def merge_facts(recorded: pl.DataFrame | None, given: pl.DataFrame | None) -> pl.DataFrame | None:
-    """Facts a source recorded (sosreport packages, a dataset's facts), overridden by ``given``."""
+    """Facts a source recorded (sosreport packages, a dataset's facts), overridden by ``given``; each
+    host's ``facts_source`` says where its facts came from (``ARCHIVE!installed-rpms``, ``--host-facts
+    FILE:LINE``; null where a caller's frame did not say)."""
     import polars as pl
 
     frames = [
-        f.select("host", "libvirt_version", "qemu_version")
+        f.select(
+            "host",
+            "libvirt_version",
+            "qemu_version",
+            pl.col("facts_source")
+            if "facts_source" in f.columns
+            else pl.lit(None, pl.String).alias("facts_source"),
+        )
         for f in (recorded, given)
         if f is not None and f.height
     ]
@@ -52,6 +61,7 @@ def modelled_facts(
     rows = []
     for row in facts.iter_rows(named=True):
         host, libvirt, qemu = row["host"], row["libvirt_version"], row["qemu_version"]
+        origin = row.get("facts_source")
         try:
             old = libvirt is not None and libvirt_key(libvirt) < libvirt_key(OLDEST_MODELLED)
         except ValueError:
@@ -69,8 +79,9 @@ def modelled_facts(
             if note is not None:
                 note(f"host {host}: QEMU {qemu} is older than the model covers; judged without it")
             qemu = None
-        rows.append({"host": host, "libvirt_version": libvirt, "qemu_version": qemu})
-    return pl.DataFrame(rows, schema={c: pl.String for c in ("host", "libvirt_version", "qemu_version")})
+        rows.append({"host": host, "libvirt_version": libvirt, "qemu_version": qemu, "facts_source": origin})
+    columns = ("host", "libvirt_version", "qemu_version", "facts_source")
+    return pl.DataFrame(rows, schema={c: pl.String for c in columns})
 
 
 @dataclass

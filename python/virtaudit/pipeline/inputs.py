@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from virtaudit.pipeline.identity import HostClaims, OtherDocuments
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -66,6 +68,12 @@ class ScanOptions:
     """With ``audit_only``: the audit's ``(target_libvirt, host_facts)``. When a rule reads every flag
     (CAP001: flags the target does not know), the core keeps them all and each batch drops the rows no rule
     needs for the releases it is judged for; without this, every row is kept."""
+    note: Callable[[str], None] | None = None
+    """Told when an input's host is renamed because another input claimed its name first."""
+    info: Callable[[str], None] | None = None
+    """Told what a source says of itself (a dataset: each host's age)."""
+    max_age: float | None = None
+    """Seconds: a dataset host scanned longer ago is refused (an error row), see ``read_dataset``."""
 
 
 class NamedInputs:
@@ -125,6 +133,8 @@ class Piece:
 
     scan: Scan
     facts: pl.DataFrame | None = None
+    source: str | None = None
+    """The archive, sosreport or dataset it was read from (None: plain files)."""
 
 
 class PlainScan:
@@ -191,6 +201,10 @@ def split_inputs(paths: Sequence[str]) -> tuple[list[str], list[Path]]:
     directory holding datasets is both: the core's walk reads the XML files beside them.
     """
     from virtaudit import sources
+    from virtaudit.sosreports import is_sosreport_dir
+
+    def walked(m: Path) -> bool:  # (a dataset's directory is walked for XML too; a sosreport is not)
+        return not sources.is_special(m) or (m.is_dir() and not is_sosreport_dir(m))
 
     plain: list[str] = []
     special: list[Path] = []
@@ -199,17 +213,32 @@ def split_inputs(paths: Sequence[str]) -> tuple[list[str], list[Path]]:
             continue  # (reported by Pieces as not_regular)
         matches = _glob_matches(p)
         if any(sources.is_special(m) for m in matches):
-            # (the pattern names archives or datasets: its matches are split here, not by the core)
+            # (the pattern names archives, sosreports or datasets: its matches are split here)
             special.extend(m for m in matches if sources.is_special(m))
-            plain.extend(str(m) for m in matches if not sources.is_special(m) or m.is_dir())
+            plain.extend(str(m) for m in matches if walked(m))
         elif p and sources.is_special(Path(p)):
             special.append(Path(p))
-            if Path(p).is_dir():
+            if walked(Path(p)):
                 plain.append(p)
         else:  # (an empty path too: the core reports it as not found)
-            plain.append(p)
+            plain_of, reports = _sosreports_split(p)
+            plain.extend(plain_of)
+            special.extend(reports)
             special.extend(_archives_under(p))
     return plain, special
+
+
+def _sosreports_split(path: str) -> tuple[list[str], list[Path]]:
+    """A directory holding extracted sosreports: what the core walks, and the reports (read apart, each
+    as its own host: walked by the core, their status files would all be one host named ``qemu``)."""
+    from virtaudit.sosreports import plain_parts, sosreports_under
+
+    if not path or not os.path.isdir(path):
+        return [path], []
+    reports = sosreports_under(Path(path))
+    if not reports:
+        return [path], []
+    return plain_parts(Path(path), reports), reports
 
 
 def _glob_matches(pattern: str) -> list[Path]:
@@ -272,6 +301,9 @@ class Pieces:
         plain, self._special = split_inputs(paths)
         self._plain: PlainScan | None = None
         self._input_count = 0
+        self.hosts = HostClaims(options.note)
+        self.other = OtherDocuments()
+        """libvirt's documents that are not guests, skipped (counted by root element)."""
         if plain:
             # The scanner is made in this thread (its walk lists the inputs): made in the scan's worker, it
             # raised the peak memory of large audits (150,000 files: 200 MB instead of 190, measured), as
@@ -293,7 +325,9 @@ class Pieces:
                 for batch in self._plain:
                     if self._on_batch is not None:
                         self._on_batch(batch.files)
+                    batch = self.other.skip(batch)
                     self._named.saw(batch)
+                    self.hosts.claim_plain(batch)
                     if self._options.audit_only:
                         batch = trim_for_audit(batch, self._options)
                     next_id = _after_last_id(batch, next_id)
@@ -303,18 +337,21 @@ class Pieces:
                     del batch
             for path in self._special:
                 piece = self._special_piece(path)
+                piece.scan = self.other.skip(piece.scan)
                 # A source numbers its documents from 0: moved past every id given so far, as scan() does.
                 piece.scan = piece.scan.shifted_doc_ids(next_id)
                 next_id = _after_last_id(piece.scan, next_id)
                 if piece.scan.files:
                     self._named.seen.add(str(path))
                     self._named.saw(piece.scan)
-                yield piece
+                yield self.hosts.claim(piece)
                 del piece
             if (empty := self._named.nothing_read(self._options)) is not None:
                 yield Piece(empty)
             if self._kernel:
                 yield Piece(_refused(self._kernel))
+            if self._options.info is not None and (line := self.other.summary()) is not None:
+                self._options.info(line)
         finally:
             if self._plain is not None:
                 self._plain.close()
@@ -325,13 +362,20 @@ class Pieces:
         options = self._options
         try:
             source = sources.read_special(
-                path, jobs=options.jobs, host_from=options.host_from, **options.limits
+                path,
+                max_age=options.max_age,
+                jobs=options.jobs,
+                host_from=options.host_from,
+                **options.limits,
             )
         except ValueError as exc:  # a dataset of another schema version, unreadable metadata
             raise InputProblem(str(exc)) from exc
         except Exception as exc:  # a bug met on this input: its error row, and the run goes on
             return Piece(_internal_error(path, exc))
-        piece = Piece(source.scan, source.facts if source.facts.height else None)
+        if options.info is not None:
+            for line in source.notes:
+                options.info(line)
+        piece = Piece(source.scan, source.facts if source.facts.height else None, str(path))
         del source
         if options.audit_only:
             piece.scan = trim_for_audit(piece.scan, options, piece.facts)

@@ -16,6 +16,9 @@ pub enum ErrorKind {
     TooDeep,
     TooManyElements,
     NotLibvirt,
+    /// Well-formed, and its root is one of libvirt's other objects (a network, an nwfilter, a storage
+    /// pool...): libvirt's, but no guest (see [`crate::parse::LIBVIRT_OTHER_ROOTS`]).
+    NotDomain,
     SymlinkLoop,
     Archive,
     Glob,
@@ -36,6 +39,7 @@ impl ErrorKind {
             ErrorKind::TooDeep => "too_deep",
             ErrorKind::TooManyElements => "too_many_elements",
             ErrorKind::NotLibvirt => "not_libvirt",
+            ErrorKind::NotDomain => "not_domain",
             ErrorKind::SymlinkLoop => "symlink_loop",
             ErrorKind::Archive => "archive",
             ErrorKind::Glob => "glob",

@@ -1043,14 +1043,40 @@ fn not_libvirt_roots() {
     for doc in [
         "<html><body/></html>",
         "<domstatus state='running'/>",
-        "<network><name>x</name></network>",
+        "<networks><name>x</name></networks>",
         "<x:domain xmlns:x='u'/>",
+        "<x:network xmlns:x='u'/>",
     ] {
         assert_eq!(
             parse_err(doc.as_bytes()).kind,
             ErrorKind::NotLibvirt,
             "{doc}"
         );
+    }
+}
+
+/// libvirt's other objects are `not_domain` only when well-formed: a damaged one stays an error of its
+/// own kind.
+#[test]
+fn libvirt_objects_that_are_not_guests() {
+    for doc in [
+        "<network><name>default</name><forward mode='nat'/></network>",
+        "<filter name='clean-traffic' chain='root'><filterref filter='no-mac-spoofing'/></filter>",
+        "<pool type='dir'><name>default</name><target><path>/var/lib/libvirt/images</path></target></pool>",
+        "<secret ephemeral='no'/>",
+        "<?xml version='1.0'?>\n<!-- edited -->\n<network/>\n",
+    ] {
+        let err = parse_err(doc.as_bytes());
+        assert_eq!(err.kind, ErrorKind::NotDomain, "{doc}");
+    }
+    for (doc, kind) in [
+        ("<network><name>x</name>", ErrorKind::MalformedXml),
+        ("<network><name>x</nam></network>", ErrorKind::MalformedXml),
+        ("<network/><domain/>", ErrorKind::MalformedXml),
+        ("<network/>trailing", ErrorKind::MalformedXml),
+        ("<network a='1' a='2'/>", ErrorKind::MalformedXml),
+    ] {
+        assert_eq!(parse_err(doc.as_bytes()).kind, kind, "{doc}");
     }
 }
 

@@ -8,7 +8,7 @@ use quick_xml::events::{BytesStart, Event};
 use super::fast::fast_named_list;
 use super::messages::truncate_name;
 use super::numbers::{parse_i64, parse_u32_decimal};
-use super::{Parser, Tag};
+use super::{LIBVIRT_OTHER_ROOTS, Parser, Tag};
 use crate::error::{ErrorKind, InputError};
 use crate::rows::{DeviceRow, DocKind, Document, DomainRow};
 
@@ -46,7 +46,15 @@ impl<'a> Parser<'a> {
             }
             seen_markup = true;
         }
-        document.ok_or_else(|| self.malformed("no root element", self.text.len()))
+        let document =
+            document.ok_or_else(|| self.malformed("no root element", self.text.len()))?;
+        if let Some(name) = self.other_root {
+            return Err(InputError::new(
+                ErrorKind::NotDomain,
+                format!("root element is <{name}>: one of libvirt's other objects, not a guest"),
+            ));
+        }
+        Ok(document)
     }
 
     pub(super) fn root(
@@ -141,6 +149,12 @@ impl<'a> Parser<'a> {
                 let mut doc = new_document(DocKind::Domain);
                 self.domain(&tag, empty, 1, &mut doc)?;
                 Ok(doc)
+            }
+            other if LIBVIRT_OTHER_ROOTS.contains(&other) => {
+                self.check_tag(&tag)?;
+                self.skip(empty, 1, other)?;
+                self.other_root = Some(other);
+                Ok(new_document(DocKind::Domain))
             }
             other => Err(InputError::new(
                 ErrorKind::NotLibvirt,

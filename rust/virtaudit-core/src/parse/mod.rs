@@ -39,6 +39,25 @@ use skip::holds_cdata_end;
 /// Most attributes accepted on one element that is read (libvirt writes at most a dozen or so).
 pub const MAX_ATTRIBUTES: usize = 512;
 
+/// Root elements of libvirt's XML documents that are not guests: networks and their ports, nwfilters
+/// and their bindings, storage pools and volumes, secrets, node devices, host interfaces, snapshots,
+/// checkpoints and backups. A well-formed document with one of these roots is `not_domain`, not
+/// `not_libvirt` (what /etc/libvirt holds beside the guests' XML).
+pub const LIBVIRT_OTHER_ROOTS: [&str; 12] = [
+    "network",
+    "networkport",
+    "filter",
+    "filterbinding",
+    "pool",
+    "volume",
+    "secret",
+    "device",
+    "interface",
+    "domainsnapshot",
+    "domaincheckpoint",
+    "domainbackup",
+];
+
 /// Parses one file's bytes. On error nothing of the document is returned.
 pub fn parse_document<'a>(data: &'a [u8], limits: &Limits) -> Result<Document<'a>, InputError> {
     parse_with(data, limits, true)
@@ -64,6 +83,7 @@ fn parse_with<'a>(data: &'a [u8], limits: &Limits, fast: bool) -> Result<Documen
         jumped: 0,
         fast,
         after_text: false,
+        other_root: None,
     };
     parser.document()
 }
@@ -164,6 +184,9 @@ struct Parser<'a> {
     /// Whether the last event was text. quick-xml then stands at the `<` that ended the text, in the
     /// middle of its own markup state, and must read that markup itself: a fast path may not jump.
     after_text: bool,
+    /// The root element, when it is one of [`LIBVIRT_OTHER_ROOTS`]: the whole document is still checked
+    /// (a malformed one stays `malformed_xml`), then it is `not_domain`.
+    other_root: Option<&'a str>,
 }
 
 /// The attributes of a start tag, with values borrowed from the input where possible.
