@@ -409,6 +409,8 @@ def _table(changes: pl.DataFrame, errors: pl.DataFrame, *, color: bool, quiet: b
     from rich.table import Table
     from rich.text import Text
 
+    from virtaudit.reports._common import printable
+
     buffer = io.StringIO()
     console = Console(
         file=buffer,
@@ -433,9 +435,9 @@ def _table(changes: pl.DataFrame, errors: pl.DataFrame, *, color: bool, quiet: b
             table.add_column(col, overflow="fold")
         for row in changes.iter_rows(named=True):
             table.add_row(
-                *(Text(row[c] or "") for c in ("host", "guest", "scope")),
-                Text(row["change"], style=styles.get(row["change"], "")),
-                *(Text(row[c] or "") for c in ("item", "field", "before", "after")),
+                *(Text(printable(row[c])) for c in ("host", "guest", "scope")),
+                Text(printable(row["change"]), style=styles.get(row["change"], "")),
+                *(Text(printable(row[c])) for c in ("item", "field", "before", "after")),
             )
         console.print(table)
     if errors.height:
@@ -448,7 +450,7 @@ def _table(changes: pl.DataFrame, errors: pl.DataFrame, *, color: bool, quiet: b
         for col in ("side", "path", "kind", "message"):
             table.add_column(col, overflow="fold")
         for row in errors.iter_rows(named=True):
-            table.add_row(*(Text(str(row[c] or "")) for c in ("side", "path", "kind", "message")))
+            table.add_row(*(Text(printable(row[c])) for c in ("side", "path", "kind", "message")))
         console.print(table)
     return buffer.getvalue()
 
