@@ -411,6 +411,9 @@ def test_diff_and_show_escape_control_characters(tmp_path: Path) -> None:
     assert "ua-net" in run.stdout and "net0" in run.stdout
     for target in (after / f"g{osc}.xml", after.parent):
         assert_terminal_safe(cli("show", target))
+    no_such = cli("show", after / f"g{osc}.xml", "--guest", "nosuch")  # the usage error names the file
+    assert no_such.returncode == 2 and "\\x1b" in no_such.stderr
+    assert_terminal_safe(no_such)
 
 
 def test_csv_cells_never_start_like_a_formula(tmp_path: Path) -> None:
