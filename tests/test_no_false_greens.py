@@ -370,6 +370,52 @@ def test_control_characters_never_reach_the_terminal(tmp_path: Path) -> None:
     assert "\\x1b]0;pwned\\x07" in run.stdout
 
 
+RAW_CONTROLS = "\x1b\x07\x9b\x9c\x9d"
+"""ESC, BEL and C1 CSI, ST, OSC: bytes that start or end a terminal escape sequence."""
+
+
+def assert_terminal_safe(run: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in run.stderr, run.stderr
+    for stream_text in (run.stdout, run.stderr):
+        assert not any(c in stream_text for c in RAW_CONTROLS), repr(stream_text[:2000])
+
+
+def test_diff_and_show_escape_control_characters(tmp_path: Path) -> None:
+    """Before: `diff`'s table printed host directory, file, guest and alias names raw (ESC, OSC, BEL,
+    C1 CSI), as `audit` did before its table escaped them."""
+    osc = "\x1b]0;pwned\x07"
+    host = f"hv{osc}\x1b[2J"
+    before = copy_guests(tmp_path / "before" / host, X86[:2])
+    after = copy_guests(tmp_path / "after" / host, X86[:2])
+    guest = X86[0]
+    text = guest.read_text()
+    name = text.split("<name>", 1)[1].split("</name>", 1)[0]
+    hostile_name = f"{name}&#x9b;2J&#x9d;0;pwned&#x9c;"  # C1: CSI, OSC, ST (XML 1.0 allows them)
+    for side in (before, after):
+        (side / guest.name).unlink()
+        (side / f"g{osc}.xml").write_text(
+            text.replace(f"<name>{name}</name>", f"<name>{hostile_name}</name>")
+        )
+    changed = (after / f"g{osc}.xml").read_text()
+    (after / f"g{osc}.xml").write_text(
+        changed.replace("alias name='net0'", "alias name='ua-net\x9b2J'").replace(
+            "device alias='net0'", "device alias='ua-net\x9b2J'"
+        )
+    )
+    (after / f"broken{osc}.xml").write_text("<domstatus><domain>")  # unreadable: the errors table
+    run = cli("diff", before.parent, after.parent)
+    assert run.returncode == 3, run.stderr
+    assert_terminal_safe(run)
+    # (short pieces: the table folds long cells) host directory, file names, paths; guest name, alias
+    assert "\\x1b" in run.stdout and "\\x07" in run.stdout and "\\x9b" in run.stdout
+    assert "ua-net" in run.stdout and "net0" in run.stdout
+    for target in (after / f"g{osc}.xml", after.parent):
+        assert_terminal_safe(cli("show", target))
+    no_such = cli("show", after / f"g{osc}.xml", "--guest", "nosuch")  # the usage error names the file
+    assert no_such.returncode == 2 and "\\x1b" in no_such.stderr
+    assert_terminal_safe(no_such)
+
+
 def test_csv_cells_never_start_like_a_formula(tmp_path: Path) -> None:
     """Before: a host named =HYPERLINK(...) was a live formula in the spreadsheet."""
     import csv

@@ -335,6 +335,22 @@ def diff(before: Scan, after: Scan, *, target_libvirt: str | None = None) -> pl.
     pairs = _pairs(before.domains, after.domains)
     both = pairs.filter(pl.col("path_b").is_not_null() & pl.col("path_a").is_not_null())
     change_frames = _guest_changes(before, after, pairs) + _inner_changes(before, after, both, target_libvirt)
+    changes = _concat_changes(change_frames)
+    if changes.height == 0:
+        return _empty()
+    scope_rank = pl.col("scope").replace_strict({s: i for i, s in enumerate(SCOPES)}, return_dtype=pl.Int32)
+    out = changes.join(_identities(before, after, pairs), on="pair", how="left")
+    out = out.sort(
+        ["host", "guest", "path", scope_rank, "item", "field"], nulls_last=False, maintain_order=True
+    )
+    return out.select(pl.col(c).cast(pl.String) for c in CHANGE_COLUMNS)
+
+
+def _concat_changes(change_frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """The change rows of every frame, cast to one schema: pair, scope, change, item, field, before,
+    after."""
+    import polars as pl
+
     whole_schema = {
         "pair": pl.UInt32,
         "scope": pl.String,
@@ -344,13 +360,17 @@ def diff(before: Scan, after: Scan, *, target_libvirt: str | None = None) -> pl.
         "before": pl.String,
         "after": pl.String,
     }
-    changes = pl.concat(
+    return pl.concat(
         [f.select(pl.col(c).cast(t) for c, t in whole_schema.items()) for f in change_frames],
         how="vertical_relaxed",
     )
-    if changes.height == 0:
-        return _empty()
-    # Guest identity for every row: the later document where there is one.
+
+
+def _identities(before: Scan, after: Scan, pairs: pl.DataFrame) -> pl.DataFrame:
+    """Guest identity for every pair (pair, path, host, guest, uuid): the later document where there is
+    one."""
+    import polars as pl
+
     ident = pairs.select(
         "pair",
         pl.coalesce("path_a", "path_b").alias("path"),
@@ -365,12 +385,7 @@ def diff(before: Scan, after: Scan, *, target_libvirt: str | None = None) -> pl.
         on="path",
         how="left",
     )
-    scope_rank = pl.col("scope").replace_strict({s: i for i, s in enumerate(SCOPES)}, return_dtype=pl.Int32)
-    out = changes.join(ident.with_columns(pl.col("pair").cast(pl.UInt32)), on="pair", how="left")
-    out = out.sort(
-        ["host", "guest", "path", scope_rank, "item", "field"], nulls_last=False, maintain_order=True
-    )
-    return out.select(pl.col(c).cast(pl.String) for c in CHANGE_COLUMNS)
+    return ident.with_columns(pl.col("pair").cast(pl.UInt32))
 
 
 def errors_of(before: Scan, after: Scan) -> pl.DataFrame:
@@ -393,6 +408,8 @@ def _table(changes: pl.DataFrame, errors: pl.DataFrame, *, color: bool, quiet: b
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
+
+    from virtaudit.reports._common import printable
 
     buffer = io.StringIO()
     console = Console(
@@ -418,9 +435,9 @@ def _table(changes: pl.DataFrame, errors: pl.DataFrame, *, color: bool, quiet: b
             table.add_column(col, overflow="fold")
         for row in changes.iter_rows(named=True):
             table.add_row(
-                *(Text(row[c] or "") for c in ("host", "guest", "scope")),
-                Text(row["change"], style=styles.get(row["change"], "")),
-                *(Text(row[c] or "") for c in ("item", "field", "before", "after")),
+                *(Text(printable(row[c])) for c in ("host", "guest", "scope")),
+                Text(printable(row["change"]), style=styles.get(row["change"], "")),
+                *(Text(printable(row[c])) for c in ("item", "field", "before", "after")),
             )
         console.print(table)
     if errors.height:
@@ -433,7 +450,7 @@ def _table(changes: pl.DataFrame, errors: pl.DataFrame, *, color: bool, quiet: b
         for col in ("side", "path", "kind", "message"):
             table.add_column(col, overflow="fold")
         for row in errors.iter_rows(named=True):
-            table.add_row(*(Text(str(row[c] or "")) for c in ("side", "path", "kind", "message")))
+            table.add_row(*(Text(printable(row[c])) for c in ("side", "path", "kind", "message")))
         console.print(table)
     return buffer.getvalue()
 

@@ -97,13 +97,26 @@ def guest_tree(
     findings: pl.DataFrame | None = None,
 ) -> Node:
     """The topology of the document at ``path`` in ``scan``."""
-    import polars as pl
-
     sub = _subscan(scan, path)
     if sub.domains.height == 0:
         raise KeyError(f"no parsed document at {path!r}")
     doc = sub.domains.row(0, named=True)
     names = _bus_names(sub, target_libvirt, host_facts)
+    codes_by_alias = _codes_by_alias(findings, path)
+    nodes, controllers = _device_nodes(sub.devices.sort("ordinal").to_dicts(), names, codes_by_alias)
+
+    guest = Node(label=f"{doc['name'] or path}", kind="guest")
+    roots, missing, off_pci = _place(nodes, controllers)
+    guest.children.extend(roots)
+    guest.children.extend(missing[k] for k in sorted(missing))
+    guest.children.extend(off_pci[k] for k in sorted(off_pci))
+    return guest
+
+
+def _codes_by_alias(findings: pl.DataFrame | None, path: str) -> dict[str, list[str]]:
+    """The codes of the findings on the document at ``path``, per device alias, each once, in order."""
+    import polars as pl
+
     codes_by_alias: dict[str, list[str]] = {}
     if findings is not None and findings.height:
         for alias, code in findings.filter(pl.col("path") == path).select("alias", "code").iter_rows():
@@ -111,10 +124,14 @@ def guest_tree(
                 codes_by_alias.setdefault(alias, [])
                 if code not in codes_by_alias[alias]:
                     codes_by_alias[alias].append(code)
+    return codes_by_alias
 
-    title = f"{doc['name'] or path}"
-    guest = Node(label=title, kind="guest")
-    rows = sub.devices.sort("ordinal").to_dicts()
+
+def _device_nodes(
+    rows: list[dict[str, Any]], names: dict[int, dict[str, Any]], codes_by_alias: dict[str, list[str]]
+) -> tuple[list[tuple[dict[str, Any], Node]], dict[int, Node]]:
+    """A node per device row (with its findings' codes; a PCI controller with its bus names), and the
+    PCI controllers by index (the first of each index)."""
     controllers: dict[int, Node] = {}
     nodes: list[tuple[dict[str, Any], Node]] = []
     for row in rows:
@@ -135,12 +152,7 @@ def guest_tree(
             )
             controllers.setdefault(int(row["index"]), node)
         nodes.append((row, node))
-
-    roots, missing, off_pci = _place(nodes, controllers)
-    guest.children.extend(roots)
-    guest.children.extend(missing[k] for k in sorted(missing))
-    guest.children.extend(off_pci[k] for k in sorted(off_pci))
-    return guest
+    return nodes, controllers
 
 
 def _place(

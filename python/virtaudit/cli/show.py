@@ -62,7 +62,7 @@ def show_command(
     if guest is not None:
         domains = domains.filter((pl.col("name") == guest) | (pl.col("uuid") == guest))
         if domains.height == 0 and scan.errors.height == 0:
-            raise usage_error(f"no guest named {guest!r} in {path}", "--guest")
+            raise usage_error(f"no guest named {guest!r} in {printable(path)}", "--guest")
     out = console.stdout_console()
     findings = run_audit(scan, target_libvirt=target, host_facts=merged_facts)
     for doc in domains.iter_rows(named=True):
