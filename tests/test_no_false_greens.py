@@ -466,7 +466,10 @@ def test_a_compression_bomb_costs_little_memory(tmp_path: Path) -> None:
     )
     kinds, peak_mb = run.stdout.rsplit("]", 1)
     assert "too_large" in kinds
-    assert int(peak_mb) < 300, f"peak RSS {peak_mb} MB"
+    # The bound: "a few hundred MB" for a 1 MB archive. Quiet runs peak near 290 MB (the interpreter
+    # and polars alone take ~150), runs on a loaded machine up to ~350: 400 keeps the test from flaking while
+    # 1 GB decompressed into memory would still fail it by far.
+    assert int(peak_mb) < 400, f"peak RSS {peak_mb} MB"
 
 
 def test_two_byte_order_marks_are_refused(tmp_path: Path) -> None:
