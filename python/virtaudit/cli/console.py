@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
 
-from virtaudit.cli.options import usage_error
 from virtaudit.reports._common import printable
 
 PROGRESS_MIN_FILES: Final = 2000
@@ -83,7 +82,11 @@ def open_output(output: Path | None) -> IO[bytes]:
     try:
         return output.open("wb")
     except OSError as exc:
-        raise usage_error(f"cannot write {output}: {exc.strerror or exc}", "--output") from exc
+        import typer
+
+        # (the options module uses this one for its warnings: built here, not imported from there)
+        message = f"cannot write {output}: {exc.strerror or exc}"
+        raise typer.BadParameter(message, param_hint="--output") from exc
 
 
 def emit(write: Callable[[IO[bytes]], None], output: Path | None) -> None:
