@@ -292,6 +292,27 @@ def test_paths_in_kernel_file_systems_are_refused_unread(tmp_path: Path) -> None
     assert [e["kind"] for e in doc["errors"]] == ["not_regular", "not_regular"]
 
 
+def test_links_in_a_walked_directory_into_kernel_trees_are_refused_unread(tmp_path: Path) -> None:
+    """Before: the walk followed them: /proc/self/status was opened and read (a `malformed_xml` row),
+    /proc/self/environ too (an `empty` row), the walk went on into a linked /proc directory."""
+    import virtaudit
+
+    fleet = copy_guests(tmp_path / "hv", X86[:2])
+    for name, target in [
+        ("status.xml", "/proc/self/status"),
+        ("environ.xml", "/proc/self/environ"),
+        ("zero.xml", "/dev/zero"),
+        ("self", "/proc/self"),
+    ]:
+        (fleet / name).symlink_to(target)
+    code, doc, _ = audit_json(fleet)
+    assert code == 3 and doc["summary"]["guests"] == 2
+    refused = sorted((Path(e["path"]).name, e["kind"]) for e in doc["errors"])
+    assert refused == [(n, "not_regular") for n in ("environ.xml", "self", "status.xml", "zero.xml")]
+    assert all("/proc, /sys or /dev" in e["message"] for e in doc["errors"])
+    assert virtaudit.scan(fleet).errors["kind"].to_list() == ["not_regular"] * 4
+
+
 @pytest.mark.parametrize(
     "args",
     [
