@@ -231,6 +231,57 @@ def test_link_members_are_never_skipped_silently(tmp_path: Path, kind: str) -> N
     assert [(e["kind"], e["path"].endswith("!hv1/guest.xml")) for e in doc["errors"]] == [("archive", True)]
 
 
+def test_link_members_are_resolved_inside_the_archive(tmp_path: Path) -> None:
+    """Before: every link member was an `archive` row, also one pointing to a member of the archive:
+    exit 3 over guests that were there. Now a link to a regular member (earlier or later) is read under
+    its own name; one that cannot be resolved is still an `archive` row naming it."""
+    import virtaudit
+
+    (_, d0), (_, d1) = guests(2)
+    store = [("store/a", d0), ("store/b", d1), ("sub/.keep", b"")]
+    links = {
+        "hv1/hard.xml": ("store/a", b"1"),  # a hard link: to an earlier member
+        "hv1/sym.xml": ("../store/b", b"2"),
+        "hv1/chain.xml": ("sym.xml", b"2"),  # a link to a link
+        "hv1/via.xml": ("../alias/b", b"2"),  # a link in the middle of the path
+        "alias": ("store", b"2"),
+        "hv1/later.xml": ("../zz/late", b"2"),  # a member that comes after it
+        "hv1/dangling.xml": ("../store/none", b"2"),
+        "hv1/outside.xml": ("../../etc/x.xml", b"2"),
+        "hv1/absolute.xml": ("/etc/passwd", b"2"),
+        "hv1/loop.xml": ("loop2.xml", b"2"),
+        "hv1/loop2.xml": ("loop.xml", b"2"),
+        "hv1/dir.xml": ("../sub", b"2"),
+        "hv1/hard-missing.xml": ("store/none", b"1"),
+    }
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()  # (the links, then a member after them)
+    source = io.BytesIO(tar_bytes(store, links=links))
+    with tarfile.open(fileobj=source) as src, tarfile.open(fileobj=buffer, mode="w") as out:
+        for info in src.getmembers():
+            out.addfile(info, src.extractfile(info) if info.isreg() else None)
+        info = tarfile.TarInfo("zz/late")
+        info.size = len(d0)
+        out.addfile(info, io.BytesIO(d0))
+    path = tmp_path / "a.tar.gz"
+    path.write_bytes(compress(buffer.getvalue(), "gz"))
+    scan = virtaudit.scan(path)
+    read = sorted(p.split("!")[1] for p in scan.domains["path"].to_list())
+    assert read == ["hv1/chain.xml", "hv1/hard.xml", "hv1/later.xml", "hv1/sym.xml", "hv1/via.xml"]
+    errors = {p.split("!")[1]: (k, m) for p, k, m in scan.errors.select("path", "kind", "message").rows()}
+    assert {k for k, _ in errors.values()} == {"archive"}
+    assert sorted(errors) == sorted(
+        f"hv1/{n}.xml" for n in ("dangling", "outside", "absolute", "loop", "loop2", "dir", "hard-missing")
+    )
+    assert "outside the archive" in errors["hv1/outside.xml"][1]
+    assert "outside the archive" in errors["hv1/absolute.xml"][1]
+    assert "loop" in errors["hv1/loop.xml"][1] and "directory" in errors["hv1/dir.xml"][1]
+    code, doc, _ = audit_json(path)
+    assert code == 3 and doc["summary"]["guests"] == 5 and len(doc["errors"]) == 7
+
+
 def test_an_encrypted_zip_member_is_an_error_row_and_the_rest_is_read(tmp_path: Path) -> None:
     """Before: the first unreadable member ended the archive: the members after it were lost."""
     import zipfile

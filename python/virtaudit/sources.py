@@ -37,6 +37,7 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO, Final, Self, cast
 if TYPE_CHECKING:
     import polars as pl
 
+    from virtaudit.archive_links import LinkIndex
     from virtaudit.hostnames import HostFrom
     from virtaudit.scanning import Scan
 
@@ -211,6 +212,8 @@ class _Member:
     read: Callable[[int], bytes]  # read(at_most) -> bytes
     link: str | None = None
     """For a link member: what kind ("symbolic link", "hard link"); it has no data of its own."""
+    target: str | None = None
+    """A tar link member's target, as the archive names it (resolved by virtaudit.archive_links)."""
     fatal: bool = True
     """A read error ends the archive (a tar stream cannot skip past a damaged member; a zip can)."""
 
@@ -337,7 +340,9 @@ def _member_name(raw_name: str) -> str:
 def _tar_member(tf: tarfile.TarFile, info: tarfile.TarInfo, name: str) -> _Member:
     if info.issym() or info.islnk():
         kind = "symbolic link" if info.issym() else "hard link"
-        return _Member(name, 0, lambda _limit: b"", link=kind)
+        return _Member(name, 0, lambda _limit: b"", link=kind, target=_utf8(info.linkname))
+    if info.isdir():
+        return _Member(name, 0, lambda _limit: b"", link="directory")
     if not info.isreg():
         return _Member(name, 0, lambda _limit: b"", link="special file")
 
@@ -471,7 +476,10 @@ def read_archive(
     elif path.name.lower().endswith(".zip"):
         members = _zip_members(path)
     else:
+        from virtaudit.archive_links import LinkIndex
+
         members = _tar_members(path)
+        reader.links = LinkIndex(lambda: _tar_members(path))
     try:
         for member in members:
             reader.take(member)
@@ -516,6 +524,8 @@ class _ArchiveReader:
         self.other_errors: list[pl.DataFrame] = []
         self.seen: set[str] = set()
         self.position = 0
+        self.links: LinkIndex | None = None
+        """A tar archive's member names, for its link members (resolved after the first pass)."""
 
     def flush(self, items: list[tuple[str, str, bytes]]) -> None:
         import polars as pl
@@ -530,6 +540,8 @@ class _ArchiveReader:
 
     def take(self, member: _Member) -> None:
         self.position += 1
+        if self.links is not None:
+            self.links.note(member, self.position)
         name = member.name
         if SOS_MARKER.search(name):
             self.sos = True
@@ -553,6 +565,8 @@ class _ArchiveReader:
         # "": named at the end, after the hostname file (which may come later in the stream).
         explicit = not status or self.explicit_host
         host = _host_of(name, full, self.host_from, self.fallback) if explicit else ""
+        if self.links is not None and self.links.defer(member, name, host, status=status):
+            return
         if member.link is not None:
             message = f"a {member.link} member: not read (links inside archives are not followed)"
             self._error(name, host, "archive", message, status=status)
@@ -602,6 +616,8 @@ class _ArchiveReader:
     def finish(self) -> Source:
         import polars as pl
 
+        if self.links is not None:
+            self.links.finish(self)
         self.flush(self.status_items)
         if not self.sos:
             for start in range(0, len(self.other_items), CHUNK_ITEMS):
