@@ -540,3 +540,105 @@ def test_an_old_sosreport_is_judged_with_a_note_per_host(tmp_path: Path) -> None
     assert json.loads(run.stdout)["summary"]["guests"] == 3
     notes = [line for line in run.stderr.splitlines() if "older than the model covers" in line]
     assert len(notes) == 2 and all(line.startswith("host oldhost:") for line in notes), run.stderr
+
+
+# --------------------------------------------------------------------------------------------------
+# archives inside archives
+
+
+def sosreport_tar(host: str, files: list[Path], packages: bytes = b"") -> bytes:
+    members = [(f"sosreport-{host}/run/libvirt/qemu/{f.name}", f.read_bytes()) for f in files]
+    members.append((f"sosreport-{host}/sos_commands/host/hostname", f"{host}\n".encode()))
+    if packages:
+        members.append((f"sosreport-{host}/installed-rpms", packages))
+    return tar_bytes(members)
+
+
+def test_a_tarball_of_sosreports_is_read_report_by_report(tmp_path: Path) -> None:
+    """Before: an archive inside an archive was not read (not `*.xml`): the tarball held "nothing"
+    (`nothing_found`, exit 3) however many guests its sosreports had."""
+    import lzma
+
+    import virtaudit
+    from virtaudit.sources import read_archive
+
+    packages = b"libvirt-daemon-driver-qemu-9.0.0-1.el9.x86_64\nqemu-kvm-core-8.0.0-1.el9.x86_64\n"
+    path = tmp_path / "case.tar.gz"
+    outer = tar_bytes(
+        [
+            (
+                "case/sosreport-web01.tar.xz",
+                lzma.compress(sosreport_tar("web01", X86[:2], packages)),
+            ),
+            ("case/sosreport-web02.tar.gz", compress(sosreport_tar("web02", X86[2:5]), "gz")),
+            ("case/notes.txt", b"two reports\n"),
+        ]
+    )
+    path.write_bytes(compress(outer, "gz"))
+    source = read_archive(path)
+    domains = source.scan.domains
+    assert sorted(set(domains["host"].to_list())) == ["web01", "web02"] and domains.height == 5
+    assert all(p.startswith(f"{path}!case/sosreport-web0") for p in domains["path"].to_list())
+    assert f"{path}!case/sosreport-web01.tar.xz!sosreport-web01/run/libvirt/qemu/{X86[0].name}" in set(
+        domains["path"].to_list()
+    )
+    facts = source.facts.rows()
+    assert [f[:3] for f in facts] == [("web01", "9.0.0", "8.0.0")]
+    assert facts[0][3] == f"{path}!case/sosreport-web01.tar.xz!sosreport-web01/installed-rpms"
+    assert virtaudit.scan(path).errors.height == 0
+    code, doc, _ = audit_json(path)
+    assert doc["summary"]["guests"] == 5 and doc["errors"] == [] and code in (0, 1)
+
+
+def test_a_zip_of_tarballs_is_read_and_a_corrupt_inner_archive_is_a_row(tmp_path: Path) -> None:
+    """Before: the zip held "nothing" (`nothing_found`, exit 3)."""
+    import zipfile
+
+    import virtaudit
+
+    path = tmp_path / "fleet.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("hv1.tar.gz", compress(tar_bytes(guests(3)), "gz"))
+        zf.writestr("broken.tar.gz", compress(tar_bytes(guests(1)), "gz")[:-6])
+    scan = virtaudit.scan(path)
+    assert scan.domains.height == 3 + 1  # (broken's one member was read before the cut)
+    assert scan.errors.select("path", "kind").rows() == [(f"{path}!broken.tar.gz", "archive")]
+    code, _, _ = audit_json(path)
+    assert code == 3
+
+
+def test_archives_nest_three_levels_at_most(tmp_path: Path) -> None:
+    """Before: inner archives were not read at all. Now a fourth level is a row naming its chain."""
+    import virtaudit
+
+    inner = tar_bytes(guests(1))
+    for name in ("d.tar", "c.tar", "b.tar"):
+        inner = tar_bytes([(name, inner)])
+    path = tmp_path / "a.tar"
+    path.write_bytes(inner)
+    scan = virtaudit.scan(path)
+    assert scan.domains.height == 0
+    assert scan.errors.select("path", "kind").rows() == [(f"{path}!b.tar!c.tar!d.tar", "archive")]
+    three = tmp_path / "three.tar"
+    three.write_bytes(tar_bytes([("b.tar", tar_bytes([("c.tar", tar_bytes(guests(1)))]))]))
+    assert virtaudit.scan(three).domains["path"].to_list() == [f"{three}!b.tar!c.tar!{guests(1)[0][0]}"]
+
+
+def test_an_inner_archive_above_the_size_cap_is_not_read(tmp_path: Path) -> None:
+    """Before: not read at all, without a row for it. Now: `too_large`, never decompressed."""
+    import virtaudit
+
+    (name, data) = guests(1)[0]
+    path = tmp_path / "a.tar"
+    path.write_bytes(tar_bytes([(name, data), ("inner.tar", tar_bytes(guests(2)))]))
+    scan = virtaudit.scan(path, max_file_size=len(data) + 100)
+    assert scan.domains["path"].to_list() == [f"{path}!{name}"]
+    assert scan.errors.select("path", "kind").rows() == [(f"{path}!inner.tar", "too_large")]
+
+
+def test_an_archive_of_archives_holding_nothing_is_nothing_found(tmp_path: Path) -> None:
+    path = tmp_path / "a.tar"
+    path.write_bytes(tar_bytes([("x/inner.tar.gz", compress(tar_bytes([("etc/motd", b"hi\n")]), "gz"))]))
+    code, doc, _ = audit_json(path)
+    assert code == 3
+    assert [(e["kind"], e["path"]) for e in doc["errors"]] == [("nothing_found", str(path))]

@@ -304,13 +304,20 @@ class _TarInfo(tarfile.TarInfo):
 EOFHeaderError: Final = tarfile.EOFHeaderError  # type: ignore[attr-defined]
 
 
-def _tar_members(path: Path) -> Iterator[_Member]:
+def _open_source(source: Path | bytes) -> BinaryIO:
+    """An archive named by its path, or an inner archive's bytes (virtaudit.nested_archives)."""
+    import io
+
+    return io.BytesIO(source) if isinstance(source, bytes) else open_input(source)
+
+
+def _tar_members(path: Path | bytes) -> Iterator[_Member]:
     faults = _READ_ERRORS + _lzma_zlib_errors()
     last: str | None = None
     where = "at its start"
     try:
         # "r|": a pure stream, read once front to back (the decompression is _decompressed's).
-        with open_input(path) as raw, _decompressed(raw) as stream:
+        with _open_source(path) as raw, _decompressed(raw) as stream:
             with tarfile.open(fileobj=stream, mode="r|", tarinfo=_TarInfo) as tf:
                 while True:
                     where = f"after member {last}" if last else "at its start"
@@ -356,9 +363,9 @@ def _tar_member(tf: tarfile.TarFile, info: tarfile.TarInfo, name: str) -> _Membe
     return _Member(name, info.size, read)
 
 
-def _zip_members(path: Path) -> Iterator[_Member]:
+def _zip_members(path: Path | bytes) -> Iterator[_Member]:
     faults = _READ_ERRORS + _lzma_zlib_errors()
-    raw = open_input(path)
+    raw = _open_source(path)
     try:
         zf = zipfile.ZipFile(raw)
     except faults as exc:
@@ -499,6 +506,9 @@ def _read_member(member: _Member, limit: int) -> bytes:
         raise _MemberFault(message) from exc
 
 
+from virtaudit.nested_archives import is_inner_archive, read_inner, with_inner  # noqa: E402
+
+
 class _ArchiveReader:
     """What one archive's members add up to: parsed in chunks, host named, package versions found."""
 
@@ -525,6 +535,9 @@ class _ArchiveReader:
         self.seen: set[str] = set()
         self.position = 0
         self.links: LinkIndex | None = None
+        self.depth = 1
+        """1 for a named archive, 2 for an archive in it, ... (virtaudit.nested_archives)."""
+        self.inner: list[Source] = []
         """A tar archive's member names, for its link members (resolved after the first pass)."""
 
     def flush(self, items: list[tuple[str, str, bytes]]) -> None:
@@ -543,6 +556,12 @@ class _ArchiveReader:
         if self.links is not None:
             self.links.note(member, self.position)
         name = member.name
+        if self.separator == "!" and is_inner_archive(member):
+            label = f"{name}#{self.position}" if name in self.seen else name
+            self.seen.add(label)
+            if (source := read_inner(self, member, label)) is not None:
+                self.inner.append(source)
+            return
         if SOS_MARKER.search(name):
             self.sos = True
         status = bool(STATUS_MEMBER.search(name))
@@ -632,7 +651,8 @@ class _ArchiveReader:
             tables["errors"] = pl.concat([tables["errors"], *self.errors], how="vertical_relaxed")
         for name, df in tables.items():
             tables[name] = df.with_columns(host_expr.otherwise(pl.col("host")).alias("host"))
-        return Source(scan_from(tables, (self.archive,)), self._facts(tables, sos_host))
+        source = Source(scan_from(tables, (self.archive,)), self._facts(tables, sos_host))
+        return with_inner(source, self.inner) if self.inner else source
 
     def _facts(self, tables: dict[str, pl.DataFrame], sos_host: str) -> pl.DataFrame:
         import polars as pl
