@@ -30,7 +30,7 @@ MAX_HOPS: Final = 40
 LINK_KINDS: Final = ("symbolic link", "hard link")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Entry:
     position: int
     kind: str
