@@ -282,6 +282,19 @@ def test_link_members_are_resolved_inside_the_archive(tmp_path: Path) -> None:
     assert code == 3 and doc["summary"]["guests"] == 5 and len(doc["errors"]) == 7
 
 
+def test_a_linked_status_file_of_a_sosreport_tarball_is_read_under_its_host(tmp_path: Path) -> None:
+    """Before: an `archive` row for the link, exit 3 over a guest the report held."""
+    import virtaudit
+
+    (_, data) = guests(1)[0]
+    path = tmp_path / "sosreport-web01.tar"
+    members = [("sos/sos_commands/host/hostname", b"web01\n"), ("sos/keep/guest", data)]
+    path.write_bytes(tar_bytes(members, links={"sos/run/libvirt/qemu/g.xml": ("../../../keep/guest", b"2")}))
+    scan = virtaudit.scan(path)
+    assert scan.domains.select("path", "host").rows() == [(f"{path}!sos/run/libvirt/qemu/g.xml", "web01")]
+    assert scan.errors.height == 0
+
+
 def test_an_encrypted_zip_member_is_an_error_row_and_the_rest_is_read(tmp_path: Path) -> None:
     """Before: the first unreadable member ended the archive: the members after it were lost."""
     import zipfile
