@@ -231,6 +231,70 @@ def test_link_members_are_never_skipped_silently(tmp_path: Path, kind: str) -> N
     assert [(e["kind"], e["path"].endswith("!hv1/guest.xml")) for e in doc["errors"]] == [("archive", True)]
 
 
+def test_link_members_are_resolved_inside_the_archive(tmp_path: Path) -> None:
+    """Before: every link member was an `archive` row, also one pointing to a member of the archive:
+    exit 3 over guests that were there. Now a link to a regular member (earlier or later) is read under
+    its own name; one that cannot be resolved is still an `archive` row naming it."""
+    import virtaudit
+
+    (_, d0), (_, d1) = guests(2)
+    store = [("store/a", d0), ("store/b", d1), ("sub/.keep", b"")]
+    links = {
+        "hv1/hard.xml": ("store/a", b"1"),  # a hard link: to an earlier member
+        "hv1/sym.xml": ("../store/b", b"2"),
+        "hv1/chain.xml": ("sym.xml", b"2"),  # a link to a link
+        "hv1/via.xml": ("../alias/b", b"2"),  # a link in the middle of the path
+        "alias": ("store", b"2"),
+        "hv1/later.xml": ("../zz/late", b"2"),  # a member that comes after it
+        "hv1/dangling.xml": ("../store/none", b"2"),
+        "hv1/outside.xml": ("../../etc/x.xml", b"2"),
+        "hv1/absolute.xml": ("/etc/passwd", b"2"),
+        "hv1/loop.xml": ("loop2.xml", b"2"),
+        "hv1/loop2.xml": ("loop.xml", b"2"),
+        "hv1/dir.xml": ("../sub", b"2"),
+        "hv1/hard-missing.xml": ("store/none", b"1"),
+    }
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()  # (the links, then a member after them)
+    source = io.BytesIO(tar_bytes(store, links=links))
+    with tarfile.open(fileobj=source) as src, tarfile.open(fileobj=buffer, mode="w") as out:
+        for info in src.getmembers():
+            out.addfile(info, src.extractfile(info) if info.isreg() else None)
+        info = tarfile.TarInfo("zz/late")
+        info.size = len(d0)
+        out.addfile(info, io.BytesIO(d0))
+    path = tmp_path / "a.tar.gz"
+    path.write_bytes(compress(buffer.getvalue(), "gz"))
+    scan = virtaudit.scan(path)
+    read = sorted(p.split("!")[1] for p in scan.domains["path"].to_list())
+    assert read == ["hv1/chain.xml", "hv1/hard.xml", "hv1/later.xml", "hv1/sym.xml", "hv1/via.xml"]
+    errors = {p.split("!")[1]: (k, m) for p, k, m in scan.errors.select("path", "kind", "message").rows()}
+    assert {k for k, _ in errors.values()} == {"archive"}
+    assert sorted(errors) == sorted(
+        f"hv1/{n}.xml" for n in ("dangling", "outside", "absolute", "loop", "loop2", "dir", "hard-missing")
+    )
+    assert "outside the archive" in errors["hv1/outside.xml"][1]
+    assert "outside the archive" in errors["hv1/absolute.xml"][1]
+    assert "loop" in errors["hv1/loop.xml"][1] and "directory" in errors["hv1/dir.xml"][1]
+    code, doc, _ = audit_json(path)
+    assert code == 3 and doc["summary"]["guests"] == 5 and len(doc["errors"]) == 7
+
+
+def test_a_linked_status_file_of_a_sosreport_tarball_is_read_under_its_host(tmp_path: Path) -> None:
+    """Before: an `archive` row for the link, exit 3 over a guest the report held."""
+    import virtaudit
+
+    (_, data) = guests(1)[0]
+    path = tmp_path / "sosreport-web01.tar"
+    members = [("sos/sos_commands/host/hostname", b"web01\n"), ("sos/keep/guest", data)]
+    path.write_bytes(tar_bytes(members, links={"sos/run/libvirt/qemu/g.xml": ("../../../keep/guest", b"2")}))
+    scan = virtaudit.scan(path)
+    assert scan.domains.select("path", "host").rows() == [(f"{path}!sos/run/libvirt/qemu/g.xml", "web01")]
+    assert scan.errors.height == 0
+
+
 def test_an_encrypted_zip_member_is_an_error_row_and_the_rest_is_read(tmp_path: Path) -> None:
     """Before: the first unreadable member ended the archive: the members after it were lost."""
     import zipfile
@@ -290,6 +354,27 @@ def test_paths_in_kernel_file_systems_are_refused_unread(tmp_path: Path) -> None
     code, doc, _ = audit_json("/proc/self/status", link)
     assert code == 3
     assert [e["kind"] for e in doc["errors"]] == ["not_regular", "not_regular"]
+
+
+def test_links_in_a_walked_directory_into_kernel_trees_are_refused_unread(tmp_path: Path) -> None:
+    """Before: the walk followed them: /proc/self/status was opened and read (a `malformed_xml` row),
+    /proc/self/environ too (an `empty` row), the walk went on into a linked /proc directory."""
+    import virtaudit
+
+    fleet = copy_guests(tmp_path / "hv", X86[:2])
+    for name, target in [
+        ("status.xml", "/proc/self/status"),
+        ("environ.xml", "/proc/self/environ"),
+        ("zero.xml", "/dev/zero"),
+        ("self", "/proc/self"),
+    ]:
+        (fleet / name).symlink_to(target)
+    code, doc, _ = audit_json(fleet)
+    assert code == 3 and doc["summary"]["guests"] == 2
+    refused = sorted((Path(e["path"]).name, e["kind"]) for e in doc["errors"])
+    assert refused == [(n, "not_regular") for n in ("environ.xml", "self", "status.xml", "zero.xml")]
+    assert all("/proc, /sys or /dev" in e["message"] for e in doc["errors"])
+    assert virtaudit.scan(fleet).errors["kind"].to_list() == ["not_regular"] * 4
 
 
 @pytest.mark.parametrize(
@@ -517,3 +602,105 @@ def test_an_old_sosreport_is_judged_with_a_note_per_host(tmp_path: Path) -> None
     assert json.loads(run.stdout)["summary"]["guests"] == 3
     notes = [line for line in run.stderr.splitlines() if "older than the model covers" in line]
     assert len(notes) == 2 and all(line.startswith("host oldhost:") for line in notes), run.stderr
+
+
+# --------------------------------------------------------------------------------------------------
+# archives inside archives
+
+
+def sosreport_tar(host: str, files: list[Path], packages: bytes = b"") -> bytes:
+    members = [(f"sosreport-{host}/run/libvirt/qemu/{f.name}", f.read_bytes()) for f in files]
+    members.append((f"sosreport-{host}/sos_commands/host/hostname", f"{host}\n".encode()))
+    if packages:
+        members.append((f"sosreport-{host}/installed-rpms", packages))
+    return tar_bytes(members)
+
+
+def test_a_tarball_of_sosreports_is_read_report_by_report(tmp_path: Path) -> None:
+    """Before: an archive inside an archive was not read (not `*.xml`): the tarball held "nothing"
+    (`nothing_found`, exit 3) however many guests its sosreports had."""
+    import lzma
+
+    import virtaudit
+    from virtaudit.sources import read_archive
+
+    packages = b"libvirt-daemon-driver-qemu-9.0.0-1.el9.x86_64\nqemu-kvm-core-8.0.0-1.el9.x86_64\n"
+    path = tmp_path / "case.tar.gz"
+    outer = tar_bytes(
+        [
+            (
+                "case/sosreport-web01.tar.xz",
+                lzma.compress(sosreport_tar("web01", X86[:2], packages)),
+            ),
+            ("case/sosreport-web02.tar.gz", compress(sosreport_tar("web02", X86[2:5]), "gz")),
+            ("case/notes.txt", b"two reports\n"),
+        ]
+    )
+    path.write_bytes(compress(outer, "gz"))
+    source = read_archive(path)
+    domains = source.scan.domains
+    assert sorted(set(domains["host"].to_list())) == ["web01", "web02"] and domains.height == 5
+    assert all(p.startswith(f"{path}!case/sosreport-web0") for p in domains["path"].to_list())
+    assert f"{path}!case/sosreport-web01.tar.xz!sosreport-web01/run/libvirt/qemu/{X86[0].name}" in set(
+        domains["path"].to_list()
+    )
+    facts = source.facts.rows()
+    assert [f[:3] for f in facts] == [("web01", "9.0.0", "8.0.0")]
+    assert facts[0][3] == f"{path}!case/sosreport-web01.tar.xz!sosreport-web01/installed-rpms"
+    assert virtaudit.scan(path).errors.height == 0
+    code, doc, _ = audit_json(path)
+    assert doc["summary"]["guests"] == 5 and doc["errors"] == [] and code in (0, 1)
+
+
+def test_a_zip_of_tarballs_is_read_and_a_corrupt_inner_archive_is_a_row(tmp_path: Path) -> None:
+    """Before: the zip held "nothing" (`nothing_found`, exit 3)."""
+    import zipfile
+
+    import virtaudit
+
+    path = tmp_path / "fleet.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("hv1.tar.gz", compress(tar_bytes(guests(3)), "gz"))
+        zf.writestr("broken.tar.gz", compress(tar_bytes(guests(1)), "gz")[:-6])
+    scan = virtaudit.scan(path)
+    assert scan.domains.height == 3 + 1  # (broken's one member was read before the cut)
+    assert scan.errors.select("path", "kind").rows() == [(f"{path}!broken.tar.gz", "archive")]
+    code, _, _ = audit_json(path)
+    assert code == 3
+
+
+def test_archives_nest_three_levels_at_most(tmp_path: Path) -> None:
+    """Before: inner archives were not read at all. Now a fourth level is a row naming its chain."""
+    import virtaudit
+
+    inner = tar_bytes(guests(1))
+    for name in ("d.tar", "c.tar", "b.tar"):
+        inner = tar_bytes([(name, inner)])
+    path = tmp_path / "a.tar"
+    path.write_bytes(inner)
+    scan = virtaudit.scan(path)
+    assert scan.domains.height == 0
+    assert scan.errors.select("path", "kind").rows() == [(f"{path}!b.tar!c.tar!d.tar", "archive")]
+    three = tmp_path / "three.tar"
+    three.write_bytes(tar_bytes([("b.tar", tar_bytes([("c.tar", tar_bytes(guests(1)))]))]))
+    assert virtaudit.scan(three).domains["path"].to_list() == [f"{three}!b.tar!c.tar!{guests(1)[0][0]}"]
+
+
+def test_an_inner_archive_above_the_size_cap_is_not_read(tmp_path: Path) -> None:
+    """Before: not read at all, without a row for it. Now: `too_large`, never decompressed."""
+    import virtaudit
+
+    (name, data) = guests(1)[0]
+    path = tmp_path / "a.tar"
+    path.write_bytes(tar_bytes([(name, data), ("inner.tar", tar_bytes(guests(2)))]))
+    scan = virtaudit.scan(path, max_file_size=len(data) + 100)
+    assert scan.domains["path"].to_list() == [f"{path}!{name}"]
+    assert scan.errors.select("path", "kind").rows() == [(f"{path}!inner.tar", "too_large")]
+
+
+def test_an_archive_of_archives_holding_nothing_is_nothing_found(tmp_path: Path) -> None:
+    path = tmp_path / "a.tar"
+    path.write_bytes(tar_bytes([("x/inner.tar.gz", compress(tar_bytes([("etc/motd", b"hi\n")]), "gz"))]))
+    code, doc, _ = audit_json(path)
+    assert code == 3
+    assert [(e["kind"], e["path"]) for e in doc["errors"]] == [("nothing_found", str(path))]

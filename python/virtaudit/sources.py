@@ -37,6 +37,7 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO, Final, Self, cast
 if TYPE_CHECKING:
     import polars as pl
 
+    from virtaudit.archive_links import LinkIndex
     from virtaudit.hostnames import HostFrom
     from virtaudit.scanning import Scan
 
@@ -210,6 +211,8 @@ class _Member:
     read: Callable[[int], bytes]  # read(at_most) -> bytes
     link: str | None = None
     """For a link member: what kind ("symbolic link", "hard link"); it has no data of its own."""
+    target: str | None = None
+    """A tar link member's target, as the archive names it (resolved by virtaudit.archive_links)."""
     fatal: bool = True
     """A read error ends the archive (a tar stream cannot skip past a damaged member; a zip can)."""
 
@@ -300,13 +303,20 @@ class _TarInfo(tarfile.TarInfo):
 EOFHeaderError: Final = tarfile.EOFHeaderError  # type: ignore[attr-defined]
 
 
-def _tar_members(path: Path) -> Iterator[_Member]:
+def _open_source(source: Path | bytes) -> BinaryIO:
+    """An archive named by its path, or an inner archive's bytes (virtaudit.nested_archives)."""
+    import io
+
+    return io.BytesIO(source) if isinstance(source, bytes) else open_input(source)
+
+
+def _tar_members(path: Path | bytes) -> Iterator[_Member]:
     faults = _READ_ERRORS + _lzma_zlib_errors()
     last: str | None = None
     where = "at its start"
     try:
         # "r|": a pure stream, read once front to back (the decompression is _decompressed's).
-        with open_input(path) as raw, _decompressed(raw) as stream:
+        with _open_source(path) as raw, _decompressed(raw) as stream:
             with tarfile.open(fileobj=stream, mode="r|", tarinfo=_TarInfo) as tf:
                 while True:
                     where = f"after member {last}" if last else "at its start"
@@ -336,7 +346,9 @@ def _member_name(raw_name: str) -> str:
 def _tar_member(tf: tarfile.TarFile, info: tarfile.TarInfo, name: str) -> _Member:
     if info.issym() or info.islnk():
         kind = "symbolic link" if info.issym() else "hard link"
-        return _Member(name, 0, lambda _limit: b"", link=kind)
+        return _Member(name, 0, lambda _limit: b"", link=kind, target=_utf8(info.linkname))
+    if info.isdir():
+        return _Member(name, 0, lambda _limit: b"", link="directory")
     if not info.isreg():
         return _Member(name, 0, lambda _limit: b"", link="special file")
 
@@ -350,9 +362,9 @@ def _tar_member(tf: tarfile.TarFile, info: tarfile.TarInfo, name: str) -> _Membe
     return _Member(name, info.size, read)
 
 
-def _zip_members(path: Path) -> Iterator[_Member]:
+def _zip_members(path: Path | bytes) -> Iterator[_Member]:
     faults = _READ_ERRORS + _lzma_zlib_errors()
-    raw = open_input(path)
+    raw = _open_source(path)
     try:
         zf = zipfile.ZipFile(raw)
     except faults as exc:
@@ -470,7 +482,10 @@ def read_archive(
     elif path.name.lower().endswith(".zip"):
         members = _zip_members(path)
     else:
+        from virtaudit.archive_links import LinkIndex
+
         members = _tar_members(path)
+        reader.links = LinkIndex(lambda: _tar_members(path))
     try:
         for member in members:
             reader.take(member)
@@ -488,6 +503,9 @@ def _read_member(member: _Member, limit: int) -> bytes:
         if member.fatal:
             raise _ArchiveFault(member.name, message) from exc
         raise _MemberFault(message) from exc
+
+
+from virtaudit.nested_archives import is_inner_archive, read_inner, with_inner  # noqa: E402
 
 
 class _ArchiveReader:
@@ -515,6 +533,11 @@ class _ArchiveReader:
         self.other_errors: list[pl.DataFrame] = []
         self.seen: set[str] = set()
         self.position = 0
+        self.links: LinkIndex | None = None
+        self.depth = 1
+        """1 for a named archive, 2 for an archive in it, ... (virtaudit.nested_archives)."""
+        self.inner: list[Source] = []
+        """A tar archive's member names, for its link members (resolved after the first pass)."""
 
     def flush(self, items: list[tuple[str, str, bytes]]) -> None:
         import polars as pl
@@ -529,7 +552,15 @@ class _ArchiveReader:
 
     def take(self, member: _Member) -> None:
         self.position += 1
+        if self.links is not None:
+            self.links.note(member, self.position)
         name = member.name
+        if self.separator == "!" and is_inner_archive(member):
+            label = f"{name}#{self.position}" if name in self.seen else name
+            self.seen.add(label)
+            if (source := read_inner(self, member, label)) is not None:
+                self.inner.append(source)
+            return
         if SOS_MARKER.search(name):
             self.sos = True
         status = bool(STATUS_MEMBER.search(name))
@@ -552,6 +583,8 @@ class _ArchiveReader:
         # "": named at the end, after the hostname file (which may come later in the stream).
         explicit = not status or self.explicit_host
         host = _host_of(name, full, self.host_from, self.fallback) if explicit else ""
+        if self.links is not None and self.links.defer(member, name, host, status=status):
+            return
         if member.link is not None:
             message = f"a {member.link} member: not read (links inside archives are not followed)"
             self._error(name, host, "archive", message, status=status)
@@ -601,6 +634,8 @@ class _ArchiveReader:
     def finish(self) -> Source:
         import polars as pl
 
+        if self.links is not None:
+            self.links.finish(self)
         self.flush(self.status_items)
         if not self.sos:
             for start in range(0, len(self.other_items), CHUNK_ITEMS):
@@ -615,7 +650,8 @@ class _ArchiveReader:
             tables["errors"] = pl.concat([tables["errors"], *self.errors], how="vertical_relaxed")
         for name, df in tables.items():
             tables[name] = df.with_columns(host_expr.otherwise(pl.col("host")).alias("host"))
-        return Source(scan_from(tables, (self.archive,)), self._facts(tables, sos_host))
+        source = Source(scan_from(tables, (self.archive,)), self._facts(tables, sos_host))
+        return with_inner(source, self.inner) if self.inner else source
 
     def _facts(self, tables: dict[str, pl.DataFrame], sos_host: str) -> pl.DataFrame:
         import polars as pl

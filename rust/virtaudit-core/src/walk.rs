@@ -46,6 +46,21 @@ impl Input {
     }
 }
 
+/// Kernel file systems: never status files; reading them can block, never end or change state.
+const KERNEL_TREES: [&str; 3] = ["/proc", "/sys", "/dev"];
+
+/// Whether the symbolic link `path` resolves into /proc, /sys or /dev (one `realpath`, links only).
+fn in_kernel_tree(path: &Path) -> bool {
+    fs::canonicalize(path).is_ok_and(|real| KERNEL_TREES.iter().any(|tree| real.starts_with(tree)))
+}
+
+fn kernel_refusal() -> InputError {
+    InputError::new(
+        ErrorKind::NotRegular,
+        "resolves into /proc, /sys or /dev: not a status file, never opened",
+    )
+}
+
 fn has_glob_chars(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
@@ -136,6 +151,12 @@ impl Walker {
                     let path = entry.path();
                     let file_type = match entry.file_type() {
                         Ok(t) if !t.is_symlink() => Some(t),
+                        // A link into /proc, /sys or /dev (a "regular" file of size 0 there, such as
+                        // /proc/self/environ): never opened, never walked.
+                        _ if in_kernel_tree(&path) => {
+                            self.out.push(Input::failed(path, kernel_refusal()));
+                            continue;
+                        }
                         // A dangling or unreadable link: left to the read, which reports why.
                         _ => fs::metadata(&path).ok().map(|m| m.file_type()),
                     };
@@ -280,6 +301,40 @@ mod tests {
         assert!(re.is_match("/a/c.xml"));
         assert!(!re.is_match("/a/b.xml"));
         assert!(glob_to_regex("/a/[b").is_err());
+    }
+
+    #[test]
+    fn links_into_kernel_trees_are_refused_unopened() {
+        let dir =
+            std::env::temp_dir().join(format!("virtaudit-walk-kernel-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        for (name, target) in [
+            ("status.xml", "/proc/self/status"),
+            ("environ.xml", "/proc/self/environ"),
+            ("zero.xml", "/dev/zero"),
+            ("procdir", "/proc/self"),
+        ] {
+            let _ = fs::remove_file(dir.join(name));
+            std::os::unix::fs::symlink(target, dir.join(name)).unwrap();
+        }
+        let out = expand(std::slice::from_ref(&dir));
+        fs::remove_dir_all(&dir).unwrap();
+        let names: Vec<_> = out
+            .iter()
+            .map(|i| {
+                (
+                    i.path.file_name().unwrap().to_string_lossy().into_owned(),
+                    i.error.as_ref().map(|e| e.kind),
+                )
+            })
+            .collect();
+        assert_eq!(names.len(), 4, "{names:?}");
+        assert!(
+            names
+                .iter()
+                .all(|(_, kind)| *kind == Some(ErrorKind::NotRegular)),
+            "{names:?}"
+        );
     }
 }
 
