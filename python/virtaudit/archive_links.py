@@ -152,7 +152,9 @@ class LinkIndex:
             self._second_pass(reader, wanted)
 
     def _second_pass(self, reader: _ArchiveReader, wanted: dict[int, list[_Pending]]) -> None:
-        from virtaudit.sources import _ArchiveFault, _MemberFault, _read_member
+        from virtaudit.archive_members import ArchiveFault as _ArchiveFault
+        from virtaudit.archive_members import MemberFault as _MemberFault
+        from virtaudit.archive_members import read_member as _read_member
 
         cap = reader.limits["max_file_size"]
         last = max(wanted)

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from virtaudit.datasets import DATASET_META, DATASET_TABLES, _meta_hosts, partition, write_dataset
+from virtaudit.datasets import DATASET_META, DATASET_TABLES, _meta_hosts, host_info, partition, write_dataset
 
 if TYPE_CHECKING:
     import polars as pl
@@ -33,18 +33,6 @@ if TYPE_CHECKING:
     from virtaudit.scanning import Scan
 
 __all__ = ["StagedDataset", "host_info"]
-
-
-def host_info(directory: Path) -> dict[str, dict[str, Any]]:
-    """Per host, what the marker of the dataset at ``directory`` records (empty for older datasets)."""
-    try:
-        meta = json.loads((directory / DATASET_META).read_text())
-    except (OSError, ValueError):
-        return {}
-    info = meta.get("host_info") if isinstance(meta, dict) else None
-    if not isinstance(info, dict):
-        return {}
-    return {h: v for h, v in info.items() if isinstance(h, str) and isinstance(v, dict)}
 
 
 class StagedDataset:

@@ -256,10 +256,20 @@ def read_dataset(path: Path, *, max_age: float | None = None) -> tuple[Source, p
     return sources.Source(scan, facts, notes), findings
 
 
+def host_info(directory: Path) -> dict[str, dict[str, Any]]:
+    """Per host, what the marker of the dataset at ``directory`` records (empty for older datasets)."""
+    try:
+        meta = json.loads((directory / DATASET_META).read_text())
+    except (OSError, ValueError):
+        return {}
+    info = meta.get("host_info") if isinstance(meta, dict) else None
+    if not isinstance(info, dict):
+        return {}
+    return {h: v for h, v in info.items() if isinstance(h, str) and isinstance(v, dict)}
+
+
 def _ages(dirs: list[Path], hosts: set[str]) -> dict[str, tuple[Path, float | None, str | None]]:
     """Per host of the tables: its dataset directory, age in seconds (None: not recorded), version."""
-    from virtaudit.dataset_writer import host_info
-
     now = datetime.now(UTC)
     out: dict[str, tuple[Path, float | None, str | None]] = {}
     for d in dirs:

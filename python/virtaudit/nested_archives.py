@@ -38,7 +38,8 @@ def is_inner_archive(member: _Member) -> bool:
 def read_inner(outer: _ArchiveReader, member: _Member, name: str) -> Source | None:
     """The inner archive ``member`` (named ``name`` in ``outer``'s rows) read as an archive of its own;
     None when it is not read (its row is then in ``outer``)."""
-    from virtaudit.sources import _MemberFault, _read_member
+    from virtaudit.archive_members import MemberFault as _MemberFault
+    from virtaudit.archive_members import read_member as _read_member
 
     cap = outer.limits["max_file_size"]
     chain = f"{outer.archive}{outer.separator}{name}"

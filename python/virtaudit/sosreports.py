@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
-from virtaudit.sources import _Member
+from virtaudit.archive_members import Member as _Member
 
 __all__ = ["SOS_SEARCH_DEPTH", "is_sosreport_dir", "sos_members", "sosreports_under"]
 

@@ -28,11 +28,20 @@ import os
 import re
 import tarfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Final, Self, cast
+
+# The member types and read errors live in archive_members (shared with the sosreport directory reader,
+# the link resolver and the nested-archive reader, which build on them): here under their old names.
+from virtaudit.archive_members import READ_ERRORS as _READ_ERRORS
+from virtaudit.archive_members import ArchiveFault as _ArchiveFault
+from virtaudit.archive_members import Member as _Member
+from virtaudit.archive_members import MemberFault as _MemberFault
+from virtaudit.archive_members import lzma_zlib_errors as _lzma_zlib_errors
+from virtaudit.archive_members import read_member as _read_member
 
 if TYPE_CHECKING:
     import polars as pl
@@ -92,7 +101,9 @@ PACKAGE_LIST_LIMIT: Final = 16 * 1024 * 1024
 """Package lists are a few hundred KB; a larger one is not read (its own cap, below the file-size one)."""
 # Parse archive members in chunks so that a large archive never holds all its members at once.
 CHUNK_ITEMS: Final = 2000
-CHUNK_BYTES: Final = 256 * 1024 * 1024
+CHUNK_BYTES: Final = 64 * 1024 * 1024
+# (64 MiB, one file at the default size cap: with 256 a tiny archive of four 60 MiB members of zeros
+# held them all before parsing, 578 MB at its peak)
 
 # Package names that carry the libvirt daemon's QEMU driver / the QEMU system emulator, best first.
 LIBVIRT_PACKAGES: Final = (
@@ -202,51 +213,6 @@ def _utf8(name: str) -> str:
 
 # --------------------------------------------------------------------------------------------------
 # archives
-
-
-@dataclass
-class _Member:
-    name: str
-    size: int
-    read: Callable[[int], bytes]  # read(at_most) -> bytes
-    link: str | None = None
-    """For a link member: what kind ("symbolic link", "hard link"); it has no data of its own."""
-    target: str | None = None
-    """A tar link member's target, as the archive names it (resolved by virtaudit.archive_links)."""
-    fatal: bool = True
-    """A read error ends the archive (a tar stream cannot skip past a damaged member; a zip can)."""
-
-
-class _ArchiveFault(Exception):
-    """The archive cannot be read past this point (corrupt, truncated)."""
-
-    def __init__(self, member: str | None, message: str) -> None:
-        super().__init__(message)
-        self.member = member
-
-
-class _MemberFault(Exception):
-    """One member cannot be read (encrypted, bad CRC, unsupported compression); the others can."""
-
-
-_READ_ERRORS: Final = (
-    tarfile.TarError,
-    zipfile.BadZipFile,
-    EOFError,
-    OSError,
-    ValueError,
-    RuntimeError,
-    NotImplementedError,
-)
-
-
-def _lzma_zlib_errors() -> tuple[type[BaseException], ...]:
-    import lzma
-    import zlib
-
-    from virtaudit.zstd import zstd_errors
-
-    return (lzma.LZMAError, zlib.error, *zstd_errors())
 
 
 def open_input(path: Path) -> BinaryIO:
@@ -493,16 +459,6 @@ def read_archive(
         where = f"{reader.archive}!{fault.member}" if fault.member else reader.archive
         reader.errors.append(error_frame(where, "", "archive", str(fault)))
     return reader.finish()
-
-
-def _read_member(member: _Member, limit: int) -> bytes:
-    try:
-        return member.read(limit)
-    except _READ_ERRORS + _lzma_zlib_errors() as exc:
-        message = f"corrupt, truncated or unsupported member {member.name}: {type(exc).__name__}: {exc}"
-        if member.fatal:
-            raise _ArchiveFault(member.name, message) from exc
-        raise _MemberFault(message) from exc
 
 
 from virtaudit.nested_archives import is_inner_archive, read_inner, with_inner  # noqa: E402
