@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from virtaudit.sources import _ArchiveReader, _Member
+    from virtaudit.archive_members import Member as _Member
+    from virtaudit.sources import _ArchiveReader
 
 __all__ = ["LinkIndex"]
 

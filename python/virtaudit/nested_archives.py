@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from virtaudit.sources import Source, _ArchiveReader, _Member
+    from virtaudit.archive_members import Member as _Member
+    from virtaudit.sources import Source, _ArchiveReader
 
 __all__ = ["MAX_NESTING", "is_inner_archive", "read_inner", "with_inner"]
 
@@ -65,8 +66,8 @@ def read_inner(outer: _ArchiveReader, member: _Member, name: str) -> Source | No
 
 def _read_bytes(outer: _ArchiveReader, chain: str, name: str, data: bytes) -> Source:
     from virtaudit.archive_links import LinkIndex
+    from virtaudit.archive_members import ArchiveFault as _ArchiveFault
     from virtaudit.sources import (
-        _ArchiveFault,
         _ArchiveReader,
         _tar_members,
         _zip_members,
