@@ -724,3 +724,21 @@ def test_fmt_gives_the_text_pl_format_gives() -> None:
     assert frame.select(fmt("{} is {}", "a", "n"))[:, 0].to_list() == ["x is 1", None, None, "z is 30"]
     with pytest.raises(ValueError, match="2 placeholders for 1 arguments"):
         fmt("{} {}", "a")
+
+
+def test_old_sosreport_example_plants_the_hazards_of_older_targets() -> None:
+    """examples/sosreport-hv-old-01: an extracted sosreport whose package list names libvirt 8.0.0; its one
+    guest is judged for that release (the host's own facts, as on the command line), and exactly the
+    planted hazards are found."""
+    from conftest import REPO_ROOT
+
+    example = REPO_ROOT / "examples" / "sosreport-hv-old-01"
+    planted = pl.read_csv(example / "planted.csv", infer_schema_length=0)
+    found = virtaudit.audit(example)
+    assert set(found["libvirt_version"]) == {"8.0.0"}
+    got = found.select("host", "guest", "code", "severity").sort("code")
+    assert got.equals(planted.sort("code")), got
+    # Facts given for the host win over the package list: judged for 11.3.0, none of these hazards.
+    facts = [{"host": "hv-old-01", "libvirt_version": "11.3.0", "qemu_version": "7.2.0"}]
+    newest = virtaudit.audit(example, host_facts=facts)
+    assert not set(newest["code"]) & {"RST009", "RST010", "RST013"}

@@ -64,13 +64,24 @@ __all__ = [
 def audit(scan_or_paths: ScanTables | PathInput | Sequence[PathInput], **options: Any) -> pl.DataFrame:
     """:func:`virtaudit.auditing.audit` of a scan, or of paths read through the pipeline first (what
     :func:`scan` reads: files, directories, globs, archives, datasets). ``options``: those of
-    :func:`virtaudit.auditing.audit` (``target_libvirt``, ``host_facts``, ``select``, ``ignore``)."""
+    :func:`virtaudit.auditing.audit` (``target_libvirt``, ``host_facts``, ``select``, ``ignore``).
+
+    Given paths, the host facts that sosreports and datasets record (their package lists) apply as they do
+    on the command line, ``host_facts`` winning for the hosts it names."""
     from os import PathLike
 
     from virtaudit.auditing import audit as audit_scan
+    from virtaudit.auditing import load_host_facts
+    from virtaudit.pipeline.collect import modelled_facts
+    from virtaudit.pipeline.inputs import _options, _paths
 
-    if isinstance(scan_or_paths, (str, PathLike)):
-        scan_or_paths = scan(scan_or_paths)
-    elif isinstance(scan_or_paths, (list, tuple)):
-        scan_or_paths = scan(*scan_or_paths)
+    if isinstance(scan_or_paths, (str, PathLike, list, tuple)):
+        paths = (scan_or_paths,) if isinstance(scan_or_paths, (str, PathLike)) else tuple(scan_or_paths)
+        scan_options = _options(None, None, limits_of(None, None, None), batch_files=None)
+        read, recorded = load_scan(_paths(paths), scan_options)
+        if recorded is not None:
+            given = options.get("host_facts")
+            merged = merge_facts(recorded, None if given is None else load_host_facts(given))
+            options = {**options, "host_facts": modelled_facts(merged)}
+        return audit_scan(read, **options)
     return audit_scan(scan_or_paths, **options)

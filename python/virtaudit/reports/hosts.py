@@ -152,13 +152,21 @@ class HostBook:
         (a sosreport's package list, a dataset's facts)."""
         if used is None or used.height == 0:
             return
+        import polars as pl
+
         recorded_hosts = set() if recorded is None else set(recorded["host"].to_list())
-        for host, libvirt, qemu in used.select("host", "libvirt_version", "qemu_version").iter_rows():
+        # Where the facts say they came from (a package list member, a --host-facts line) beats a guess
+        # from the kind of input: an extracted sosreport is a directory, not a dataset.
+        named = pl.col("facts_source") if "facts_source" in used.columns else pl.lit(None, pl.String)
+        columns = used.select("host", "libvirt_version", "qemu_version", named.alias("facts_source"))
+        for host, libvirt, qemu, source in columns.iter_rows():
             entry = self.hosts.get(host)
             if entry is None:
                 continue  # (facts for a host this batch does not hold)
             entry.libvirt, entry.qemu = libvirt, qemu
-            if given is not None and host in given[1]:
+            if source:
+                entry.source = source
+            elif given is not None and host in given[1]:
                 entry.source = f"--host-facts {given[0]}"
                 if host in recorded_hosts:
                     entry.source += f" (over {recorded_from})"
