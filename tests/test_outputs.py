@@ -175,12 +175,13 @@ def test_facts_and_where_they_came_from(tmp_path: Path) -> None:
     assert (
         hosts["power-real"]["libvirt_version"] == "4.5.0" and hosts["power-real"]["qemu_version"] == "2.12.0"
     )
-    assert hosts["power-real"]["facts_source"] == f"the archive's package list ({archive})"
-    assert hosts["hv-s390-01"]["facts_source"] == f"--host-facts {facts}"
+    # (where the facts say they came from: the package list member, the --host-facts line)
+    assert hosts["power-real"]["facts_source"] == f"{archive}!sosreport-p/installed-rpms"
+    assert hosts["hv-s390-01"]["facts_source"] == f"--host-facts {facts}:2"
     assert hosts["hv-s390-01"]["libvirt_version"] == "8.0.0"
     assert hosts["hv-arm-01"]["facts_source"] is None
     table = invoke("audit", archive, "--host-facts", facts).stdout
-    assert "the archive's package list" in table and "judged against: newest" in table
+    assert "installed-rpms" in table and "judged against: newest" in table
 
 
 # --------------------------------------------------------------------------------------------------
