@@ -188,3 +188,23 @@ def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
     assert b"scanning" in terminal, terminal[-500:]
     doc = json.loads(proc.stdout)  # standard output is untouched by the progress bar
     assert doc["summary"]["guests"] == 2100
+
+
+def test_shell_completion_completes_commands_and_option_values() -> None:
+    """Completion is on (--install-completion / --show-completion): commands, options and their choices."""
+    commands = run(
+        env={"_VIRTAUDIT_COMPLETE": "complete_bash", "COMP_WORDS": "virtaudit au", "COMP_CWORD": "1"}
+    )
+    assert commands.returncode == 0 and commands.stdout.split() == [b"audit"], commands
+    option = {
+        "_VIRTAUDIT_COMPLETE": "complete_bash",
+        "COMP_WORDS": "virtaudit audit --fail",
+        "COMP_CWORD": "2",
+    }
+    assert run(env=option).stdout.split() == [b"--fail-on"]
+    values = run(
+        env={"_VIRTAUDIT_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": "virtaudit audit --fail-on "}
+    )
+    for severity in (b"critical", b"high", b"none"):
+        assert severity in values.stdout, values.stdout
+    assert b"--install-completion" in run("--help").stdout

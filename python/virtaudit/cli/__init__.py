@@ -54,7 +54,7 @@ def get_app() -> typer.Typer:
         help=options.root.__doc__,
         epilog=EXIT_CODES_HELP,
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,
         rich_markup_mode="markdown",
         context_settings={"help_option_names": ["-h", "--help"]},
         pretty_exceptions_enable=False,
