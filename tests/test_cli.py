@@ -561,6 +561,28 @@ def test_diff_reports_what_changed(before_after: tuple[Path, Path]) -> None:
     assert doc["summary"] == {"changes": len(doc["changes"]), "unreadable": 0}
 
 
+def test_diff_reports_new_and_resolved_findings(before_after: tuple[Path, Path]) -> None:
+    """Beside the structural changes, the findings the change between the scans added or removed."""
+    before, after = before_after
+    with (FLEET / "planted.csv").open(newline="") as f:
+        planted = {(r["guest"], r["code"], r["severity"]) for r in csv.DictReader(f)}
+    doc = json.loads(invoke("diff", before, after, "-f", "json").stdout)
+    found = {
+        (c["guest"], c["change"], c["item"], c["field"]) for c in doc["changes"] if c["scope"] == "finding"
+    }
+    # web-01's root got a user alias: a new PCI001 (info: the newest libvirt translates it)
+    assert ("web-01", "new", "PCI001", "info") in found
+    # git-01 is gone: its planted findings are resolved (they were in the earlier scan only)
+    gone = {(g, c, s) for g, c, s in planted if g == "git-01"}
+    assert gone and {("git-01", "resolved", c, s) for _, c, s in gone} <= found
+    new_rows = [c for c in doc["changes"] if c["scope"] == "finding" and c["change"] == "new"]
+    assert all(c["before"] is None and c["after"] for c in new_rows)
+    # and the other way round, the same findings with the changes swapped
+    back = json.loads(invoke("diff", after, before, "-f", "json").stdout)
+    swapped = {(c["guest"], c["change"], c["item"]) for c in back["changes"] if c["scope"] == "finding"}
+    assert ("web-01", "resolved", "PCI001") in swapped and ("git-01", "new", next(iter(gone))[1]) in swapped
+
+
 def test_diff_formats_and_unreadable(before_after: tuple[Path, Path], broken_fleet: Path) -> None:
     before, after = before_after
     lines = [json.loads(line) for line in invoke("diff", before, after, "-f", "jsonl").stdout.splitlines()]

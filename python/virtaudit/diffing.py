@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from virtaudit.scanning import Scan
 
-__all__ = ["CHANGE_COLUMNS", "diff", "errors_of", "write"]
+__all__ = ["CHANGE_COLUMNS", "diff", "errors_of", "finding_changes", "write"]
 
 CHANGE_COLUMNS: Final = (
     "host",
@@ -37,10 +37,11 @@ CHANGE_COLUMNS: Final = (
     "before",
     "after",
 )
-"""One row per difference. scope: guest | device | live_alias | bus; change: appeared | vanished |
-changed | moved; item: the device key, alias or controller; field: what changed (null for whole items)."""
+"""One row per difference. scope: guest | device | live_alias | bus | finding; change: appeared | vanished |
+changed | moved, and for findings new | resolved; item: the device key, alias or controller (a finding's
+code); field: what changed (null for whole items; a finding's severity)."""
 
-SCOPES: Final = ("guest", "device", "live_alias", "bus")
+SCOPES: Final = ("guest", "device", "live_alias", "bus", "finding")
 GUEST_FIELDS: Final = (
     "host",
     "state",
@@ -343,6 +344,43 @@ def diff(before: Scan, after: Scan, *, target_libvirt: str | None = None) -> pl.
     out = out.sort(
         ["host", "guest", "path", scope_rank, "item", "field"], nulls_last=False, maintain_order=True
     )
+    return out.select(pl.col(c).cast(pl.String) for c in CHANGE_COLUMNS)
+
+
+# A finding is the same one in both scans when these agree (its message may name paths or releases).
+_FINDING_KEY: Final = ("host", "uuid", "code", "element", "alias", "severity")
+
+
+def finding_changes(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
+    """The findings that are new in ``after`` and those ``before`` had that ``after`` has not (resolved),
+    as change rows (:data:`CHANGE_COLUMNS`, scope ``finding``): ``virtaudit diff`` beside the structural
+    changes, so that a restart or upgrade shows what it fixed and what it broke."""
+    import polars as pl
+
+    def keyed(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.select(*_FINDING_KEY, "guest", "path", "message").unique(
+            subset=list(_FINDING_KEY), keep="first", maintain_order=True
+        )
+
+    old, new = keyed(before), keyed(after)
+    rows = []
+    for change, side, other, column in (("new", new, old, "after"), ("resolved", old, new, "before")):
+        only = side.join(other, on=list(_FINDING_KEY), how="anti", nulls_equal=True)
+        rows.append(
+            only.select(
+                "host",
+                "guest",
+                "uuid",
+                "path",
+                pl.lit("finding").alias("scope"),
+                pl.lit(change).alias("change"),
+                pl.col("code").alias("item"),
+                pl.col("severity").alias("field"),
+                (pl.lit(None, pl.String) if column == "after" else pl.col("message")).alias("before"),
+                (pl.col("message") if column == "after" else pl.lit(None, pl.String)).alias("after"),
+            )
+        )
+    out = pl.concat(rows, how="vertical_relaxed").sort(["host", "guest", "item"], maintain_order=True)
     return out.select(pl.col(c).cast(pl.String) for c in CHANGE_COLUMNS)
 
 

@@ -46,7 +46,8 @@ def diff_command(
     quiet: QuietOpt = False,
 ) -> None:
     """Compare two scans of the same fleet (say, before and after a libvirtd restart or upgrade): per
-    guest, the devices, aliases and bus names that appeared, vanished or changed.
+    guest, the devices, aliases and bus names that appeared, vanished or changed, and the findings that
+    are new or resolved.
 
     Guests are matched by host and UUID (by UUID alone when a guest moved host); devices by controller
     index, PCI address, DIMM slot or alias. Exit codes: 0 no difference; 1 differences; 2 usage error;
@@ -61,8 +62,19 @@ def diff_command(
     host_naming = check_host_from(host_from, host_from_dir, host_name, host_regex)
     options = ScanOptions(jobs, host_naming, limits(None, None, None), DEFAULT_BATCH_FILES, quiet)
 
-    old, new = load_scan([before], options)[0], load_scan([after], options)[0]
+    (old, old_facts), (new, new_facts) = load_scan([before], options), load_scan([after], options)
     changes = diffing.diff(old, new, target_libvirt=target)
+    # The findings too: what the restart or upgrade between the two scans fixed, and what it broke.
+    from virtaudit.auditing import audit
+    from virtaudit.pipeline.collect import modelled_facts
+
+    found_old = audit(old, target_libvirt=target, host_facts=modelled_facts(old_facts))
+    found_new = audit(new, target_libvirt=target, host_facts=modelled_facts(new_facts))
+    findings = diffing.finding_changes(found_old, found_new)
+    if findings.height:
+        import polars as pl
+
+        changes = pl.concat([changes, findings], how="vertical_relaxed")
     errors = diffing.errors_of(old, new)
     fmt = output_format.value
 
