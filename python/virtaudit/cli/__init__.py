@@ -84,8 +84,20 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(f"virtaudit {__version__}\n")
         return EXIT_OK
+    from virtaudit.cli.config import ConfigProblem, default_map
+
     try:
-        get_app()(args=args, prog_name="virtaudit")
+        defaults = default_map()
+    except ConfigProblem as exc:
+        sys.stderr.write(f"virtaudit: configuration: {_printable(str(exc))}\n")
+        return EXIT_USAGE
+    if defaults.get("audit") and args[:1] == ["audit"]:
+        # (a gate's settings must never come from a file nobody noticed: say which one)
+        keys = ", ".join(sorted(defaults["audit"]))
+        sys.stderr.write(f"virtaudit: settings from {_printable(str(defaults['source']))}: {keys}\n")
+    defaults.pop("source", None)
+    try:
+        get_app()(args=args, prog_name="virtaudit", default_map=defaults)
     except Exception as exc:  # a traceback is a bug: say what failed in one line, exit neither 0 nor 1
         first = (str(exc).splitlines() or [""])[0][:300]
         sys.stderr.write(f"virtaudit: internal error ({type(exc).__name__}): {_printable(first)}\n")
