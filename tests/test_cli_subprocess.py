@@ -150,7 +150,10 @@ def test_scan_show_rules_explain_diff(tmp_path: Path, broken: Path) -> None:
     (after / "hv-x86-01" / "web-01.xml").unlink()
     changed = run("diff", FLEET / "hv-x86-01", after, "-f", "json")
     assert changed.returncode == 1
-    assert [c["change"] for c in json.loads(changed.stdout)["changes"]] == ["vanished"]
+    rows = json.loads(changed.stdout)["changes"]
+    assert [c["change"] for c in rows if c["scope"] != "finding"] == ["vanished"]
+    # (web-01's findings went with it: resolved, none new)
+    assert {c["change"] for c in rows if c["scope"] == "finding"} <= {"resolved"}
     assert run("diff", FLEET / "hv-x86-01", broken).returncode == 3
 
 
