@@ -66,13 +66,11 @@ def read_inner(outer: _ArchiveReader, member: _Member, name: str) -> Source | No
 
 def _read_bytes(outer: _ArchiveReader, chain: str, name: str, data: bytes) -> Source:
     from virtaudit.archive_links import LinkIndex
-    from virtaudit.archive_members import ArchiveFault as _ArchiveFault
     from virtaudit.sources import (
         _ArchiveReader,
         _tar_members,
         _zip_members,
         archive_name,
-        error_frame,
     )
 
     inner = _ArchiveReader(Path(name), outer.host_from, outer.jobs, outer.limits)
@@ -85,12 +83,7 @@ def _read_bytes(outer: _ArchiveReader, chain: str, name: str, data: bytes) -> So
     else:
         members = _tar_members(data)
         inner.links = LinkIndex(lambda: _tar_members(data))
-    try:
-        for member in members:
-            inner.take(member)
-    except _ArchiveFault as fault:
-        where = f"{chain}!{fault.member}" if fault.member else chain
-        inner.errors.append(error_frame(where, "", "archive", str(fault)))
+    inner.take_all(members)  # (inner.archive is the chain: a fault is named OUTER!inner!MEMBER)
     return inner.finish()
 
 

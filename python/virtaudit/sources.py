@@ -452,12 +452,7 @@ def read_archive(
 
         members = _tar_members(path)
         reader.links = LinkIndex(lambda: _tar_members(path))
-    try:
-        for member in members:
-            reader.take(member)
-    except _ArchiveFault as fault:
-        where = f"{reader.archive}!{fault.member}" if fault.member else reader.archive
-        reader.errors.append(error_frame(where, "", "archive", str(fault)))
+    reader.take_all(members)
     return reader.finish()
 
 
@@ -505,6 +500,16 @@ class _ArchiveReader:
         tables = _core.scan_buffers(items=items, jobs=self.jobs, **self.limits)
         self.parts.append({name: pl.DataFrame(tables[name]) for name in _core.TABLE_NAMES})
         items.clear()
+
+    def take_all(self, members: Iterator[_Member]) -> None:
+        """Every member of the archive; a fault that ends it is its ``archive`` error row (the members
+        read before it are kept)."""
+        try:
+            for member in members:
+                self.take(member)
+        except _ArchiveFault as fault:
+            where = f"{self.archive}!{fault.member}" if fault.member else self.archive
+            self.errors.append(error_frame(where, "", "archive", str(fault)))
 
     def take(self, member: _Member) -> None:
         self.position += 1

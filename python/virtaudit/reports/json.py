@@ -39,14 +39,7 @@ class Spool:
         parts = [f"  {dumps(k)}: {dumps(v)}" for k, v in head.items()]
         parts.append(f"  {dumps('hosts')}: {_array(host_rows(report))}")
         stream.write(("{\n" + ",\n".join(parts) + ',\n  "findings": ').encode())
-        if self.rows.rows == 0:
-            stream.write(b"[]")
-        else:
-            sep = b"[\n    "
-            for line in self.rows.lines():
-                stream.write(sep + line)
-                sep = b",\n    "
-            stream.write(b"\n  ]")
+        self.rows.write_json_array(stream, indent=4)
         self.rows.close()
         stream.write(f',\n  "errors": {_array(ndjson_rows(report.errors))}\n}}\n'.encode())
 

@@ -242,14 +242,7 @@ class Spool:
         }
         head, tail = json.dumps(doc, indent=2, ensure_ascii=False).split(json.dumps(_RESULTS))
         stream.write(head.encode())
-        if self.rows.rows == 0:
-            stream.write(b"[]")
-        else:
-            sep = b"[\n        "
-            for line in self.rows.lines():
-                stream.write(sep + line)
-                sep = b",\n        "
-            stream.write(b"\n      ]")
+        self.rows.write_json_array(stream, indent=8)
         self.rows.close()
         stream.write(tail.encode() + b"\n")
 
