@@ -40,6 +40,7 @@ SCHEMAS = oracle.SCHEMAS
 TABLES = tuple(SCHEMAS)
 DEVICE_COLUMNS = tuple(SCHEMAS["devices"])
 DOMAIN_COLUMNS = tuple(SCHEMAS["domains"])
+_ALIAS = DEVICE_COLUMNS.index("alias")
 
 _BOMS = (b"\xfe\xff", b"\xff\xfe", b"\x00\x00\xfe\xff")
 _DIGITS = frozenset("0123456789")
@@ -99,6 +100,7 @@ class _Columns:
         self.live_path: list[str] = []
         self.live_host: list[str] = []
         self.live_alias: list[str | None] = []
+        self.live_in_definition: list[bool] = []
         self.fallback: list[str] = []
 
     def frames(self, host_from_parent: bool, host: str) -> dict[str, pl.DataFrame]:
@@ -110,7 +112,12 @@ class _Columns:
                 schema=SCHEMAS["caps"],
             ),
             "live_aliases": pl.DataFrame(
-                {"path": self.live_path, "host": self.live_host, "alias": self.live_alias},
+                {
+                    "path": self.live_path,
+                    "host": self.live_host,
+                    "alias": self.live_alias,
+                    "in_definition": self.live_in_definition,
+                },
                 schema=SCHEMAS["live_aliases"],
             ),
             "errors": pl.DataFrame(schema=SCHEMAS["errors"]),
@@ -231,28 +238,38 @@ def _one(path: str, host: str, data: bytes, parser: etree.XMLParser, out: _Colum
     else:
         return False
 
-    devices = 0
+    rows = []
     if dom is not None:
         for devs in _DEVICES(dom):
             for el in devs.iterchildren(etree.Element):
                 t = el.tag
                 if t == "emulator":
                     continue
-                out.devices.append(_device(path, host, devices, el, t))
-                devices += 1
+                rows.append(_device(path, host, len(rows), el, t))
+    devices = len(rows)
     caps = 0
     live = 0
+    listed: set[str | None] = set()
     if status:
         for flag in _FLAGS(root):
             out.caps_flag.append(flag.get("name"))
             caps += 1
         out.caps_path.extend([path] * caps)
         out.caps_host.extend([host] * caps)
+        defined = {row[_ALIAS] for row in rows if row[_ALIAS] is not None}
         for device in _LIVE(root):
-            out.live_alias.append(device.get("alias"))
+            alias = device.get("alias")
+            listed.add(alias)
+            out.live_alias.append(alias)
+            out.live_in_definition.append(alias in defined)
             live += 1
         out.live_path.extend([path] * live)
         out.live_host.extend([host] * live)
+    # (whether QEMU's list names each device's alias: null without a list or an alias)
+    has_list = status and bool(_HAS_DEVICES(root))
+    for row in rows:
+        alias = row[_ALIAS]
+        out.devices.append((*row, alias in listed if has_list and alias is not None else None))
 
     if dom is not None:
         os_type = _OS_TYPE(dom)

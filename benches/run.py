@@ -362,15 +362,27 @@ def measures_for(
                 keep_result=jobs == 1,
             )
         )
-    # The rules alone, on the batches the CLI would check (2,000 files each), scanned beforehand (untimed).
+    # The rules alone, on the batches `virtaudit audit` checks, scanned beforehand (untimed) as it scans
+    # them: its batch size, and only the caps rows the rules need (the core drops the flags every target
+    # release knows, as for the CLI's default target).
     from virtaudit.auditing import audit as audit_scan
+    from virtaudit.pipeline.inputs import DEFAULT_BATCH_FILES, Pieces, ScanOptions, limits_of
 
-    batches = list(virtaudit.scan_batches(d, batch_files=2000))
+    options = ScanOptions(
+        None,
+        None,
+        limits_of(None, None, None),
+        DEFAULT_BATCH_FILES,
+        quiet=True,
+        audit_only=True,
+        audit_targets=(None, None),
+    )
+    batches = [piece.scan for piece in Pieces([d], options)]
 
     def rules_only(batches: list[Any] = batches) -> int:
         return sum(audit_scan(b).height for b in batches)
 
-    label = "virtaudit.audit on each 2,000-file batch (scanned beforehand)"
+    label = f"the rules on each {DEFAULT_BATCH_FILES:,}-file batch of an audit (scanned beforehand)"
     ms.append(Measure("rules", label, rules_only, "python"))
     cli = venv_bin("virtaudit")
     if cli_available():

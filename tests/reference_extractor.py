@@ -101,9 +101,10 @@ DEVICES_SCHEMA: dict[str, Any] = {
     "has_actual": pl.Boolean,
     "volume_actual_type": S,
     "nbdkit": pl.Boolean,
+    "in_live_list": pl.Boolean,
 }
 CAPS_SCHEMA: dict[str, Any] = {"path": S, "host": S, "flag": S}
-LIVE_ALIASES_SCHEMA: dict[str, Any] = {"path": S, "host": S, "alias": S}
+LIVE_ALIASES_SCHEMA: dict[str, Any] = {"path": S, "host": S, "alias": S, "in_definition": pl.Boolean}
 ERRORS_SCHEMA: dict[str, Any] = {
     "path": S,
     "host": S,
@@ -387,15 +388,21 @@ def _extract_one(path: str, host: str, root: etree._Element, size: int, out: _Ta
     dom = _first(root, "domain[1]") if status else root
     # Namespaced children of <devices> are not devices: libvirt's XPath queries have no prefix.
     devices = dom.xpath("devices/*[namespace-uri()='' and not(self::emulator)]") if dom is not None else []
-    for ordinal, el in enumerate(devices):
-        out.add("devices", **_device_row(path, host, ordinal, el))
+    rows = [_device_row(path, host, ordinal, el) for ordinal, el in enumerate(devices)]
     # An item without its attribute names nothing: no row (libvirt would refuse the file anyway).
     flags = root.xpath("qemuCaps/flag[@name]") if status else []
     for flag in flags:
         out.add("caps", path=path, host=host, flag=_attr(flag, "name"))
     live = root.xpath("devices/device[@alias]") if status else []
+    listed = {_attr(device, "alias") for device in live}
+    has_list = status and _has(root, "devices")
+    defined = {row["alias"] for row in rows if row["alias"] is not None}
+    for row in rows:
+        row["in_live_list"] = row["alias"] in listed if has_list and row["alias"] is not None else None
+        out.add("devices", **row)
     for device in live:
-        out.add("live_aliases", path=path, host=host, alias=_attr(device, "alias"))
+        alias = _attr(device, "alias")
+        out.add("live_aliases", path=path, host=host, alias=alias, in_definition=alias in defined)
     os_type = _first(dom, "os[1]/type[1]") if dom is not None else None
     job = _first(root, "job[1]") if status else None
     out.add(

@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from typing import final
 
 from typing_extensions import CapsuleType
@@ -60,6 +61,7 @@ class Scanner:
         max_depth: int,
         max_elements: int,
         caps_flags: Sequence[str] | None = None,
+        caps_except: AbstractSet[str] | None = None,
     ) -> Scanner: ...
     @property
     def input_count(self) -> int: ...

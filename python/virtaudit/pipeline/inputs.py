@@ -300,6 +300,7 @@ class Pieces:
         self._on_batch = on_batch
         plain, self._special = split_inputs(paths)
         self._plain: PlainScan | None = None
+        self._trim_plain = False
         self._input_count = 0
         self.hosts = HostClaims(options.note)
         self.other = OtherDocuments()
@@ -308,7 +309,10 @@ class Pieces:
             # The scanner is made in this thread (its walk lists the inputs): made in the scan's worker, it
             # raised the peak memory of large audits (150,000 files: 200 MB instead of 190, measured), as
             # if the walk's memory stayed in the worker's allocator arena.
-            scanner = _open_scanner(plain, options)
+            caps_rows = _caps_rows(options)
+            # (an audit's batches keep only the caps rows the rules need: the core's job where it can)
+            self._trim_plain = options.audit_only and caps_rows == {"caps_flags": None}
+            scanner = _open_scanner(plain, options, caps_rows)
             # (read now, where needed: once scanning, the scanner is held by the scan in flight, and the core
             # refuses any other call on it meanwhile)
             if on_start is not None or options.batch_files is None:
@@ -328,7 +332,7 @@ class Pieces:
                     batch = self.other.skip(batch)
                     self._named.saw(batch)
                     self.hosts.claim_plain(batch)
-                    if self._options.audit_only:
+                    if self._trim_plain:
                         batch = trim_for_audit(batch, self._options)
                     next_id = _after_last_id(batch, next_id)
                     yield Piece(batch)
@@ -392,29 +396,49 @@ def _after_last_id(scan: Scan, next_id: int) -> int:
     return next_id if last is None else max(next_id, int(last) + 1)  # type: ignore[arg-type]
 
 
-def _caps_flags(options: ScanOptions) -> list[str] | None:
-    if options.audit_only:
-        from virtaudit.catalog import CAPS_FLAGS_USED
-        from virtaudit.schema import ALL_CAPS_FLAGS
+def _caps_rows(options: ScanOptions) -> dict[str, Any]:
+    """Which caps flags the core makes rows of (the Scanner's ``caps_flags`` or ``caps_except``)."""
+    if not options.audit_only:
+        return {"caps_flags": None if options.caps_flags is None else list(options.caps_flags)}
+    from virtaudit.catalog import CAPS_FLAGS_USED
+    from virtaudit.schema import ALL_CAPS_FLAGS
 
-        # A rule that reads every flag needs them all from the core (trimmed per batch afterwards).
-        return None if ALL_CAPS_FLAGS in CAPS_FLAGS_USED else list(CAPS_FLAGS_USED)
-    return None if options.caps_flags is None else list(options.caps_flags)
+    if ALL_CAPS_FLAGS not in CAPS_FLAGS_USED:
+        return {"caps_flags": list(CAPS_FLAGS_USED)}
+    drop = _caps_ignorable(options)
+    # (the rows no rule needs are never built: the caps table is most of a batch's strings)
+    return {"caps_except": drop} if drop else {"caps_flags": None}
 
 
-def _open_scanner(paths: list[str], options: ScanOptions) -> _core.Scanner:
+def _caps_ignorable(options: ScanOptions) -> frozenset[str]:
+    """The caps flags no rule needs for any release a plain input of the audit can be judged for: its
+    target and the releases of the host facts given (a plain input records no facts of its own)."""
+    if options.audit_targets is None:
+        return frozenset()
+    from virtaudit.auditing import audit_target_keys
+    from virtaudit.rules.engine import caps_ignorable
+
+    target, given = options.audit_targets
+    try:
+        keys = audit_target_keys(target, given)
+    except ValueError:  # facts the model cannot read: every row is kept, never wrong, only larger
+        return frozenset()
+    return caps_ignorable(keys)
+
+
+def _open_scanner(paths: list[str], options: ScanOptions, caps_rows: dict[str, Any]) -> _core.Scanner:
     """The core's batch scanner of ``paths`` (its walk has listed the inputs)."""
     from virtaudit import _core
     from virtaudit.hostnames import host_mode
 
     mode, value = host_mode(options.host_from)
-    # For an audit the core keeps only the caps rows the rules read: the rest are never built.
+    # For an audit the core builds only the caps rows the rules need.
     return _core.Scanner(
         paths,
         jobs=options.jobs,
         host_mode=mode,
         host_value=value,
-        caps_flags=_caps_flags(options),
+        **caps_rows,
         **options.limits,
     )
 

@@ -60,13 +60,41 @@ def doc_ids(table: pl.DataFrame, keys: pl.DataFrame) -> pl.Series:
     return found.get_column("doc").gather(run)
 
 
+def ids_to_rows(table: pl.DataFrame, domains: pl.DataFrame) -> pl.Series | None:
+    """For each row of ``table``, the ``doc`` (row number) of its document in ``domains``, found by the
+    ``doc_id`` the core gives every row (null: none); None where the tables do not carry usable ids (a
+    caller's own frames, ids repeated), and :func:`doc_ids` looks the documents up by path and host.
+
+    One lookup array over the batch's id range, then one gather: no string is compared (the ids of a
+    batch are a contiguous run, the error rows' ids included).
+    """
+    if "doc_id" not in table.columns or "doc_id" not in domains.columns:
+        return None
+    ids = domains.get_column("doc_id")
+    if ids.null_count() or ids.n_unique() != ids.len():
+        return None
+    low, high = ids.min(), ids.max()
+    if low is None or high is None:  # (no document: every row's doc is null)
+        return pl.Series("doc", [None] * table.height, dtype=pl.UInt32)
+    span = int(high) - int(low) + 1  # type: ignore[arg-type]
+    if span > 4 * ids.len() + 1024:  # ids far apart (merged scans): the lookup would be mostly holes
+        return None
+    lookup = pl.Series("doc", [None], dtype=pl.UInt32).extend_constant(None, span - 1)
+    lookup = lookup.scatter((ids.cast(pl.Int64) - int(low)), domains.get_column("doc"))  # type: ignore[arg-type]
+    rel = table.get_column("doc_id").cast(pl.Int64) - int(low)  # type: ignore[arg-type]
+    inside = pl.select(pl.when(rel.is_between(0, span - 1)).then(rel)).to_series()
+    return lookup.gather(inside).alias("doc")
+
+
 def _with_doc(table: pl.DataFrame, domains: pl.DataFrame, columns: Sequence[str] = ()) -> pl.DataFrame:
     """``table`` with the ``doc`` id of its document and that document's ``columns``; rows of no parsed
     document are dropped."""
     if table.is_empty():  # (often the caps: no eager join and gathers for nothing)
         docs = domains.select("doc", *columns).clear()
         return table.with_columns(docs.get_columns())
-    doc = doc_ids(table, domains.select("path", "host", "doc"))
+    doc = ids_to_rows(table, domains)
+    if doc is None:
+        doc = doc_ids(table, domains.select("path", "host", "doc"))
     table = table.with_columns(doc)
     if doc.null_count():  # a filter copies every column: only when some rows have no document
         table = table.filter(pl.col("doc").is_not_null())
@@ -186,21 +214,22 @@ def live_orphans(ctx: Context) -> pl.LazyFrame:
     """(doc, alias) of every id in QEMU's live device list of a status file that no device of its
     definition carries as its alias (ALS005; PCI010 takes them as the evidence of a renamed controller).
 
-    Sound codecs are QEMU devices named after their sound device (sound0-codec0 stands for sound0), and on
-    s390 libvirt adds a "zpci<uid>" device for every PCI device: neither is an orphan.
+    The core marks each listed id (``in_definition``: an exact match), so only the few unmatched ids are
+    looked at here. Sound codecs are QEMU devices named after their sound device (sound0-codec0 stands for
+    sound0), and on s390 libvirt adds a "zpci<uid>" device for every PCI device: neither is an orphan.
     """
     docs = ctx.status_domains().filter(pl.col("has_live_devices").fill_null(False)).select("doc", "arch")
+    live = ctx.live_aliases.filter(~pl.col("in_definition")).select("doc", "alias")
+    if not ctx.all_live:  # (usually every document has the list: then this join keeps every row)
+        live = live.join(docs.select("doc"), on=["doc"], how="semi")
+    # A codec's id is checked against its sound device's alias: only in the documents with an unmatched id
+    # (a join on the document id alone first, so that the batch's aliases are not all hashed).
     known = (
         ctx.status_devices()
         .filter(pl.col("alias").is_not_null())
         .select("doc", pl.col("alias").alias("_base"))
+        .join(live.select("doc").unique(), on=["doc"], how="semi")
     )
-    live = ctx.live_aliases.select("doc", "alias")
-    if not ctx.all_live:  # (usually every document has the list: then this join keeps every row)
-        live = live.join(docs.select("doc"), on=["doc"], how="semi")
-    # (the regex runs only where an alias names a codec: polars skips the branch where no row takes it,
-    # and its replace would copy every alias; no unique() on the right side: duplicates do not change an
-    # anti join)
     alias = pl.col("alias")
     codec = alias.str.contains("-codec", literal=True)
     base = pl.when(codec).then(alias.str.replace(r"-codec\d+$", "")).otherwise(alias).alias("_base")

@@ -294,17 +294,14 @@ def _als004_exprs() -> tuple[pl.Expr, pl.Expr, Shape]:
     ),
 )
 def als005(ctx: Context) -> Parts:
-    docs = ctx.status_domains().filter(pl.col("has_live_devices")).select("doc")
-    dev = ctx.status_devices().filter(pl.col("alias").is_not_null())
-    if not ctx.all_live:  # (usually every document has the list: then this join keeps every row)
-        dev = dev.join(docs, on=["doc"], how="semi")
+    dev = ctx.status_devices()
     unknown_shape, builtin, missing_shape = _als005_exprs()
     # (an extra pSeries host bridge has no address, but QEMU's list names it too)
     extra_phb = (pl.col("element") == "controller") & (pl.col("model") == PCI_ROOT) & (pl.col("index") > 0)
     listed = pl.col("address_type").is_in(_DEVICE_BACKED_ADDRESSES) | extra_phb
-    backed = dev.filter(listed.fill_null(False) & ~builtin)
-    live_set = ctx.live_aliases.select("doc", "alias")
-    missing = backed.join(live_set, on=["doc", "alias"], how="anti")
+    # (``in_live_list``, set by the core: whether QEMU's list names the device's alias; null without an
+    # alias or a list, so only the documents with a list are judged)
+    missing = dev.filter(listed.fill_null(False) & ~builtin & ~pl.col("in_live_list"))
     return ((live_orphans(ctx), unknown_shape), (missing, missing_shape))
 
 

@@ -17,8 +17,8 @@ mod walk;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
 use regex::Regex;
@@ -29,7 +29,7 @@ pub use limits::Limits;
 pub use parse::{parse_document, parse_document_checked};
 pub use read::read_listed_file;
 pub use rows::{DeviceRow, DocKind, Document, DomainRow, Text};
-pub use tables::{Batch, SCHEMA_VERSION, TABLE_NAMES, TableBuilder, schema_of};
+pub use tables::{Batch, CapsRows, SCHEMA_VERSION, TABLE_NAMES, TableBuilder, schema_of};
 
 /// How the `host` column is derived from a file's path.
 #[derive(Debug, Clone, Default)]
@@ -82,10 +82,10 @@ pub struct ScanOptions {
     pub jobs: Option<usize>,
     pub host_from: HostFrom,
     pub limits: Limits,
-    /// Only these `<qemuCaps>` flags become rows of the caps table (`domains.caps_count` still counts
-    /// every flag); `None` keeps them all. A couple of hundred flags per status file make caps the
-    /// largest table, and an audit reads a handful of them.
-    pub caps_flags: Option<Arc<[String]>>,
+    /// Which `<qemuCaps>` flags become rows of the caps table (`domains.caps_count` still counts every
+    /// flag); all by default. A couple of hundred flags per status file make caps the largest table,
+    /// and an audit reads a handful of them, or all but those its target surely knows.
+    pub caps_rows: CapsRows,
     /// The document id of the first input (`doc_id` column); the others follow in scan order. A caller
     /// that combines several scans (archive members with plain files) starts each after the last.
     pub first_doc_id: u32,
@@ -147,7 +147,7 @@ fn scan_inputs(
     options: &ScanOptions,
 ) -> Result<Batch, ScanError> {
     let mut builder = TableBuilder::new()
-        .with_caps_flags(options.caps_flags.clone())
+        .with_caps_rows(options.caps_rows.clone())
         .with_first_doc_id(first_doc_id);
     let mut buf = Vec::new();
     let mut reserved = false;

@@ -2,7 +2,7 @@
 //!
 //! Strings are built as Utf8View, which polars imports without copying.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock};
 
 use arrow_array::builder::{BooleanBuilder, Int64Builder, UInt32Builder, UInt64Builder, make_view};
@@ -13,7 +13,7 @@ use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use crate::error::InputError;
 use crate::rows::Document;
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Table names, in the order the scan returns them.
 pub const TABLE_NAMES: [&str; 5] = ["domains", "devices", "caps", "live_aliases", "errors"];
@@ -97,6 +97,7 @@ pub static DEVICES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         ("has_actual", B, false),
         ("volume_actual_type", S, true),
         ("nbdkit", B, true),
+        ("in_live_list", B, true),
     ])
 });
 
@@ -115,6 +116,7 @@ pub static LIVE_ALIASES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         ("host", S, false),
         ("doc_id", U32, false),
         ("alias", S, false),
+        ("in_definition", B, false),
     ])
 });
 
@@ -329,6 +331,7 @@ struct DeviceColumns {
     has_actual: BooleanBuilder,
     volume_actual_type: StringViewBuilder,
     nbdkit: BooleanBuilder,
+    in_live_list: BooleanBuilder,
 }
 
 #[derive(Default)]
@@ -347,13 +350,10 @@ impl PairColumns {
         host: &str,
         doc_id: u32,
         values: &[std::borrow::Cow<'_, str>],
-        keep: &[String],
+        keep: impl Fn(&str) -> bool,
     ) {
         let mut kept = 0;
-        for value in values
-            .iter()
-            .filter(|v| keep.iter().any(|k| k == v.as_ref()))
-        {
+        for value in values.iter().filter(|v| keep(v.as_ref())) {
             self.value.append_value(value);
             kept += 1;
         }
@@ -390,8 +390,54 @@ struct ErrorColumns {
     column: UInt32Builder,
 }
 
+/// How a status file's two views of its devices meet: for each device of the definition, whether QEMU's
+/// device list (`<domstatus><devices>`, the ids QEMU had at the last save) names its alias (null: the
+/// device has no alias or the file has no list); for each id of that list, whether a device of the
+/// definition carries it as its alias. Both are exact string matches (sorted copies, binary searched):
+/// the rules read them instead of joining every alias of a batch against every listed id.
+fn cross_listed(doc: &Document<'_>) -> (Vec<Option<bool>>, Vec<bool>) {
+    let mut listed: Vec<&str> = doc.live_aliases.iter().map(|a| a.as_ref()).collect();
+    listed.sort_unstable();
+    let mut defined: Vec<&str> = doc
+        .devices
+        .iter()
+        .filter_map(|d| d.alias.as_deref())
+        .collect();
+    defined.sort_unstable();
+    let has_list = doc.domain.has_live_devices;
+    let in_live_list = doc
+        .devices
+        .iter()
+        .map(|d| {
+            let alias = d.alias.as_deref().filter(|_| has_list)?;
+            Some(listed.binary_search(&alias).is_ok())
+        })
+        .collect();
+    let in_definition = doc
+        .live_aliases
+        .iter()
+        .map(|a| defined.binary_search(&a.as_ref()).is_ok())
+        .collect();
+    (in_live_list, in_definition)
+}
+
 fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Which `<qemuCaps>` flags become rows of the caps table (`domains.caps_count` counts them all
+/// whichever is chosen). A couple of hundred flags per status file make caps the largest table by far,
+/// and a caller rarely needs them all.
+#[derive(Debug, Clone, Default)]
+pub enum CapsRows {
+    /// Every flag.
+    #[default]
+    All,
+    /// Only these flags (a handful: looked up by a linear scan).
+    Only(Arc<[String]>),
+    /// Every flag but these (hundreds: looked up in a hash set). An audit that needs the flags its
+    /// target release may not know drops those every target knows.
+    Except(Arc<HashSet<String>>),
 }
 
 /// Accumulates rows of all five tables for a run of inputs, then finishes them into a [`Batch`].
@@ -400,14 +446,16 @@ fn count(n: usize) -> u32 {
 /// [`TableBuilder::with_first_doc_id`] (0 by default); every row the input contributes carries it.
 #[derive(Default)]
 pub struct TableBuilder {
-    /// Caps flags that become rows (`None`: all); see `ScanOptions::caps_flags`.
-    caps_flags: Option<Arc<[String]>>,
+    /// Caps flags that become rows; see `ScanOptions::caps_rows`.
+    caps_rows: CapsRows,
     /// The id of the next input pushed.
     next_doc_id: u32,
     domains: DomainColumns,
     devices: DeviceColumns,
     caps: PairColumns,
     live_aliases: PairColumns,
+    /// The `in_definition` column of the live aliases (the other tables' pairs have no such column).
+    live_in_definition: BooleanBuilder,
     errors: ErrorColumns,
 }
 
@@ -416,9 +464,9 @@ impl TableBuilder {
         Self::default()
     }
 
-    /// Keeps only these caps flags as rows of the caps table (`None`: all).
-    pub fn with_caps_flags(mut self, caps_flags: Option<Arc<[String]>>) -> Self {
-        self.caps_flags = caps_flags;
+    /// Which caps flags become rows of the caps table (all by default).
+    pub fn with_caps_rows(mut self, caps_rows: CapsRows) -> Self {
+        self.caps_rows = caps_rows;
         self
     }
 
@@ -456,7 +504,7 @@ impl TableBuilder {
         }
         let aliases = long_bytes(doc.devices.iter().filter_map(|d| d.alias.as_deref()));
         v.alias.reserve(0, aliases * copies);
-        if self.caps_flags.is_none() {
+        if matches!(self.caps_rows, CapsRows::All) {
             self.caps.reserve(&doc.caps, copies);
         }
         self.live_aliases.reserve(&doc.live_aliases, copies);
@@ -496,6 +544,7 @@ impl TableBuilder {
         let tpm_backend = doc.devices.iter().find_map(|dev| dev.tpm_backend.as_ref());
         opt(&mut d.tpm_backend, tpm_backend.and_then(|t| t.as_deref()));
 
+        let (in_live_list, in_definition) = cross_listed(doc);
         let v = &mut self.devices;
         v.path.append_repeated(path, doc.devices.len());
         v.host.append_repeated(host, doc.devices.len());
@@ -532,12 +581,21 @@ impl TableBuilder {
             opt(&mut v.volume_actual_type, dev.volume_actual_type.as_deref());
             v.nbdkit.append_option(dev.nbdkit);
         }
-        match &self.caps_flags {
-            None => self.caps.push(path, host, doc_id, &doc.caps),
-            Some(keep) => self.caps.push_kept(path, host, doc_id, &doc.caps, keep),
+        for listed in in_live_list {
+            v.in_live_list.append_option(listed);
+        }
+        match &self.caps_rows {
+            CapsRows::All => self.caps.push(path, host, doc_id, &doc.caps),
+            CapsRows::Only(keep) => self.caps.push_kept(path, host, doc_id, &doc.caps, |flag| {
+                keep.iter().any(|k| k == flag)
+            }),
+            CapsRows::Except(drop) => self
+                .caps
+                .push_kept(path, host, doc_id, &doc.caps, |flag| !drop.contains(flag)),
         }
         self.live_aliases
             .push(path, host, doc_id, &doc.live_aliases);
+        self.live_in_definition.append_slice(&in_definition);
     }
 
     pub fn push_error(&mut self, path: &str, host: &str, error: &InputError) {
@@ -616,6 +674,7 @@ impl TableBuilder {
             Arc::new(v.has_actual.finish()),
             Arc::new(v.volume_actual_type.finish()),
             Arc::new(v.nbdkit.finish()),
+            Arc::new(v.in_live_list.finish()),
         ];
         let pair = |p: &mut PairColumns| -> Vec<ArrayRef> {
             vec![
@@ -639,10 +698,11 @@ impl TableBuilder {
             domains: RecordBatch::try_new(DOMAINS_SCHEMA.clone(), domains)?,
             devices: RecordBatch::try_new(DEVICES_SCHEMA.clone(), devices)?,
             caps: RecordBatch::try_new(CAPS_SCHEMA.clone(), pair(&mut self.caps))?,
-            live_aliases: RecordBatch::try_new(
-                LIVE_ALIASES_SCHEMA.clone(),
-                pair(&mut self.live_aliases),
-            )?,
+            live_aliases: RecordBatch::try_new(LIVE_ALIASES_SCHEMA.clone(), {
+                let mut columns = pair(&mut self.live_aliases);
+                columns.push(Arc::new(self.live_in_definition.finish()));
+                columns
+            })?,
             errors: RecordBatch::try_new(ERRORS_SCHEMA.clone(), errors)?,
         })
     }

@@ -4,7 +4,9 @@
 
 mod allocator;
 
+use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use arrow_array::ffi_stream::FFI_ArrowArrayStream;
 use arrow_array::{RecordBatch, RecordBatchIterator};
@@ -14,7 +16,9 @@ use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict};
 use regex::Regex;
-use virtaudit_core::{Batch, HostFrom, Limits, ScanError, ScanOptions, Scanner, TABLE_NAMES};
+use virtaudit_core::{
+    Batch, CapsRows, HostFrom, Limits, ScanError, ScanOptions, Scanner, TABLE_NAMES,
+};
 
 create_exception!(
     _core,
@@ -156,7 +160,7 @@ fn options(
         jobs,
         host_from,
         limits,
-        caps_flags: None,
+        caps_rows: CapsRows::All,
         first_doc_id: 0,
     })
 }
@@ -207,7 +211,8 @@ struct PyScanner {
 #[pymethods]
 impl PyScanner {
     #[new]
-    #[pyo3(signature = (paths, *, jobs, host_mode, host_value, caps_flags=None, **limits))]
+    #[allow(clippy::too_many_arguments)] // (Python keyword arguments, each converted once here)
+    #[pyo3(signature = (paths, *, jobs, host_mode, host_value, caps_flags=None, caps_except=None, **limits))]
     fn new(
         py: Python<'_>,
         paths: Vec<PathBuf>,
@@ -215,10 +220,20 @@ impl PyScanner {
         host_mode: &str,
         host_value: Option<String>,
         caps_flags: Option<Vec<String>>,
+        caps_except: Option<HashSet<String>>,
         limits: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let mut options = options(jobs, host_mode, host_value, self::limits(limits)?)?;
-        options.caps_flags = caps_flags.map(Into::into);
+        options.caps_rows = match (caps_flags, caps_except) {
+            (None, None) => CapsRows::All,
+            (Some(only), None) => CapsRows::Only(only.into()),
+            (None, Some(except)) => CapsRows::Except(Arc::new(except)),
+            (Some(_), Some(_)) => {
+                return Err(PyValueError::new_err(
+                    "caps_flags and caps_except exclude each other",
+                ));
+            }
+        };
         allocator::map_large_blocks();
         let inner = py
             .detach(|| Scanner::new(&paths, options))
