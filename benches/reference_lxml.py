@@ -23,6 +23,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -267,9 +268,11 @@ def _one(path: str, host: str, data: bytes, parser: etree.XMLParser, out: _Colum
         out.live_host.extend([host] * live)
     # (whether QEMU's list names each device's alias: null without a list or an alias)
     has_list = status and bool(_HAS_DEVICES(root))
+    uses = Counter(row[_ALIAS] for row in rows if row[_ALIAS] is not None)
     for row in rows:
         alias = row[_ALIAS]
-        out.devices.append((*row, alias in listed if has_list and alias is not None else None))
+        in_list = alias in listed if has_list and alias is not None else None
+        out.devices.append((*row, in_list, uses[alias] > 1 if alias is not None else None))
 
     if dom is not None:
         os_type = _OS_TYPE(dom)

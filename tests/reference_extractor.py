@@ -31,6 +31,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,7 @@ DEVICES_SCHEMA: dict[str, Any] = {
     "volume_actual_type": S,
     "nbdkit": pl.Boolean,
     "in_live_list": pl.Boolean,
+    "alias_repeated": pl.Boolean,
 }
 CAPS_SCHEMA: dict[str, Any] = {"path": S, "host": S, "flag": S}
 LIVE_ALIASES_SCHEMA: dict[str, Any] = {"path": S, "host": S, "alias": S, "in_definition": pl.Boolean}
@@ -396,13 +398,15 @@ def _extract_one(path: str, host: str, root: etree._Element, size: int, out: _Ta
     live = root.xpath("devices/device[@alias]") if status else []
     listed = {_attr(device, "alias") for device in live}
     has_list = status and _has(root, "devices")
-    defined = {row["alias"] for row in rows if row["alias"] is not None}
+    uses = Counter(row["alias"] for row in rows if row["alias"] is not None)
     for row in rows:
-        row["in_live_list"] = row["alias"] in listed if has_list and row["alias"] is not None else None
+        alias = row["alias"]
+        row["in_live_list"] = alias in listed if has_list and alias is not None else None
+        row["alias_repeated"] = uses[alias] > 1 if alias is not None else None
         out.add("devices", **row)
     for device in live:
         alias = _attr(device, "alias")
-        out.add("live_aliases", path=path, host=host, alias=alias, in_definition=alias in defined)
+        out.add("live_aliases", path=path, host=host, alias=alias, in_definition=alias in uses)
     os_type = _first(dom, "os[1]/type[1]") if dom is not None else None
     job = _first(root, "job[1]") if status else None
     out.add(

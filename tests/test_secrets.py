@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import io
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -200,7 +201,12 @@ def test_every_cli_output_holds_no_secret(tmp_path: Path, values: list[str]) -> 
         assert proc.returncode == 3, (fmt, proc.stderr[-2000:])
         leaks += find_leaks(output_text(target), f"audit -f {fmt} -o", values)
         leaks += find_leaks(proc.stderr, f"audit -f {fmt} -o (stderr)", values)
-        listed[fmt] = b"-cut-" in output_text(target)
+        text = output_text(target)
+        # (the table wraps long paths at any character, so "-cut-" may be split: it names the host's
+        # unreadable inputs in its hosts table instead)
+        listed[fmt] = b"-cut-" in text or (
+            fmt == "table" and re.search(rb"cut \(\d+ unreadable\)", text) is not None
+        )
     assert all(listed.values()), (
         f"unreadable inputs not listed in: {[f for f, ok in listed.items() if not ok]}"
     )

@@ -33,10 +33,9 @@ _DEVICE_BACKED_ADDRESSES: Final = ("pci", "drive", "usb", "ccw", "virtio-serial"
 
 def _alias_groups(dev: pl.LazyFrame) -> pl.LazyFrame:
     """Aliases used by more than one device of a document, with what uses them."""
-    # The rows of repeated (doc, alias) pairs, found by a hash of the pair (cheaper than comparing the
-    # pairs, and the alias's hash mixed with the doc id is cheaper than hashing a struct): a collision
-    # can only add rows, which form groups of one, dropped below.
-    dups = dev.filter((pl.col("alias").hash() ^ pl.col("doc").cast(pl.UInt64)).is_duplicated())
+    # (``alias_repeated``, set by the core: another device of the document has the alias; the groups are
+    # counted again below, so a caller's filter that leaves one device of a pair drops that group)
+    dups = dev.filter(pl.col("alias_repeated").fill_null(False))
     groups = dups.group_by("doc", "alias", maintain_order=True).agg(_alias_group_columns())
     return groups.filter(pl.col("n") > 1)
 

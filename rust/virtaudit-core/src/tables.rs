@@ -98,6 +98,7 @@ pub static DEVICES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         ("volume_actual_type", S, true),
         ("nbdkit", B, true),
         ("in_live_list", B, true),
+        ("alias_repeated", B, true),
     ])
 });
 
@@ -332,6 +333,7 @@ struct DeviceColumns {
     volume_actual_type: StringViewBuilder,
     nbdkit: BooleanBuilder,
     in_live_list: BooleanBuilder,
+    alias_repeated: BooleanBuilder,
 }
 
 #[derive(Default)]
@@ -390,12 +392,20 @@ struct ErrorColumns {
     column: UInt32Builder,
 }
 
-/// How a status file's two views of its devices meet: for each device of the definition, whether QEMU's
-/// device list (`<domstatus><devices>`, the ids QEMU had at the last save) names its alias (null: the
-/// device has no alias or the file has no list); for each id of that list, whether a device of the
-/// definition carries it as its alias. Both are exact string matches (sorted copies, binary searched):
-/// the rules read them instead of joining every alias of a batch against every listed id.
-fn cross_listed(doc: &Document<'_>) -> (Vec<Option<bool>>, Vec<bool>) {
+/// What a document's aliases say about each other, per device and per id of QEMU's device list: the
+/// rules read these columns instead of joining or grouping every alias of a batch. All exact string
+/// matches (sorted copies, binary searched).
+struct CrossListed {
+    /// Per device: QEMU's device list (`<domstatus><devices>`, the ids QEMU had at the last save) names
+    /// its alias; null when the device has no alias or the file has no list.
+    in_live_list: Vec<Option<bool>>,
+    /// Per device: another device of the definition carries the same alias; null without an alias.
+    alias_repeated: Vec<Option<bool>>,
+    /// Per id of QEMU's device list: a device of the definition carries it as its alias.
+    in_definition: Vec<bool>,
+}
+
+fn cross_listed(doc: &Document<'_>) -> CrossListed {
     let mut listed: Vec<&str> = doc.live_aliases.iter().map(|a| a.as_ref()).collect();
     listed.sort_unstable();
     let mut defined: Vec<&str> = doc
@@ -405,20 +415,25 @@ fn cross_listed(doc: &Document<'_>) -> (Vec<Option<bool>>, Vec<bool>) {
         .collect();
     defined.sort_unstable();
     let has_list = doc.domain.has_live_devices;
-    let in_live_list = doc
-        .devices
-        .iter()
-        .map(|d| {
-            let alias = d.alias.as_deref().filter(|_| has_list)?;
-            Some(listed.binary_search(&alias).is_ok())
-        })
-        .collect();
-    let in_definition = doc
-        .live_aliases
-        .iter()
-        .map(|a| defined.binary_search(&a.as_ref()).is_ok())
-        .collect();
-    (in_live_list, in_definition)
+    let aliases = doc.devices.iter().map(|d| d.alias.as_deref());
+    CrossListed {
+        in_live_list: aliases
+            .clone()
+            .map(|alias| Some(listed.binary_search(&alias.filter(|_| has_list)?).is_ok()))
+            .collect(),
+        alias_repeated: aliases
+            .map(|alias| {
+                let alias = alias?;
+                let first = defined.partition_point(|d| *d < alias);
+                Some(defined.get(first + 1) == Some(&alias))
+            })
+            .collect(),
+        in_definition: doc
+            .live_aliases
+            .iter()
+            .map(|a| defined.binary_search(&a.as_ref()).is_ok())
+            .collect(),
+    }
 }
 
 fn count(n: usize) -> u32 {
@@ -544,7 +559,7 @@ impl TableBuilder {
         let tpm_backend = doc.devices.iter().find_map(|dev| dev.tpm_backend.as_ref());
         opt(&mut d.tpm_backend, tpm_backend.and_then(|t| t.as_deref()));
 
-        let (in_live_list, in_definition) = cross_listed(doc);
+        let listed = cross_listed(doc);
         let v = &mut self.devices;
         v.path.append_repeated(path, doc.devices.len());
         v.host.append_repeated(host, doc.devices.len());
@@ -581,8 +596,9 @@ impl TableBuilder {
             opt(&mut v.volume_actual_type, dev.volume_actual_type.as_deref());
             v.nbdkit.append_option(dev.nbdkit);
         }
-        for listed in in_live_list {
-            v.in_live_list.append_option(listed);
+        for (in_list, repeated) in listed.in_live_list.iter().zip(&listed.alias_repeated) {
+            v.in_live_list.append_option(*in_list);
+            v.alias_repeated.append_option(*repeated);
         }
         match &self.caps_rows {
             CapsRows::All => self.caps.push(path, host, doc_id, &doc.caps),
@@ -595,7 +611,7 @@ impl TableBuilder {
         }
         self.live_aliases
             .push(path, host, doc_id, &doc.live_aliases);
-        self.live_in_definition.append_slice(&in_definition);
+        self.live_in_definition.append_slice(&listed.in_definition);
     }
 
     pub fn push_error(&mut self, path: &str, host: &str, error: &InputError) {
@@ -675,6 +691,7 @@ impl TableBuilder {
             Arc::new(v.volume_actual_type.finish()),
             Arc::new(v.nbdkit.finish()),
             Arc::new(v.in_live_list.finish()),
+            Arc::new(v.alias_repeated.finish()),
         ];
         let pair = |p: &mut PairColumns| -> Vec<ArrayRef> {
             vec![
