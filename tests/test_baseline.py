@@ -360,8 +360,8 @@ def test_write_baseline_refuses_to_overwrite_anything_but_a_baseline(tmp_path: P
     out = tmp_path / "r.json"
     for target, extra, says in (
         (other, [], "exists and is not a virtaudit baseline"),
-        (xml, [], "is an input or output of this run"),
-        (out, ["-o", out], "is an input or output of this run"),
+        (xml, [], "is also an input or output of this run"),
+        (out, ["-o", out], "is also an input or output of this run"),
         (tmp_path / "no" / "b.toml", [], "no such directory"),
     ):
         before = target.read_bytes() if target.exists() else None
@@ -370,6 +370,10 @@ def test_write_baseline_refuses_to_overwrite_anything_but_a_baseline(tmp_path: P
         assert (target.read_bytes() if target.exists() else None) == before
     result = invoke("audit", xml, "-q", "--reason", "why")
     assert result.exit_code == 2 and "--write-baseline" in result.stderr
+    baseline = tmp_path / "b.toml"
+    baseline.write_text("version = 1\n")
+    result = invoke("audit", xml, "-q", "--baseline", baseline, "-o", baseline)
+    assert result.exit_code == 2 and baseline.read_text() == "version = 1\n"
 
 
 def test_rewriting_a_baseline_keeps_reasons_and_expiry_and_drops_stale_entries(
@@ -415,3 +419,21 @@ def test_entries_read_back_as_written() -> None:
     assert [e.index for e in back.expired()] == [1]
     with pytest.raises(BaselineProblem, match="reason is empty"):
         parse_baseline(baseline_toml([Entry(1, None, "h", "PCI001", "uuid", "u", None, "")]), Path("b"))
+
+
+def test_a_guest_without_uuid_is_keyed_by_its_name_and_the_entry_says_so(tmp_path: Path) -> None:
+    host = tmp_path / "fleet" / "hv-x86-01"
+    host.mkdir(parents=True)
+    text = (FLEET / "hv-x86-01" / "legacy-erp.xml").read_text()
+    (host / "legacy-erp.xml").write_text(re.sub(r"\s*<uuid>[^<]*</uuid>", "", text, count=1))
+    path = tmp_path / "b.toml"
+    result = invoke("audit", host.parent, "-q", "--write-baseline", path, "--reason", REASON)
+    assert result.exit_code == 1, result.output
+    entries = entries_of(path)
+    codes = {p["code"] for p in planted() if p["guest"] == "legacy-erp"}
+    assert {e["code"] for e in entries} == codes and all("uuid" not in e for e in entries)
+    assert all(e["guest"] == "legacy-erp" for e in entries)
+    assert "matched by guest name" in path.read_text()
+    result = invoke("audit", host.parent, "-q", "-f", "json", "--baseline", path)
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 0 and doc["findings"] == [] and doc["summary"]["suppressed"] >= len(codes)

@@ -164,6 +164,7 @@ def prepare_baseline(
 
     run = BaselineRun(codes_run=frozenset(select_codes(*codes)))
     if baseline is not None:
+        _not_named(baseline, named, "--baseline")
         run.baseline = _load(baseline)
         for entry in run.baseline.expired():
             console.warn(_expired(run.baseline.path, entry))
@@ -204,15 +205,18 @@ def _load(path: Path) -> Baseline:
         raise usage_error(str(exc), "--baseline") from exc
 
 
+def _not_named(path: Path, named: list[str], option: str) -> None:
+    """A usage error when ``path`` is also an input or an output of the run (``-o`` would overwrite the
+    baseline it reads; ``--write-baseline`` would overwrite an input)."""
+    real = os.path.realpath(path)
+    if any(other and os.path.realpath(other) == real for other in named):
+        raise usage_error(f"{path} is also an input or output of this run", option)
+
+
 def _write_target(path: Path, named: list[str]) -> Baseline | None:
     """The baseline already at ``path`` (its reasons are kept), or None. Refused: a file the run reads or
     writes otherwise, and any existing file that is not a baseline (nothing else is ever overwritten)."""
-    real = os.path.realpath(path)
-    for other in named:
-        if other and os.path.realpath(other) == real:
-            raise usage_error(
-                f"{path} is an input or output of this run; not overwritten", "--write-baseline"
-            )
+    _not_named(path, named, "--write-baseline")
     if not path.parent.is_dir():
         raise usage_error(f"{path}: no such directory {path.parent}", "--write-baseline")
     if not os.access(path.parent, os.W_OK):
