@@ -437,3 +437,20 @@ def test_a_guest_without_uuid_is_keyed_by_its_name_and_the_entry_says_so(tmp_pat
     result = invoke("audit", host.parent, "-q", "-f", "json", "--baseline", path)
     doc = json.loads(result.stdout)
     assert result.exit_code == 0 and doc["findings"] == [] and doc["summary"]["suppressed"] >= len(codes)
+
+
+def test_rewriting_keeps_the_entries_of_a_host_with_an_unreadable_input(
+    written: Path, tmp_path: Path
+) -> None:
+    fleet = tmp_path / "fleet"
+    shutil.copytree(FLEET, fleet, ignore=shutil.ignore_patterns("*.csv", "*.txt", "*.md"))
+    mail = fleet / "hv-x86-01" / "mail-01.xml"
+    mail.write_bytes(mail.read_bytes()[:200])  # (its finding cannot be seen: its entry is not stale)
+    path = tmp_path / "b.toml"
+    shutil.copy(written, path)
+    result = invoke("audit", fleet, "--write-baseline", path)
+    assert result.exit_code == 3
+    assert entries_of(path) == entries_of(written)  # nothing dropped, every reason kept
+    assert flat("some inputs could not be read; their findings are not in the baseline") in flat(
+        result.stderr
+    )
