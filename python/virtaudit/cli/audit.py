@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Any
 import typer
 
 from virtaudit.cli import console
+from virtaudit.cli.baselines import BaselineOpt, ReasonOpt, WriteBaselineOpt, prepare_baseline
 from virtaudit.cli.options import (
     DEFAULT_BATCH_FILES,
     BatchOpt,
@@ -127,6 +128,9 @@ def audit_command(
     jobs: JobsOpt = None,
     quiet: QuietOpt = False,
     limit: Annotated[int, typer.Option("--limit", min=0, help="Table format: rows per table (0: all).")] = 50,
+    baseline: BaselineOpt = None,
+    write_baseline: WriteBaselineOpt = None,
+    reason: ReasonOpt = None,
     max_file_size: MaxFileSizeOpt = None,
     max_depth: MaxDepthOpt = None,
     max_elements: MaxElementsOpt = None,
@@ -152,6 +156,11 @@ def audit_command(
     max_age_s = check_max_age(max_age)
     facts = load_facts(host_facts)
     scan_paths, host_naming, default = expand_paths(paths, host_naming)
+    named = [*scan_paths, *(str(p) for p in [host_facts, *(output or [])] if p is not None)]
+    min_sev = min_severity.value if min_severity else None
+    accepted = prepare_baseline(
+        baseline, write_baseline, reason, min_severity=min_sev, named=named, codes=(select_l, ignore_l)
+    )
     if default:
         console.note(quiet, f"reading {scan_paths[0]} as host {host_naming!r}")
     options = ScanOptions(
@@ -173,22 +182,12 @@ def audit_command(
     # Scanning starts here, in a worker thread, while the rules (and polars) are imported below.
     pieces = Pieces(scan_paths, options, on_start=progress.start, on_batch=progress.advance)
     from virtaudit import __version__
-    from virtaudit.catalog import rules as catalog_rules
     from virtaudit.pipeline import audit_pieces
     from virtaudit.reports.hosts import facts_origin
-    from virtaudit.reports.stream import ReportSink
 
     if statistics and outputs == [("table", None)]:
         outputs = []  # (the statistics take the table's place on standard output)
-    formats = tuple(fmt for fmt, _path in outputs) + (("table",) if statistics else ())
-    sink = ReportSink(
-        formats[0],
-        fail_on=fail_on.value,
-        min_severity=min_severity.value if min_severity else None,
-        limit=limit,
-        catalog=catalog_rules(),
-        formats=formats,
-    )
+    sink = _sink(outputs, statistics, fail_on=fail_on.value, min_severity=min_sev, limit=limit)
     given = (
         (str(host_facts), frozenset(facts["host"].to_list())) if host_facts and facts is not None else None
     )
@@ -201,7 +200,8 @@ def audit_command(
                 from virtaudit.live import annotate
 
                 findings = annotate(batch.scan, findings)
-            sink.add(batch.scan, findings)
+            findings, suppressed = accepted.split(findings)
+            sink.add(batch.scan, findings, suppressed)
             recorded = batch.piece.facts
             origin = facts_origin(batch.scan.sources) if recorded is not None else ""
             sink.hosts.add_facts(batch.facts, recorded, given, origin)
@@ -217,9 +217,34 @@ def audit_command(
         "generated": now(),
         "version": __version__,
         "options": {"elapsed_s": f"{time.monotonic() - started:.3f}"},
+        "baseline": accepted.outcome(sink.suppressed, sink.hosts.hosts),
     }
     report = _write_all(sink, outputs, run, quiet=quiet, statistics=statistics)
+    accepted.write(quiet=quiet)
     raise typer.Exit(report.exit_code)
+
+
+def _sink(
+    outputs: list[tuple[str, Path | None]],
+    statistics: bool,
+    *,
+    fail_on: str,
+    min_severity: str | None,
+    limit: int,
+) -> ReportSink:
+    """The sink of every output of the run (and of the statistics, which read the table's counts)."""
+    from virtaudit.catalog import rules as catalog_rules
+    from virtaudit.reports.stream import ReportSink
+
+    formats = tuple(fmt for fmt, _path in outputs) + (("table",) if statistics else ())
+    return ReportSink(
+        formats[0],
+        fail_on=fail_on,
+        min_severity=min_severity,
+        limit=limit,
+        catalog=catalog_rules(),
+        formats=formats,
+    )
 
 
 def _write_all(
@@ -236,6 +261,8 @@ def _write_all(
         console.note(quiet, "no status XML found in the given paths")
     if (warning := report.judged_against()["warning"]) is not None:
         console.warn(f"warning: {warning}")
+    if (line := report.suppressed_line()) is not None:
+        console.note(False, line)  # (even with --quiet: a gate that suppresses findings says so)
     for fmt, path in outputs:
         console.emit(
             _writer(sink, sink.report(fmt, **run), fmt, color=console.color(path), quiet=quiet), path

@@ -3,7 +3,8 @@
 Found, first match wins: the file ``$VIRTAUDIT_CONFIG`` names; ``virtaudit.toml`` in the current directory;
 the ``[tool.virtaudit]`` table of ``pyproject.toml`` in the current directory. Every option given on the
 command line wins over the file. Keys (all optional): ``target_libvirt``, ``host_facts``, ``select``,
-``ignore`` (lists of codes or families), ``fail_on``, ``min_severity``. An unknown key, a value of the wrong
+``ignore`` (lists of codes or families), ``fail_on``, ``min_severity``, ``baseline`` (a file of accepted
+findings, :mod:`virtaudit.baseline`). An unknown key, a value of the wrong
 type, or a file that is not TOML is a usage error (exit 2) naming the file and the key, never the value.
 """
 
@@ -24,6 +25,7 @@ KEYS: Final = {
     "ignore": True,
     "fail_on": False,
     "min_severity": False,
+    "baseline": False,
 }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 # (defined in virtaudit.schema, their one home; re-exported here for the report writers)
 from virtaudit.reports._common import machine_family as machine_family
@@ -225,6 +225,10 @@ class AuditReport:
     host_rows: pl.DataFrame | None = None
     """One row per host with its verdict (:data:`virtaudit.reports.hosts.HOST_COLUMNS`), as the command
     line counted it batch by batch. None: worked out from ``findings``, ``guests`` and ``errors``."""
+    baseline: dict[str, Any] | None = None
+    """The baseline the run applied (``--baseline``): ``file``, ``entries``, ``suppressed`` (findings
+    left out of the report, at or above ``min_severity``), ``by_severity`` (the same per severity),
+    ``expired`` and ``stale`` (entries). None: no baseline."""
 
     def host_verdicts(self) -> pl.DataFrame:
         """Per host: ``restart-safe``, ``at-risk`` or ``unknown``, guests, the worst finding, the facts."""
@@ -281,6 +285,22 @@ class AuditReport:
         hosts = self.guest_counts()["host"].cast(pl.String)
         return pl.concat([hosts, self.errors["host"].cast(pl.String)]).n_unique()
 
+    @property
+    def suppressed(self) -> int:
+        """Findings the baseline left out of the report (0 without one)."""
+        return int(self.baseline["suppressed"]) if self.baseline is not None else 0
+
+    def suppressed_line(self) -> str | None:
+        """The baseline's effect in one sentence (None without a baseline)."""
+        if self.baseline is None:
+            return None
+        b = self.baseline
+        detail = ", ".join(f"{s} {n}" for s, n in (b.get("by_severity") or {}).items() if n)
+        line = f"{b['suppressed']} finding(s) suppressed by the baseline {b['file']}"
+        line += f" ({detail})" if detail else ""
+        extra = [f"{b[k]} {k} entr{'y' if b[k] == 1 else 'ies'}" for k in ("expired", "stale") if b.get(k)]
+        return line + ("; " + ", ".join(extra) if extra else "")
+
     def counts(self) -> dict[str, int]:
         import polars as pl
 
@@ -298,10 +318,18 @@ class AuditReport:
             "failing": self.failing,
             "unreadable": self.errors.height,
             **by_sev,
+            "suppressed": self.suppressed,
         }
 
     def verdict(self) -> str:
-        """One sentence on what the exit code means."""
+        """One sentence on what the exit code means (and how many findings a baseline suppressed: a
+        green run with a baseline says so)."""
+        text = self._verdict()
+        if self.baseline is not None:
+            text += f" ({self.suppressed} suppressed by the baseline)"
+        return text
+
+    def _verdict(self) -> str:
         if self.errors.height:
             return (
                 f"exit 3: {self.errors.height} input(s) could not be read; the findings above cover only "

@@ -48,6 +48,7 @@ def header(report: AuditReport) -> dict[str, Any]:
         "exit_code": report.exit_code,
         "judged_against": report.judged_against(),
         "summary": report.counts(),
+        "baseline": report.baseline,
     }
 
 

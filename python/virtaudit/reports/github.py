@@ -84,6 +84,8 @@ class Spool:
             )
             for h in report.host_verdicts().iter_rows(named=True)
         ]
+        if (line := report.suppressed_line()) is not None:
+            lines.append(command("notice", line, title="virtaudit baseline"))
         judged = report.judged_against()
         if judged["warning"]:
             lines.append(command("warning", str(judged["warning"]), title="virtaudit target"))

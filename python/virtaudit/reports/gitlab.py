@@ -81,6 +81,10 @@ class Spool:
             for h in report.host_verdicts().iter_rows(named=True)
             if h["verdict"] != "restart-safe"
         ]
+        if (summary := report.suppressed_line()) is not None:
+            # (Code Quality has no summary: the count is an info issue, so it is never silently gone)
+            file = str((report.baseline or {}).get("file"))
+            extra.append(_other("baseline", file, summary, file, "info"))
         sep = b"[\n  "
         for line in self.rows.lines():
             stream.write(sep + line)

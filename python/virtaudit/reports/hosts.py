@@ -35,6 +35,7 @@ HOST_COLUMNS: Final = (
     "unreadable",
     "findings",
     "failing",
+    "suppressed",
     "worst_severity",
     "worst_code",
     "libvirt_version",
@@ -91,6 +92,7 @@ class _Host:
     unreadable: int = 0
     findings: int = 0
     failing: int = 0
+    suppressed: int = 0
     worst_rank: int = len(SEVERITIES)
     worst_code: str | None = None
     libvirt: str | None = None
@@ -139,6 +141,11 @@ class HostBook:
             entry.failing += failing
             if worst < entry.worst_rank or (worst == entry.worst_rank and str(code) < str(entry.worst_code)):
                 entry.worst_rank, entry.worst_code = worst, code
+
+    def add_suppressed(self, suppressed: pl.DataFrame) -> None:
+        """Findings a baseline suppressed (counted, never part of the verdict)."""
+        for host, n in suppressed.group_by("host").len().iter_rows():
+            self._host(host).suppressed += n
 
     def add_facts(
         self,
@@ -189,6 +196,7 @@ class HostBook:
                     h.unreadable,
                     h.findings,
                     h.failing,
+                    h.suppressed,
                     worst,
                     h.worst_code if worst else None,
                     h.libvirt,
@@ -197,7 +205,7 @@ class HostBook:
                 )
             )
         rows.sort(key=lambda r: (VERDICTS.index(str(r[1])), str(r[0])))
-        counted = ("guests", "unreadable", "findings", "failing")
+        counted = ("guests", "unreadable", "findings", "failing", "suppressed")
         schema: dict[str, Any] = {c: pl.UInt32 if c in counted else pl.String for c in HOST_COLUMNS}
         return pl.DataFrame(rows, schema=schema, orient="row")
 
@@ -225,6 +233,8 @@ def verdict_line(row: dict[str, Any], fail_on: str) -> str:
         parts.append("no finding")
     if row["failing"]:
         parts.append(f"{row['failing']} at or above {fail_on}")
+    if row.get("suppressed"):
+        parts.append(f"{row['suppressed']} suppressed by the baseline")
     if row["libvirt_version"] or row["qemu_version"]:
         parts.append(
             f"judged with libvirt {row['libvirt_version'] or '(target)'}, QEMU {row['qemu_version'] or '?'} "

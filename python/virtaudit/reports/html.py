@@ -265,6 +265,8 @@ def _cards(report: AuditReport) -> str:
         (f"at or above {report.fail_on}", c["failing"]),
         ("unreadable inputs", c["unreadable"]),
     ]
+    if report.baseline is not None:
+        items.append(("suppressed by the baseline", c["suppressed"]))
     cells = "".join(
         f'<div class="card"><div class="n">{n}</div><div class="l">{_e(label)}</div></div>'
         for label, n in items
@@ -316,7 +318,9 @@ def _hosts(report: AuditReport) -> str:
 def _judged(report: AuditReport) -> str:
     judged = report.judged_against()
     warning = f'<div class="verdict warn">warning: {_e(judged["warning"])}</div>' if judged["warning"] else ""
-    return f'<p class="judged"><b>Judged against</b> {_e(judged["means"])}.</p>{warning}'
+    line = report.suppressed_line()
+    suppressed = f'<p class="judged"><b>Baseline</b> {_e(line)}.</p>' if line else ""
+    return f'<p class="judged"><b>Judged against</b> {_e(judged["means"])}.</p>{warning}{suppressed}'
 
 
 def _pill(severity: str) -> str:

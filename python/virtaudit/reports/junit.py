@@ -161,6 +161,8 @@ class Spool:
                     "libvirt_version": h["libvirt_version"],
                     "qemu_version": h["qemu_version"],
                     "facts_source": h["facts_source"],
+                    # (only where a baseline suppressed some: a report without one is unchanged)
+                    "suppressed": h["suppressed"] or None,
                 }
                 for h in report.host_verdicts().iter_rows(named=True)
             }

@@ -205,6 +205,19 @@ class Spool:
             ]
             self.rows.write(rank, ("\n".join(lines) + "\n").encode(), len(lines))
 
+    def add_suppressed(self, suppressed: pl.DataFrame) -> None:
+        """Findings a baseline accepted: results like the others, with SARIF's own ``suppressions``
+        (kind ``external``: the baseline file; status ``accepted``; its reason as the justification), so
+        that code scanning shows them as dismissed rather than losing them."""
+        extra = ("baseline_reason", "baseline_expires", "baseline_entry")
+        for rank, part in by_severity(suppressed):
+            lines = []
+            for f in part.iter_rows(named=True):
+                result = _result({k: v for k, v in f.items() if k not in extra}, self._index)
+                result["suppressions"] = [_suppression(f)]
+                lines.append(json.dumps(result, ensure_ascii=False))
+            self.rows.write(rank, ("\n".join(lines) + "\n").encode(), len(lines))
+
     def finish(self, report: AuditReport, stream: IO[bytes]) -> None:
         rules = _rules(report)
         invocation: dict[str, Any] = {
@@ -236,6 +249,7 @@ class Spool:
                         "hosts": report.host_verdicts().to_dicts(),
                         "fail_on": report.fail_on,
                         "summary": report.counts(),
+                        **({"baseline": report.baseline} if report.baseline is not None else {}),
                     },
                 }
             ],
@@ -245,6 +259,18 @@ class Spool:
         self.rows.write_json_array(stream, indent=8)
         self.rows.close()
         stream.write(tail.encode() + b"\n")
+
+
+def _suppression(f: dict[str, Any]) -> dict[str, Any]:
+    properties = {"entry": f.get("baseline_entry")}
+    if f.get("baseline_expires"):
+        properties["expires"] = f["baseline_expires"]
+    return {
+        "kind": "external",
+        "status": "accepted",
+        "justification": f.get("baseline_reason") or "",
+        "properties": properties,
+    }
 
 
 # Where the streamed results go in the document (a string no catalog text holds).

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, Final, Protocol
+from typing import IO, TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from virtaudit.pipeline.collect import KeptRows
 from virtaudit.pipeline.inputs import detached
@@ -46,6 +46,13 @@ class Spool(Protocol):
     def add(self, findings: pl.DataFrame, guests: pl.DataFrame | None = None) -> None: ...
 
     def finish(self, report: AuditReport, stream: IO[bytes]) -> None: ...
+
+
+@runtime_checkable
+class ShowsSuppressed(Protocol):
+    """A spool that lists suppressed findings as such (SARIF: results with ``suppressions``)."""
+
+    def add_suppressed(self, suppressed: pl.DataFrame) -> None: ...
 
 
 @dataclass
@@ -101,6 +108,8 @@ class ReportSink:
     errors: KeptRows = field(default_factory=KeptRows)
     guest_counts: dict[str | None, int] = field(default_factory=dict)
     failing: int = 0
+    suppressed: dict[str, int] = field(default_factory=dict)
+    """Findings a baseline suppressed, per severity (at or above ``min_severity``, as the findings)."""
     _outputs: list[_Output] = field(default_factory=list)
     _tally: Any = None
     _hosts: Any = None
@@ -127,10 +136,9 @@ class ReportSink:
         """The per-host counts (:class:`~virtaudit.reports.hosts.HostBook`)."""
         return self._hosts
 
-    def add(self, scan: Scan, findings: pl.DataFrame) -> None:
-        """One batch: its tables and its findings (the contract's columns, strings)."""
-        import polars as pl
-
+    def add(self, scan: Scan, findings: pl.DataFrame, suppressed: pl.DataFrame | None = None) -> None:
+        """One batch: its tables and its findings (the contract's columns, strings); ``suppressed``: the
+        findings a baseline took out of them (counted, and listed as such by SARIF)."""
         from virtaudit.reports import failing_count, guests_of
 
         self.errors.add(scan.errors)
@@ -138,9 +146,12 @@ class ReportSink:
             self.guest_counts[host] = self.guest_counts.get(host, 0) + n
         self.failing += failing_count(findings, self.fail_on)
         self._hosts.add(scan.domains, findings, scan.errors)
-        if self.min_severity is not None:
-            shown = SEVERITIES[: severity_rank(self.min_severity) + 1]
-            findings = findings.filter(pl.col("severity").is_in(shown))
+        findings = self._shown(findings)
+        if suppressed is not None and suppressed.height:
+            # (per host before --min-severity, as the host's findings; in the summary after it, as the
+            # findings there)
+            self._hosts.add_suppressed(suppressed)
+            self._add_suppressed(self._shown(suppressed))
         columns = tuple(dict.fromkeys(c for f in self.formats for c in GUEST_COLUMNS_FOR.get(f, ())))
         guests = guests_of(scan.domains).select(columns) if columns else None
         self._tally.add(findings, guests)
@@ -150,6 +161,22 @@ class ReportSink:
                 out.spool.add(findings, guests.select(needed) if guests is not None and needed else None)
             if out.top is not None:
                 out.top.add(findings)
+
+    def _shown(self, findings: pl.DataFrame) -> pl.DataFrame:
+        """The findings at or above ``--min-severity``."""
+        import polars as pl
+
+        if self.min_severity is None:
+            return findings
+        shown = SEVERITIES[: severity_rank(self.min_severity) + 1]
+        return findings.filter(pl.col("severity").is_in(shown))
+
+    def _add_suppressed(self, suppressed: pl.DataFrame) -> None:
+        for severity, n in suppressed.group_by("severity").len().iter_rows():
+            self.suppressed[severity] = self.suppressed.get(severity, 0) + n
+        for out in self._outputs:
+            if isinstance(out.spool, ShowsSuppressed):
+                out.spool.add_suppressed(suppressed)
 
     def report(self, fmt: str | None = None, **run: Any) -> AuditReport:
         """The report of everything added, as ``fmt`` shows it (default: the first format; ``run``:

@@ -171,6 +171,8 @@ def statistics(report: AuditReport) -> str:
     ]
     for kind, n in report.errors.group_by("kind").len().sort("kind").iter_rows():
         lines.append(f"{n:>7}  {'INPUT':<7} {'error':<8} {printable(kind)} (unreadable inputs)")
+    if report.baseline is not None:
+        lines.append(f"{report.suppressed:>7}  {'':<7} {'':<8} suppressed by the baseline")
     return "\n".join(lines) + ("\n" if lines else "")
 
 
@@ -285,6 +287,8 @@ def render(
         _summary_tables(report, console)
         console.print()
     _findings_table(report.findings, limit, console, report.finding_total)
+    if (line := report.suppressed_line()) is not None:
+        console.print(Text(printable(line), style="dim"))
     _errors_table(report.errors, limit, console)
     if not quiet:
         console.print()
