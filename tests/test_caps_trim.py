@@ -71,3 +71,40 @@ def test_trimmed_strings_do_not_share_the_batch_buffers() -> None:
     small = trim_caps(whole().caps, audit_target_keys(None))
     assert small.schema == whole().caps.schema
     assert small.height and small.estimated_size() < whole().caps.estimated_size() / 3
+
+
+@pytest.mark.parametrize(
+    ("target", "facts"),
+    [
+        (None, None),
+        ("9.0.0", None),
+        ("11.3.0", pl.DataFrame({"host": ["lab", "hv-x86-01"], "libvirt_version": ["9.0.0", "7.9.0"]})),
+    ],
+)
+def test_an_audits_scan_gets_the_trimmed_caps_from_the_core(
+    target: str | None, facts: pl.DataFrame | None
+) -> None:
+    """The audit's own scan (`Pieces` with the audit's targets): the core builds only the caps rows that
+    trim_caps keeps, so the rules see the same rows and give the same findings as on the whole table."""
+    from virtaudit.pipeline.inputs import Pieces, ScanOptions, limits_of
+
+    options = ScanOptions(
+        None,
+        None,
+        limits_of(None, None, None),
+        None,
+        quiet=True,
+        audit_only=True,
+        audit_targets=(target, facts),
+    )
+    pieces = [piece.scan for piece in Pieces([str(p) for p in SOURCES], options)]
+    assert len(pieces) == 1
+    scan = pieces[0]
+    keys = audit_target_keys(target, facts)
+    expected = trim_caps(whole().caps, keys)
+    assert scan.caps.height == expected.height < whole().caps.height / 2
+    assert sorted(scan.caps["flag"].to_list()) == sorted(expected["flag"].to_list())
+    assert scan.domains["caps_count"].sum() == whole().domains["caps_count"].sum()
+    assert audit(scan, target_libvirt=target, host_facts=facts).equals(
+        audit(whole(), target_libvirt=target, host_facts=facts)
+    )

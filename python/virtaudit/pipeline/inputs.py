@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from virtaudit.pipeline.identity import HostClaims, OtherDocuments
 
@@ -311,7 +311,7 @@ class Pieces:
             # if the walk's memory stayed in the worker's allocator arena.
             caps_rows = _caps_rows(options)
             # (an audit's batches keep only the caps rows the rules need: the core's job where it can)
-            self._trim_plain = options.audit_only and caps_rows == {"caps_flags": None}
+            self._trim_plain = options.audit_only and caps_rows == (None, None)
             scanner = _open_scanner(plain, options, caps_rows)
             # (read now, where needed: once scanning, the scanner is held by the scan in flight, and the core
             # refuses any other call on it meanwhile)
@@ -396,18 +396,22 @@ def _after_last_id(scan: Scan, next_id: int) -> int:
     return next_id if last is None else max(next_id, int(last) + 1)  # type: ignore[arg-type]
 
 
-def _caps_rows(options: ScanOptions) -> dict[str, Any]:
-    """Which caps flags the core makes rows of (the Scanner's ``caps_flags`` or ``caps_except``)."""
+CapsRows: TypeAlias = tuple[list[str] | None, frozenset[str] | None]
+"""The core Scanner's ``caps_flags`` (only these flags; None: all) and ``caps_except`` (all but these)."""
+
+
+def _caps_rows(options: ScanOptions) -> CapsRows:
+    """Which caps flags the core makes rows of."""
     if not options.audit_only:
-        return {"caps_flags": None if options.caps_flags is None else list(options.caps_flags)}
+        return (None if options.caps_flags is None else list(options.caps_flags)), None
     from virtaudit.catalog import CAPS_FLAGS_USED
     from virtaudit.schema import ALL_CAPS_FLAGS
 
     if ALL_CAPS_FLAGS not in CAPS_FLAGS_USED:
-        return {"caps_flags": list(CAPS_FLAGS_USED)}
+        return list(CAPS_FLAGS_USED), None
     drop = _caps_ignorable(options)
     # (the rows no rule needs are never built: the caps table is most of a batch's strings)
-    return {"caps_except": drop} if drop else {"caps_flags": None}
+    return None, (drop or None)
 
 
 def _caps_ignorable(options: ScanOptions) -> frozenset[str]:
@@ -426,7 +430,7 @@ def _caps_ignorable(options: ScanOptions) -> frozenset[str]:
     return caps_ignorable(keys)
 
 
-def _open_scanner(paths: list[str], options: ScanOptions, caps_rows: dict[str, Any]) -> _core.Scanner:
+def _open_scanner(paths: list[str], options: ScanOptions, caps_rows: CapsRows) -> _core.Scanner:
     """The core's batch scanner of ``paths`` (its walk has listed the inputs)."""
     from virtaudit import _core
     from virtaudit.hostnames import host_mode
@@ -438,7 +442,8 @@ def _open_scanner(paths: list[str], options: ScanOptions, caps_rows: dict[str, A
         jobs=options.jobs,
         host_mode=mode,
         host_value=value,
-        **caps_rows,
+        caps_flags=caps_rows[0],
+        caps_except=caps_rows[1],
         **options.limits,
     )
 
