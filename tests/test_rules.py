@@ -684,6 +684,33 @@ def test_doc_ids_follow_runs_of_a_document() -> None:
     assert doc_ids(table.clear(), keys).to_list() == []
 
 
+def test_core_ids_find_the_same_documents_as_paths(tmp_path: Path) -> None:
+    """ids_to_rows (the core's doc_id, one gather) against doc_ids (path and host): the same document for
+    every row of every table of a real scan with unreadable files among its inputs; None where the ids
+    cannot be trusted, so the path lookup is used."""
+    from virtaudit.rules._base import doc_ids, ids_to_rows
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "cut.xml").write_text("<domstatus><domain")
+    scan = virtaudit.scan(FIXTURES, bad, Path(__file__).parent / "lab" / "recorded")
+    assert scan.errors.height == 1
+    domains = scan.domains.with_row_index("doc")
+    keys = domains.select("path", "host", "doc")
+    assert domains.height > 20
+    for table in (scan.devices, scan.caps, scan.live_aliases):
+        by_id = ids_to_rows(table, domains)
+        assert by_id is not None and by_id.null_count() == 0
+        assert by_id.to_list() == doc_ids(table, keys).to_list()
+    # a row whose id no document has (an error row's): null, as by path
+    stray = scan.devices.head(1).with_columns(pl.lit(domains["doc_id"].max() + 1, pl.UInt32).alias("doc_id"))
+    assert ids_to_rows(stray, domains).to_list() == [None]  # type: ignore[union-attr]
+    # ids repeated (frames merged by hand) or absent: no answer
+    twice = pl.concat([domains, domains])
+    assert ids_to_rows(scan.devices, twice) is None
+    assert ids_to_rows(scan.devices.drop("doc_id"), domains) is None
+
+
 def test_audit_is_the_same_with_domains_in_another_order() -> None:
     """Documents are matched by value, not by the scan's row order."""
     scan = fixture_scan()
