@@ -39,7 +39,7 @@ __all__ = [
 FINDING_COLUMNS: Final = RULE_FINDING_COLUMNS
 
 
-_DOC_COLUMNS: Final = ("kind", "name", "arch", "machine", "target_key", "qemu_key", "target_text")
+_DOC_COLUMNS: Final = ("kind", "arch", "machine", "target_key", "qemu_key", "target_text")
 """The per-document columns copied onto every device row."""
 
 
