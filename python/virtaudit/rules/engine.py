@@ -4,6 +4,7 @@ queries over a batch's :class:`~virtaudit.rules._base.Context`."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Final
 
 import polars as pl
 
@@ -78,8 +79,11 @@ def run(ctx: Context, codes: Sequence[str]) -> pl.DataFrame:
 
     Each rule is a query plan, so polars reads only the columns it needs. Every rule's hits are collected
     by one ``collect_all``, with the in-memory engine (a batch is small and already in memory: the
-    streaming engine's set-up costs more than it saves): polars computes the parts the plans share once
-    (the PCI controllers, the alias groups of ALS002 and ALS007, ...) and pays the per-collect set-up once.
+    streaming engine's set-up costs more than it saves), paying the per-collect set-up once. Without
+    polars' search for sub-plans the plans share: what they share is mostly built eagerly in
+    :meth:`Context.build` (the PCI controllers) or marked with ``cache()``, and the search cost more than
+    it found (the rules over 20,000 files in batches of 2,000: 0.35 s with it, 0.30 s without, median of
+    5 side by side, the same findings).
 
     The plans collect the hits only, with the columns their findings read: most rules find nothing in a
     batch, and planning the message expressions costs more than rendering them for the few rows found,
@@ -87,7 +91,11 @@ def run(ctx: Context, codes: Sequence[str]) -> pl.DataFrame:
     """
     rules = registered()
     parts = [part for code in codes for part in rules[code].parts(ctx)]
-    hits = pl.collect_all([frame.select(shape.reads) for frame, shape in parts], engine="in-memory")
+    hits = pl.collect_all(
+        [frame.select(shape.reads) for frame, shape in parts],
+        engine="in-memory",
+        optimizations=_OPTIMIZATIONS,
+    )
     found = [
         rows.lazy().select(shape.columns) for rows, (_, shape) in zip(hits, parts, strict=True) if rows.height
     ]
@@ -96,4 +104,8 @@ def run(ctx: Context, codes: Sequence[str]) -> pl.DataFrame:
             schema={name: (pl.UInt32 if name == "doc" else pl.String) for name in FINDING_COLUMNS}
         )
     # (no cast to a schema: :func:`finding_columns` gives every part the same column types)
-    return pl.concat(pl.collect_all(found, engine="in-memory"), how="vertical")
+    return pl.concat(pl.collect_all(found, engine="in-memory", optimizations=_OPTIMIZATIONS), how="vertical")
+
+
+_OPTIMIZATIONS: Final = pl.QueryOptFlags(comm_subplan_elim=False)
+"""polars' default optimisations but the search for common sub-plans (see :func:`run`)."""
