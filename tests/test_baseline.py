@@ -268,6 +268,14 @@ def test_the_configuration_file_names_the_baseline_and_the_command_line_wins(
     doc = json.loads(run.stdout)
     assert doc["summary"]["suppressed"] == 1 and doc["baseline"]["file"] == "one.toml"
     assert len(doc["findings"]) == len(plain["findings"]) - 1 and run.returncode == 1
+    # --no-baseline: the configuration file's baseline is not used; with --baseline too: a usage error
+    run = cli(tmp_path, "-f", "json", "--no-baseline")
+    doc = json.loads(run.stdout)
+    assert run.returncode == 1 and doc["summary"]["suppressed"] == 0 and doc["baseline"] is None
+    assert len(doc["findings"]) == len(plain["findings"])
+    run = cli(tmp_path, "--baseline", "one.toml", "--no-baseline")
+    said = " ".join(re.sub("[│╭╮╰╯─]", " ", run.stderr).split())  # (the error box wraps its text)
+    assert run.returncode == 2 and "--baseline and --no-baseline exclude each other" in said
     (tmp_path / "virtaudit.toml").write_text("baseline = 1\n")
     assert cli(tmp_path).returncode == 2
 

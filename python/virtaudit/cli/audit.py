@@ -16,7 +16,14 @@ from typing import IO, TYPE_CHECKING, Annotated, Any
 import typer
 
 from virtaudit.cli import console
-from virtaudit.cli.baselines import BaselineOpt, ReasonOpt, WriteBaselineOpt, prepare_baseline
+from virtaudit.cli.baselines import (
+    BaselineOpt,
+    NoBaselineOpt,
+    ReasonOpt,
+    WriteBaselineOpt,
+    chosen_baseline,
+    prepare_baseline,
+)
 from virtaudit.cli.options import (
     DEFAULT_BATCH_FILES,
     BatchOpt,
@@ -53,6 +60,8 @@ from virtaudit.cli.options import (
 from virtaudit.pipeline import InputProblem, Pieces, ScanOptions
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from virtaudit.reports import AuditReport
     from virtaudit.reports.stream import ReportSink
 
@@ -60,6 +69,7 @@ __all__ = ["audit_command"]
 
 
 def audit_command(
+    ctx: typer.Context,
     paths: PathsArg = None,
     target_libvirt: TargetOpt = None,
     host_facts: HostFactsOpt = None,
@@ -129,6 +139,7 @@ def audit_command(
     quiet: QuietOpt = False,
     limit: Annotated[int, typer.Option("--limit", min=0, help="Table format: rows per table (0: all).")] = 50,
     baseline: BaselineOpt = None,
+    no_baseline: NoBaselineOpt = False,
     write_baseline: WriteBaselineOpt = None,
     reason: ReasonOpt = None,
     max_file_size: MaxFileSizeOpt = None,
@@ -159,7 +170,12 @@ def audit_command(
     named = [*scan_paths, *(str(p) for p in [host_facts, *(output or [])] if p is not None)]
     min_sev = min_severity.value if min_severity else None
     accepted = prepare_baseline(
-        baseline, write_baseline, reason, min_severity=min_sev, named=named, codes=(select_l, ignore_l)
+        chosen_baseline(baseline, no_baseline, ctx),
+        write_baseline,
+        reason,
+        min_severity=min_sev,
+        named=named,
+        codes=(select_l, ignore_l),
     )
     if default:
         console.note(quiet, f"reading {scan_paths[0]} as host {host_naming!r}")
@@ -188,9 +204,7 @@ def audit_command(
     if statistics and outputs == [("table", None)]:
         outputs = []  # (the statistics take the table's place on standard output)
     sink = _sink(outputs, statistics, fail_on=fail_on.value, min_severity=min_sev, limit=limit)
-    given = (
-        (str(host_facts), frozenset(facts["host"].to_list())) if host_facts and facts is not None else None
-    )
+    given = _given_facts(host_facts, facts)
     try:
         for batch in audit_pieces(
             pieces, target_libvirt=target, facts=facts, select=select_l, ignore=ignore_l, note=console.warn
@@ -222,6 +236,11 @@ def audit_command(
     report = _write_all(sink, outputs, run, quiet=quiet, statistics=statistics)
     accepted.write(quiet=quiet)
     raise typer.Exit(report.exit_code)
+
+
+def _given_facts(host_facts: Path | None, facts: pl.DataFrame | None) -> tuple[str, frozenset[str]] | None:
+    """The --host-facts file and the hosts it names (None: no such file)."""
+    return (str(host_facts), frozenset(facts["host"].to_list())) if host_facts and facts is not None else None
 
 
 def _sink(

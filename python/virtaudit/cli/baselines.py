@@ -24,7 +24,15 @@ if TYPE_CHECKING:
 
     from virtaudit.baseline_writer import BaselineWriter
 
-__all__ = ["BaselineOpt", "BaselineRun", "ReasonOpt", "WriteBaselineOpt", "prepare_baseline"]
+__all__ = [
+    "BaselineOpt",
+    "BaselineRun",
+    "NoBaselineOpt",
+    "ReasonOpt",
+    "WriteBaselineOpt",
+    "chosen_baseline",
+    "prepare_baseline",
+]
 
 STALE_SHOWN: Final = 5
 """Stale entries named on stderr (the count of the others follows)."""
@@ -48,6 +56,13 @@ WriteBaselineOpt: TypeAlias = Annotated[
         help="Write every finding of the run (at or above --min-severity) as a baseline, to be reviewed: "
         "each new entry's reason is empty (or --reason) and must be filled in before --baseline takes it. "
         "Over an existing baseline, entries that still match keep their reason and expiry.",
+    ),
+]
+NoBaselineOpt: TypeAlias = Annotated[
+    bool,
+    typer.Option(
+        "--no-baseline",
+        help="Use no baseline, not even the one the configuration file names (every finding counts).",
     ),
 ]
 ReasonOpt: TypeAlias = Annotated[
@@ -230,3 +245,14 @@ def _write_target(path: Path, named: list[str]) -> Baseline | None:
             f"{path} exists and is not a virtaudit baseline, so it is not overwritten ({exc})",
             "--write-baseline",
         ) from exc
+
+
+def chosen_baseline(baseline: Path | None, no_baseline: bool, ctx: typer.Context) -> Path | None:
+    """The baseline the run uses: none with ``--no-baseline`` (which overrides a configuration file's
+    ``baseline``), and a usage error when the command line gives both."""
+    if not no_baseline:
+        return baseline
+    source = ctx.get_parameter_source("baseline")
+    if baseline is not None and source is not None and source.name == "COMMANDLINE":
+        raise usage_error("--baseline and --no-baseline exclude each other", "--no-baseline")
+    return None
