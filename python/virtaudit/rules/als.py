@@ -18,6 +18,7 @@ from virtaudit.rules._base import (
     fmt,
     live_orphans,
     machine_in,
+    narrowed,
     rule,
 )
 from virtaudit.versions import libvirt_key
@@ -36,24 +37,32 @@ def _alias_groups(dev: pl.LazyFrame) -> pl.LazyFrame:
     # (``alias_repeated``, set by the core: another device of the document has the alias; the groups are
     # counted again below, so a caller's filter that leaves one device of a pair drops that group)
     dups = dev.filter(pl.col("alias_repeated").fill_null(False))
-    groups = dups.group_by("doc", "alias", maintain_order=True).agg(_alias_group_columns())
-    return groups.filter(pl.col("n") > 1)
+    # Most groups are a guest's serial/console pair. The per-group tests are columns first and plain sums
+    # in the aggregation (an expression per group is evaluated group by group: 2.5x slower), and the
+    # element names are joined after the groups are filtered (str.join per group was most of the cost).
+    counts, elements = _alias_group_columns()
+    groups = dups.with_columns(counts).group_by("doc", "alias", maintain_order=True).agg(
+        pl.len().alias("n"),
+        pl.col("element").alias("_elements"),
+        *(pl.col(column.meta.output_name()).sum() for column in counts),
+        pl.col("target_text").first(),
+    )
+    return groups.filter(pl.col("n") > 1).with_columns(elements)
 
 
 @cache
-def _alias_group_columns() -> tuple[pl.Expr, ...]:
+def _alias_group_columns() -> tuple[tuple[pl.Expr, ...], pl.Expr]:
+    """The per-device tests :func:`_alias_groups` counts, and the group's element names joined."""
     el, typ = pl.col("element"), pl.col("type")
-    return (
-        pl.len().alias("n"),
-        pl.col("element").str.join(", ").alias("elements"),
-        ((el == "controller") & (typ == "usb")).sum().alias("n_usb"),
-        (el == "serial").sum().alias("n_serial"),
-        (el == "console").sum().alias("n_console"),
-        (el == "hostdev").sum().alias("n_hostdev"),
-        (el == "interface").sum().alias("n_iface"),
-        ((el == "interface") & (typ == "hostdev")).sum().alias("n_iface_hostdev"),
-        pl.col("target_text").first(),
+    counts = (
+        ((el == "controller") & (typ == "usb")).alias("n_usb"),
+        (el == "serial").alias("n_serial"),
+        (el == "console").alias("n_console"),
+        (el == "hostdev").alias("n_hostdev"),
+        (el == "interface").alias("n_iface"),
+        ((el == "interface") & (typ == "hostdev")).alias("n_iface_hostdev"),
     )
+    return counts, pl.col("_elements").list.join(", ").alias("elements")
 
 
 def _groups_detail(extra: str) -> pl.Expr:
@@ -300,7 +309,7 @@ def als005(ctx: Context) -> Parts:
     listed = pl.col("address_type").is_in(_DEVICE_BACKED_ADDRESSES) | extra_phb
     # (``in_live_list``, set by the core: whether QEMU's list names the device's alias; null without an
     # alias or a list, so only the documents with a list are judged)
-    missing = dev.filter(listed.fill_null(False) & ~builtin & ~pl.col("in_live_list"))
+    missing = narrowed(dev, ~pl.col("in_live_list")).filter(listed.fill_null(False) & ~builtin)
     return ((live_orphans(ctx), unknown_shape), (missing, missing_shape))
 
 
