@@ -41,11 +41,15 @@ def _alias_groups(dev: pl.LazyFrame) -> pl.LazyFrame:
     # in the aggregation (an expression per group is evaluated group by group: 2.5x slower), and the
     # element names are joined after the groups are filtered (str.join per group was most of the cost).
     counts, elements = _alias_group_columns()
-    groups = dups.with_columns(counts).group_by("doc", "alias", maintain_order=True).agg(
-        pl.len().alias("n"),
-        pl.col("element").alias("_elements"),
-        *(pl.col(column.meta.output_name()).sum() for column in counts),
-        pl.col("target_text").first(),
+    groups = (
+        dups.with_columns(counts)
+        .group_by("doc", "alias", maintain_order=True)
+        .agg(
+            pl.len().alias("n"),
+            pl.col("element").alias("_elements"),
+            *(pl.col(column.meta.output_name()).sum() for column in counts),
+            pl.col("target_text").first(),
+        )
     )
     return groups.filter(pl.col("n") > 1).with_columns(elements)
 
