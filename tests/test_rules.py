@@ -769,3 +769,50 @@ def test_old_sosreport_example_plants_the_hazards_of_older_targets() -> None:
     facts = [{"host": "hv-old-01", "libvirt_version": "11.3.0", "qemu_version": "7.2.0"}]
     newest = virtaudit.audit(example, host_facts=facts)
     assert not set(newest["code"]) & {"RST009", "RST010", "RST013"}
+
+
+def test_pci009_first_filter_keeps_every_pci_capable_element() -> None:
+    """PCI009 narrows the devices to ``_PCI_CAPABLE_ELEMENTS`` before its long test: every row the test
+    accepts must have one of those elements (else the narrowing would hide a finding), and each of them
+    is accepted by some row (the list is no wider than the test)."""
+    from itertools import product
+
+    from virtaudit import busnames, devicemodels
+    from virtaudit.rules.pci import _PCI_CAPABLE_ELEMENTS, _pci_capable
+
+    models = {
+        m
+        for module in (busnames, devicemodels)
+        for name in dir(module)
+        if name.endswith("_MODELS")
+        for m in getattr(module, name)
+        if isinstance(m, str)
+    }
+    models |= {
+        "virtio",
+        "virtio-non-transitional",
+        "i6300esb",
+        "itco",
+        "usb",
+        "none",
+        "pci-root",
+        "pcie-root",
+    }
+    models |= {"virtio-pmem", "virtio-mem", "virtio-rng", "dimm"}
+    types = {"pci", "usb", "scsi", "sata", "virtio-serial", "ide", "hostdev", "network", "bridge", "volume"}
+    # Every device element of libvirt's domain schema, and one it does not know (not taken from the list
+    # under test, so that an element dropped from it is caught).
+    elements = (
+        *("disk", "controller", "lease", "filesystem", "interface", "input", "sound", "hostdev"),
+        *("graphics", "video", "console", "serial", "parallel", "channel", "smartcard", "hub"),
+        *("redirdev", "redirfilter", "rng", "panic", "shmem", "memory", "iommu", "vsock", "tpm"),
+        *("watchdog", "memballoon", "nvram", "audio", "crypto", "pstore", "made-up"),
+    )
+    rows = list(product(elements, [*sorted(types), None], [*sorted(models), None], [0, 1, None]))
+    frame = pl.DataFrame(
+        rows,
+        schema={"element": pl.String, "type": pl.String, "model": pl.String, "index": pl.UInt32},
+        orient="row",
+    )
+    accepted = frame.filter(_pci_capable()).get_column("element").unique().to_list()
+    assert set(accepted) == set(_PCI_CAPABLE_ELEMENTS)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import string
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from functools import cache
 from typing import Final, TypeAlias
 
@@ -170,6 +171,7 @@ class Context:
     status_only: bool
     all_live: bool
     target_keys: tuple[int, ...] = ()
+    _shared: dict[str, pl.LazyFrame] = dataclass_field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(
@@ -234,6 +236,16 @@ class Context:
     def status_domains(self) -> pl.LazyFrame:
         return self.domains if self.status_only else self.domains.filter(pl.col("kind") == "status")
 
+    def shared(self, name: str, build: Callable[[Context], pl.LazyFrame]) -> pl.LazyFrame:
+        """``build(self)``, one plan for every rule of the batch that asks for ``name``: the same
+        ``cache()`` node in each rule's plan, which polars computes once per ``collect_all`` (two rules'
+        filters over one cached alias grouping cost what one did). A rule's own filters then run on the
+        shared result: for results of a few rows (groups, orphans, documents), not for device tables."""
+        plan = self._shared.get(name)
+        if plan is None:
+            plan = self._shared[name] = build(self).cache()
+        return plan
+
     def domain_facts(self) -> pl.LazyFrame:
         """Per document (doc, arch, machine, target_key, qemu_key): the default root of its machine at its
         target, with the :func:`virtaudit.busnames.facts_frame` columns."""
@@ -260,6 +272,10 @@ def live_orphans(ctx: Context) -> pl.LazyFrame:
     looked at here. Sound codecs are QEMU devices named after their sound device (sound0-codec0 stands for
     sound0), and on s390 libvirt adds a "zpci<uid>" device for every PCI device: neither is an orphan.
     """
+    return ctx.shared("live_orphans", _live_orphans_plan)
+
+
+def _live_orphans_plan(ctx: Context) -> pl.LazyFrame:
     docs = ctx.status_domains().filter(pl.col("has_live_devices").fill_null(False)).select("doc", "arch")
     live = ctx.unmatched_live.select("doc", "alias")
     if not ctx.all_live:  # (usually every document has the list: then this join keeps every row)

@@ -127,6 +127,10 @@ def _hostdev_pair() -> pl.Expr:
 
 def _system_alias_groups(ctx: Context) -> pl.LazyFrame:
     """:func:`_alias_groups` of the running guests' libvirt-assigned aliases (ALS002 and ALS007)."""
+    return ctx.shared("system_alias_groups", _system_alias_groups_plan)
+
+
+def _system_alias_groups_plan(ctx: Context) -> pl.LazyFrame:
     dev = ctx.status_devices().filter(pl.col("alias").is_not_null() & ~pl.col("user_alias"))
     return _alias_groups(dev).filter(pl.col("n") > 1)
 
