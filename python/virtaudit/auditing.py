@@ -109,9 +109,9 @@ def audit(
 def _report_rows(found: pl.DataFrame, domains: pl.DataFrame) -> pl.DataFrame:
     """Findings of :func:`virtaudit.rules.engine.run` (by ``doc``, the row of ``domains``) with their document
     and rule columns, sorted, as :data:`AUDIT_SCHEMA`."""
-    doc = found.get_column("doc")
+    # (gathered inside the one query below: a Series' own gather is a query of its own)
     document = [
-        domains.get_column(column).gather(doc).alias(name)
+        pl.lit(domains.get_column(column)).gather(pl.col("doc")).alias(name)
         for column, name in (
             ("path", "path"),
             ("host", "host"),

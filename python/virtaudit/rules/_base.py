@@ -86,31 +86,44 @@ _NOT_CONTROLLER_COLUMNS: Final = (
 def ids_to_rows(table: pl.DataFrame, domains: pl.DataFrame) -> pl.Series | None:
     """For each row of ``table``, the ``doc`` (row number) of its document in ``domains``, found by the
     ``doc_id`` the core gives every row (null: none); None where the tables do not carry usable ids (a
-    caller's own frames, ids repeated), and :func:`doc_ids` looks the documents up by path and host.
+    caller's own frames, ids repeated), and :func:`doc_ids` looks the documents up by path and host."""
+    doc = _doc_of_id(domains) if "doc_id" in table.columns else None
+    return None if doc is None else table.select(doc.alias("doc")).to_series()
 
-    One lookup array over the batch's id range, then one gather: no string is compared (the ids of a
-    batch are a contiguous run, the error rows' ids included).
+
+def _doc_of_id(domains: pl.DataFrame) -> pl.Expr | None:
+    """The expression of :func:`ids_to_rows` over a table's ``doc_id``, or None.
+
+    Usually the batch's ids are a contiguous run (an error row takes an id too, and leaves a hole in
+    ``domains``): the doc is then the id's offset in the run; with holes, one lookup array and one gather.
+    No string is compared, and it stays an expression so that :func:`_with_doc` collects once (every eager
+    polars step is a query of its own: a third of the rules' fixed cost per batch was such steps).
     """
-    if "doc_id" not in table.columns or "doc_id" not in domains.columns:
+    if "doc_id" not in domains.columns:
         return None
-    ids = domains.get_column("doc_id")
+    ids = pl.col("doc_id")
     # (strictly increasing, as the core numbers a batch's documents: cheaper to test than uniqueness)
-    if ids.null_count() or not bool((ids.diff().drop_nulls() > 0).all()):
+    increasing, nulls, low, high, count = domains.select(
+        (ids.diff().drop_nulls() > 0).all().alias("increasing"),
+        ids.null_count().alias("nulls"),
+        ids.min().alias("low"),
+        ids.max().alias("high"),
+        pl.len(),
+    ).row(0)
+    if nulls or not increasing:
         return None
-    low, high = ids.min(), ids.max()
     if low is None or high is None:  # (no document: every row's doc is null)
-        return pl.Series("doc", [None] * table.height, dtype=pl.UInt32)
-    span = int(high) - int(low) + 1  # type: ignore[arg-type]
-    rel = table.get_column("doc_id").cast(pl.Int64) - int(low)  # type: ignore[arg-type]
-    if span == ids.len():  # (the usual batch, no error row between its documents: the doc is the offset)
-        inside = pl.select(pl.when(rel.is_between(0, span - 1)).then(rel)).to_series()
-        return inside.cast(pl.UInt32).alias("doc")
-    if span > 4 * ids.len() + 1024:  # ids far apart (merged scans): the lookup would be mostly holes
+        return pl.lit(None, pl.UInt32)
+    span = int(high) - int(low) + 1
+    rel = pl.col("doc_id").cast(pl.Int64) - int(low)
+    inside = pl.when(rel.is_between(0, span - 1)).then(rel)
+    if span == count:
+        return inside.cast(pl.UInt32)
+    if span > 4 * count + 1024:  # ids far apart (merged scans): the lookup would be mostly holes
         return None
     lookup = pl.Series("doc", [None], dtype=pl.UInt32).extend_constant(None, span - 1)
-    lookup = lookup.scatter((ids.cast(pl.Int64) - int(low)), domains.get_column("doc"))  # type: ignore[arg-type]
-    inside = pl.select(pl.when(rel.is_between(0, span - 1)).then(rel)).to_series()
-    return lookup.gather(inside).alias("doc")
+    lookup = lookup.scatter(domains.get_column("doc_id").cast(pl.Int64) - int(low), domains.get_column("doc"))
+    return pl.lit(lookup).gather(inside)
 
 
 def _with_doc(table: pl.DataFrame, domains: pl.DataFrame, columns: Sequence[str] = ()) -> pl.DataFrame:
@@ -119,14 +132,19 @@ def _with_doc(table: pl.DataFrame, domains: pl.DataFrame, columns: Sequence[str]
     if table.is_empty():  # (often the caps: no eager join and gathers for nothing)
         docs = domains.select("doc", *columns).clear()
         return table.with_columns(docs.get_columns())
-    doc = ids_to_rows(table, domains)
+    doc: pl.Expr | pl.Series | None = _doc_of_id(domains) if "doc_id" in table.columns else None
     if doc is None:
         doc = doc_ids(table, domains.select("path", "host", "doc"))
-    table = table.with_columns(doc)
-    if doc.null_count():  # a filter copies every column: only when some rows have no document
-        table = table.filter(pl.col("doc").is_not_null())
-        doc = table.get_column("doc")
-    return table.with_columns(domains.get_column(c).gather(doc) for c in columns)
+    # One query: the doc, then each document column gathered by it (null where the doc is).
+    out = (
+        table.lazy()
+        .with_columns(doc.alias("doc"))
+        .with_columns(pl.lit(domains.get_column(c)).gather(pl.col("doc")).alias(c) for c in columns)
+        .collect(engine="in-memory")
+    )
+    if out.get_column("doc").null_count():  # a filter copies every column: only when some rows have none
+        out = out.filter(pl.col("doc").is_not_null())
+    return out
 
 
 def _domain_facts(domains: pl.DataFrame) -> pl.DataFrame:
