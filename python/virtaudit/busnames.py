@@ -562,29 +562,34 @@ def facts_frame(combos: pl.DataFrame) -> pl.DataFrame:
     """Map the tables over the unique (arch, machine, model, target_key, qemu_key) combinations of
     ``combos`` (a handful per fleet) and return them with the :class:`RootFacts` columns."""
     unique = combos.select(_COMBO_KEYS).unique()
-    rows = []
-    for arch, machine, model, target_key, qemu_key in unique.iter_rows():
-        if target_key is not None and target_key < libvirt_key("1.2.16"):
-            _check_release(target_key)
-        facts = _facts_for_key(
-            arch, machine, model, NEWEST_KEY if target_key is None else target_key, qemu_key
-        )
-        rows.append(
-            (
-                facts.model,
-                facts.default_model,
-                facts.default_confirmed,
-                facts.default_needs,
-                facts.qemu_name,
-                facts.recomputed,
-                facts.recompute,
-                facts.pseries,
-                facts.confirmed,
-                facts.qemu_dependent,
-            )
-        )
+    rows = [_fact_row(*combo) for combo in unique.iter_rows()]
     facts_df = pl.DataFrame(rows, schema=_FACT_SCHEMA, orient="row")
     return pl.concat([unique, facts_df], how="horizontal")
+
+
+_OLDEST_MODELLED_KEY: Final = libvirt_key("1.2.16")
+
+
+@lru_cache(maxsize=4096)
+def _fact_row(
+    arch: str | None, machine: str | None, model: str | None, target_key: int | None, qemu_key: int | None
+) -> tuple[object, ...]:
+    """One combination's :data:`_FACT_SCHEMA` row (every batch meets the same few combinations again)."""
+    if target_key is not None and target_key < _OLDEST_MODELLED_KEY:
+        _check_release(target_key)
+    facts = _facts_for_key(arch, machine, model, NEWEST_KEY if target_key is None else target_key, qemu_key)
+    return (
+        facts.model,
+        facts.default_model,
+        facts.default_confirmed,
+        facts.default_needs,
+        facts.qemu_name,
+        facts.recomputed,
+        facts.recompute,
+        facts.pseries,
+        facts.confirmed,
+        facts.qemu_dependent,
+    )
 
 
 def _devices_with_context(scan: Scan, targets: pl.DataFrame | None, target_key: int) -> pl.DataFrame:

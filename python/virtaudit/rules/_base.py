@@ -254,6 +254,14 @@ class Context:
     def status_domains(self) -> pl.LazyFrame:
         return self.domains if self.status_only else self.domains.filter(pl.col("kind") == "status")
 
+    def element_devices(self, element: str) -> pl.LazyFrame:
+        """The running guests' devices of one element (disks, hostdevs, a watchdog: a few per guest), one
+        shared plan per batch: the rules about them test their other columns on these rows only, instead
+        of each testing every device of the batch."""
+        return self.shared(
+            f"element={element}", lambda ctx: ctx.status_devices().filter(pl.col("element") == element)
+        )
+
     def shared(self, name: str, build: Callable[[Context], pl.LazyFrame]) -> pl.LazyFrame:
         """``build(self)``, one plan for every rule of the batch that asks for ``name``: the same
         ``cache()`` node in each rule's plan, which polars computes once per ``collect_all`` (two rules'

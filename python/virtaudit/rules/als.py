@@ -397,8 +397,8 @@ def _als005_exprs() -> tuple[Shape, pl.Expr, Shape]:
     remediation="Cold-boot the guest so that DIMM aliases follow their slots.",
 )
 def als006(ctx: Context) -> Parts:
-    # (cache(): the regex and the text below run on the memory devices only, not on every device)
-    memory = ctx.status_devices().filter(pl.col("element") == "memory").cache()
+    # (the regex and the text below run on the memory devices only, not on every device)
+    memory = ctx.element_devices("memory")
     hits = memory.filter(
         pl.col("alias").str.contains(r"^dimm\d+$").fill_null(False)
         & pl.col("dimm_slot").is_not_null()
@@ -505,8 +505,8 @@ def _als007_columns() -> Shape:
     remediation="Nothing to do.",
 )
 def als008(ctx: Context) -> Parts:
-    hits = ctx.status_devices().filter(
-        (pl.col("element") == "memballoon") & (pl.col("model") == "none") & pl.col("alias").is_not_null()
+    hits = ctx.element_devices("memballoon").filter(
+        (pl.col("model") == "none") & pl.col("alias").is_not_null()
     )
     return ((hits, _als008_columns()),)
 

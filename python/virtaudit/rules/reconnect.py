@@ -100,7 +100,7 @@ def _rst009_severity() -> pl.Expr:
     ),
 )
 def rst009(ctx: Context) -> Parts:
-    itco = ctx.status_devices().filter((pl.col("element") == "watchdog") & (pl.col("model") == "itco"))
+    itco = ctx.element_devices("watchdog").filter(pl.col("model") == "itco")
     return ((_reported(itco, _rst009_severity()), _rst009_columns()),)
 
 
@@ -270,7 +270,7 @@ def _rst011_columns() -> Shape:
 )
 def rst012(ctx: Context) -> Parts:
     severity = _by_target((_target() >= _V9_8, "info"), (pl.lit(True), "medium"))
-    disks = ctx.status_devices().filter((pl.col("element") == "disk") & pl.col("nbdkit").fill_null(False))
+    disks = ctx.element_devices("disk").filter(pl.col("nbdkit").fill_null(False))
     return ((_reported(disks, severity), _rst012_columns()),)
 
 
@@ -371,8 +371,8 @@ def _rst013_columns() -> Shape:
 )
 def rst014(ctx: Context) -> Parts:
     severity = _by_target((_target() >= _V7_10, "medium"), (pl.lit(True), "info"))
-    disks = ctx.status_devices().filter(
-        (pl.col("element") == "disk") & (pl.col("type") == "volume") & pl.col("volume_actual_type").is_null()
+    disks = ctx.element_devices("disk").filter(
+        (pl.col("type") == "volume") & pl.col("volume_actual_type").is_null()
     )
     return ((_reported(disks, severity), _rst014_columns()),)
 

@@ -171,11 +171,8 @@ def _rst003_columns() -> Shape:
     ),
 )
 def rst004(ctx: Context) -> Parts:
-    hits = ctx.status_devices().filter(
-        (pl.col("target_key") >= _V12_5)
-        & (pl.col("element") == "video")
-        & (pl.col("model") == "virtio")
-        & pl.col("video_device").is_null()
+    hits = ctx.element_devices("video").filter(
+        (pl.col("target_key") >= _V12_5) & (pl.col("model") == "virtio") & pl.col("video_device").is_null()
     )
     return ((hits, _rst004_columns()),)
 
@@ -216,10 +213,8 @@ def _rst004_columns() -> Shape:
     remediation="Cold-boot the guest before hot-unplugging the disk.",
 )
 def rst005(ctx: Context) -> Parts:
-    hits = ctx.status_devices().filter(
-        (pl.col("element") == "disk")
-        & (pl.col("has_auth") | pl.col("has_encryption") | pl.col("has_tls"))
-        & ~pl.col("has_private_objects")
+    hits = ctx.element_devices("disk").filter(
+        (pl.col("has_auth") | pl.col("has_encryption") | pl.col("has_tls")) & ~pl.col("has_private_objects")
     )
     return ((hits, _rst005_columns()),)
 
@@ -263,11 +258,8 @@ def _rst005_columns() -> Shape:
     remediation="After the guest stops, rebind the device by hand (virsh nodedev-reattach).",
 )
 def rst006(ctx: Context) -> Parts:
-    hits = ctx.status_devices().filter(
-        (pl.col("element") == "hostdev")
-        & (pl.col("type") == "pci")
-        & (pl.col("managed") == "yes")
-        & ~pl.col("has_origstates")
+    hits = ctx.element_devices("hostdev").filter(
+        (pl.col("type") == "pci") & (pl.col("managed") == "yes") & ~pl.col("has_origstates")
     )
     return ((hits, _rst006_columns()),)
 
