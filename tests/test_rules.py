@@ -452,6 +452,13 @@ def test_catalog_copy_equals_the_rule_modules() -> None:
         "virtaudit/_catalog_data.py is stale: run `make catalog`"
     )
     assert caps_flags_used() == CAPS_FLAGS_USED
+    from virtaudit._catalog_data import CAPS_IGNORABLE_NEWEST
+    from virtaudit.rules.engine import caps_ignorable
+    from virtaudit.versions import NEWEST_KEY
+
+    assert caps_ignorable((NEWEST_KEY,)) == CAPS_IGNORABLE_NEWEST, (
+        "virtaudit/_catalog_data.py is stale: run `make catalog`"
+    )
 
 
 def test_public_rules_name_survives_the_rules_package() -> None:

@@ -8,7 +8,8 @@ import dataclasses
 import sys
 import textwrap
 
-from virtaudit.rules.engine import registered
+from virtaudit.rules.engine import caps_ignorable, registered
+from virtaudit.versions import NEWEST_KEY
 
 _WIDTH = 90
 _LINE = 110  # ruff's line length
@@ -48,6 +49,17 @@ def source() -> str:
             lines.append(f"        {field.name}={_literal(value, '        ', len(field.name) + 1)},")
         lines.append("    ),")
     lines.append(")")
+    lines += [
+        "",
+        "CAPS_IGNORABLE_NEWEST: Final[frozenset[str]] = frozenset(",
+        "    {",
+        *(f"        {flag!r}," for flag in sorted(caps_ignorable((NEWEST_KEY,)))),
+        "    }",
+        ")",
+        '"""The caps flags no rule needs for an audit judged for the newest release alone (the command',
+        "line's default): the scan drops them before polars and the rules are loaded (see",
+        ':func:`virtaudit.rules.engine.caps_ignorable`)."""',
+    ]
     return "\n".join(lines) + "\n"
 
 
