@@ -96,7 +96,7 @@ def _doc_of_id(domains: pl.DataFrame) -> pl.Expr | None:
     Usually the batch's ids are a contiguous run (an error row takes an id too, and leaves a hole in
     ``domains``): the doc is then the id's offset in the run; with holes, one lookup array and one gather.
     No string is compared, and it stays an expression so that :func:`_with_doc` collects once (every eager
-    polars step is a query of its own: a third of the rules' fixed cost per batch was such steps).
+    polars step is a query of its own, planned and optimised).
     """
     if "doc_id" not in domains.columns:
         return None
@@ -274,7 +274,8 @@ class Context:
         """``build(self)``, one plan for every rule of the batch that asks for ``name``: the same
         ``cache()`` node in each rule's plan, which polars computes once per ``collect_all`` (two rules'
         filters over one cached alias grouping cost what one did). A rule's own filters then run on the
-        shared result: for results of a few rows (groups, orphans, documents), not for device tables."""
+        shared result, after it: for results much smaller than the tables they come from (groups,
+        orphans, documents, the devices of one element)."""
         plan = self._shared.get(name)
         if plan is None:
             plan = self._shared[name] = build(self).cache()
