@@ -125,13 +125,17 @@ def _doc_of_id(domains: pl.DataFrame) -> pl.Expr | None:
     return pl.lit(lookup).gather(inside)
 
 
-def _with_doc(table: pl.DataFrame, domains: pl.DataFrame, columns: Sequence[str] = ()) -> pl.DataFrame:
+def _with_doc(
+    table: pl.DataFrame, domains: pl.DataFrame, columns: Sequence[str] = (), by_id: pl.Expr | None = None
+) -> pl.DataFrame:
     """``table`` with the ``doc`` id of its document and that document's ``columns``; rows of no parsed
-    document are dropped."""
+    document are dropped. ``by_id``: :func:`_doc_of_id` of ``domains``, where the caller has it."""
     if table.is_empty():  # (often the caps: no eager join and gathers for nothing)
         docs = domains.select("doc", *columns).clear()
         return table.with_columns(docs.get_columns())
-    doc: pl.Expr | pl.Series | None = _doc_of_id(domains) if "doc_id" in table.columns else None
+    doc: pl.Expr | pl.Series | None = None
+    if "doc_id" in table.columns:
+        doc = by_id if by_id is not None else _doc_of_id(domains)
     if doc is None:
         doc = doc_ids(table, domains.select("path", "host", "doc"))
     # One query: the doc, then each document column gathered by it (null where the doc is).
@@ -213,23 +217,24 @@ class Context:
         flags no rule needs to see (dropped first: the caps table is the largest of a batch)."""
         # One chunk: the gathers by doc id below are faster on contiguous columns (a few thousand rows).
         domains = domains.with_row_index("doc").rechunk()
+        by_id = _doc_of_id(domains)  # (the same for every table of the batch)
         # The devices in one chunk too: the core hands a batch over in about 17 runs (its threads' share),
         # and every rule filters the devices; on contiguous columns the rules took 15% less CPU (0.40
         # against 0.47 CPU-s over 20,000 files, three runs side by side), for one copy of the devices
         # beside the batch's own while the rules run.
         # (without the path and host, which no rule reads from a device: ``doc`` stands for them)
         dev = _doc_sorted(
-            _with_doc(devices, domains, _DOC_COLUMNS).drop(_NOT_RULE_COLUMNS, strict=False).rechunk()
+            _with_doc(devices, domains, _DOC_COLUMNS, by_id).drop(_NOT_RULE_COLUMNS, strict=False).rechunk()
         )
         target_keys = tuple(domains.get_column("target_key").drop_nulls().unique().sort().to_list())
         if ALL_CAPS_FLAGS not in caps_flags:
             caps = caps.filter(pl.col("flag").is_in(list(caps_flags)))
         elif caps_ignorable is not None and (ignorable := caps_ignorable(target_keys)):
             caps = caps.filter(~pl.col("flag").is_in(list(ignorable)))
-        caps = _with_doc(caps, domains)
+        caps = _with_doc(caps, domains, by_id=by_id)
         # Only the ids no device carries are read by a rule (:func:`live_orphans`): filtered here, before
         # any rule's test (an alias regex over every listed id cost as much as the rest of the rule).
-        unmatched = _with_doc(live_aliases.filter(~pl.col("in_definition")), domains)
+        unmatched = _with_doc(live_aliases.filter(~pl.col("in_definition")), domains, by_id=by_id)
         # (null kind: not a status file, as ``kind == "status"`` in a filter)
         is_status = pl.col("kind").eq_missing("status")
         status_only, all_live = domains.select(
