@@ -218,13 +218,21 @@ class Context:
         # One chunk: the gathers by doc id below are faster on contiguous columns (a few thousand rows).
         domains = domains.with_row_index("doc").rechunk()
         by_id = _doc_of_id(domains)  # (the same for every table of the batch)
+        # (null kind: not a status file, as ``kind == "status"`` in a filter)
+        is_status = pl.col("kind").eq_missing("status")
+        status_only, all_live = domains.select(
+            is_status.all().alias("status_only"),
+            (is_status & pl.col("has_live_devices").fill_null(False)).all().alias("all_live"),
+        ).row(0)
+        # (the kind is read only to keep the status files' devices: not gathered where all are)
+        doc_columns = _DOC_COLUMNS[1:] if status_only else _DOC_COLUMNS
         # The devices in one chunk too: the core hands a batch over in about 17 runs (its threads' share),
         # and every rule filters the devices; on contiguous columns the rules took 15% less CPU (0.40
         # against 0.47 CPU-s over 20,000 files, three runs side by side), for one copy of the devices
         # beside the batch's own while the rules run.
         # (without the path and host, which no rule reads from a device: ``doc`` stands for them)
         dev = _doc_sorted(
-            _with_doc(devices, domains, _DOC_COLUMNS, by_id).drop(_NOT_RULE_COLUMNS, strict=False).rechunk()
+            _with_doc(devices, domains, doc_columns, by_id).drop(_NOT_RULE_COLUMNS, strict=False).rechunk()
         )
         target_keys = tuple(domains.get_column("target_key").drop_nulls().unique().sort().to_list())
         if ALL_CAPS_FLAGS not in caps_flags:
@@ -235,12 +243,6 @@ class Context:
         # Only the ids no device carries are read by a rule (:func:`live_orphans`): filtered here, before
         # any rule's test (an alias regex over every listed id cost as much as the rest of the rule).
         unmatched = _with_doc(live_aliases.filter(~pl.col("in_definition")), domains, by_id=by_id)
-        # (null kind: not a status file, as ``kind == "status"`` in a filter)
-        is_status = pl.col("kind").eq_missing("status")
-        status_only, all_live = domains.select(
-            is_status.all().alias("status_only"),
-            (is_status & pl.col("has_live_devices").fill_null(False)).all().alias("all_live"),
-        ).row(0)
         # The Python-side tables (root facts per machine) need eager frames: built here, once.
         running = dev.lazy()
         if not status_only:  # (the usual batch has only status files: no filter to run)
