@@ -7,11 +7,13 @@
 // The modules are private: what callers (the binding, tests, benches, examples, fuzz targets) may use is
 // re-exported below, so the inside can be rearranged without breaking them.
 mod byteclass;
+mod crosslist;
 mod error;
 mod limits;
 mod parse;
 mod read;
 mod rows;
+mod strhash;
 mod tables;
 mod walk;
 

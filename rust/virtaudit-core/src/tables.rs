@@ -10,8 +10,10 @@ use arrow_array::{ArrayRef, RecordBatch, StringViewArray};
 use arrow_buffer::{Buffer, NullBufferBuilder, ScalarBuffer};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 
+use crate::crosslist::{Scratch, cross_listed};
 use crate::error::InputError;
 use crate::rows::Document;
+use crate::strhash::StrSet;
 
 pub const SCHEMA_VERSION: u32 = 2;
 
@@ -392,50 +394,6 @@ struct ErrorColumns {
     column: UInt32Builder,
 }
 
-/// What a document's aliases say about each other, per device and per id of QEMU's device list: the
-/// rules read these columns instead of joining or grouping every alias of a batch. All exact string
-/// matches (sorted copies, binary searched).
-struct CrossListed {
-    /// Per device: QEMU's device list (`<domstatus><devices>`, the ids QEMU had at the last save) names
-    /// its alias; null when the device has no alias or the file has no list.
-    in_live_list: Vec<Option<bool>>,
-    /// Per device: another device of the definition carries the same alias; null without an alias.
-    alias_repeated: Vec<Option<bool>>,
-    /// Per id of QEMU's device list: a device of the definition carries it as its alias.
-    in_definition: Vec<bool>,
-}
-
-fn cross_listed(doc: &Document<'_>) -> CrossListed {
-    let mut listed: Vec<&str> = doc.live_aliases.iter().map(|a| a.as_ref()).collect();
-    listed.sort_unstable();
-    let mut defined: Vec<&str> = doc
-        .devices
-        .iter()
-        .filter_map(|d| d.alias.as_deref())
-        .collect();
-    defined.sort_unstable();
-    let has_list = doc.domain.has_live_devices;
-    let aliases = doc.devices.iter().map(|d| d.alias.as_deref());
-    CrossListed {
-        in_live_list: aliases
-            .clone()
-            .map(|alias| Some(listed.binary_search(&alias.filter(|_| has_list)?).is_ok()))
-            .collect(),
-        alias_repeated: aliases
-            .map(|alias| {
-                let alias = alias?;
-                let first = defined.partition_point(|d| *d < alias);
-                Some(defined.get(first + 1) == Some(&alias))
-            })
-            .collect(),
-        in_definition: doc
-            .live_aliases
-            .iter()
-            .map(|a| defined.binary_search(&a.as_ref()).is_ok())
-            .collect(),
-    }
-}
-
 fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -463,6 +421,10 @@ pub enum CapsRows {
 pub struct TableBuilder {
     /// Caps flags that become rows; see `ScanOptions::caps_rows`.
     caps_rows: CapsRows,
+    /// The flags of `CapsRows::Except` in a faster set than its `HashSet` (which stays the fallback).
+    caps_dropped: Option<StrSet>,
+    /// What [`cross_listed`] reuses from one document to the next.
+    cross: Scratch,
     /// The id of the next input pushed.
     next_doc_id: u32,
     domains: DomainColumns,
@@ -481,6 +443,10 @@ impl TableBuilder {
 
     /// Which caps flags become rows of the caps table (all by default).
     pub fn with_caps_rows(mut self, caps_rows: CapsRows) -> Self {
+        self.caps_dropped = match &caps_rows {
+            CapsRows::Except(drop) => StrSet::new(drop.iter().map(String::as_str)).ok(),
+            _ => None,
+        };
         self.caps_rows = caps_rows;
         self
     }
@@ -559,7 +525,7 @@ impl TableBuilder {
         let tpm_backend = doc.devices.iter().find_map(|dev| dev.tpm_backend.as_ref());
         opt(&mut d.tpm_backend, tpm_backend.and_then(|t| t.as_deref()));
 
-        let listed = cross_listed(doc);
+        let listed = cross_listed(doc, &mut self.cross);
         let v = &mut self.devices;
         v.path.append_repeated(path, doc.devices.len());
         v.host.append_repeated(host, doc.devices.len());
@@ -605,9 +571,15 @@ impl TableBuilder {
             CapsRows::Only(keep) => self.caps.push_kept(path, host, doc_id, &doc.caps, |flag| {
                 keep.iter().any(|k| k == flag)
             }),
-            CapsRows::Except(drop) => self
-                .caps
-                .push_kept(path, host, doc_id, &doc.caps, |flag| !drop.contains(flag)),
+            CapsRows::Except(drop) => {
+                let fast = self.caps_dropped.as_ref();
+                self.caps.push_kept(path, host, doc_id, &doc.caps, |flag| {
+                    match fast.map(|set| set.contains(flag)) {
+                        Some(Ok(dropped)) => !dropped,
+                        _ => !drop.contains(flag),
+                    }
+                })
+            }
         }
         self.live_aliases
             .push(path, host, doc_id, &doc.live_aliases);

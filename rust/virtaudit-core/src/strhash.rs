@@ -1,0 +1,215 @@
+//! Exact membership tests on short strings (capability flags, aliases), for the per-row loops of the
+//! table builder. `std`'s `HashSet<String>` hashes each key with SipHash and confirms a hit with a call
+//! to `memcmp`: on the audit path (a couple of hundred flags per file looked up in a set of hundreds)
+//! that was about 7% of the scan. Here a key is hashed a word at a time (most are under 17 bytes: two
+//! words), the full 64-bit hash is kept in the table so that a probe rejects a stranger without looking
+//! at its bytes, and a hit is confirmed with two word compares where the key is that short.
+//!
+//! The hash is not keyed, so input could be made to collide on purpose. Probing is therefore bounded:
+//! past [`MAX_PROBES`] slots an insert or a lookup gives up (`Err(Crowded)`), and the caller falls back
+//! to its slower structure (a `HashSet`, a sorted list) for that input. The answer never depends on
+//! which path gave it.
+
+/// Most slots a lookup or an insert visits before giving up. At most half the slots are used, and the
+/// keys libvirt writes spread well: a real probe visits one or two.
+const MAX_PROBES: usize = 32;
+
+/// The table was too crowded around a key (see the module's notes): use the fallback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Crowded;
+
+const K: u64 = 0x9E37_79B9_7F4A_7C15;
+
+fn word(bytes: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// The bytes of a key as two words and its length: exactly the key when it is at most 16 bytes long
+/// (overlapping words from both ends; shorter keys zero-padded), and a digest of the rest otherwise.
+fn words(bytes: &[u8]) -> (u64, u64) {
+    let n = bytes.len();
+    match n {
+        8..=16 => (word(bytes, 0), word(bytes, n - 8)),
+        0..=7 => {
+            let mut padded = [0u8; 8];
+            padded[..n].copy_from_slice(bytes);
+            (u64::from_le_bytes(padded), 0)
+        }
+        _ => {
+            let (mut a, mut b) = (0u64, 0u64);
+            let mut chunks = bytes.chunks_exact(16);
+            for chunk in chunks.by_ref() {
+                a = (a.rotate_left(5) ^ word(chunk, 0)).wrapping_mul(K);
+                b = (b.rotate_left(5) ^ word(chunk, 8)).wrapping_mul(K);
+            }
+            (a ^ word(bytes, n - 16), b ^ word(bytes, n - 8))
+        }
+    }
+}
+
+/// A 64-bit hash of `bytes`; its high bits pick the slot.
+pub(crate) fn hash(bytes: &[u8]) -> u64 {
+    let (a, b) = words(bytes);
+    let h = (a ^ (bytes.len() as u64).rotate_left(32)).wrapping_mul(K);
+    (h.rotate_left(23) ^ b).wrapping_mul(K ^ 0x5851_F42D_4C95_7F2D)
+}
+
+/// `a == b`, without a call to `memcmp` for the short keys this module is for.
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if (8..=16).contains(&n) {
+        return word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8);
+    }
+    a == b
+}
+
+/// An open-addressing table of indices into the caller's list of keys, with each key's full hash.
+/// The caller keeps the keys; `eq(i)` tells whether its key `i` is the one looked for.
+#[derive(Default)]
+pub(crate) struct HashIndex {
+    /// `(hash, index + 1)`; index 0 marks an empty slot.
+    slots: Vec<(u64, u32)>,
+    shift: u32,
+}
+
+impl HashIndex {
+    /// Empties the table and sizes it for `n` keys (at most half its slots used). The slots are kept
+    /// from one use to the next.
+    pub(crate) fn reset(&mut self, n: usize) {
+        let size = (2 * n).next_power_of_two().max(16);
+        self.slots.clear();
+        self.slots.resize(size, (0, 0));
+        self.shift = 64 - size.trailing_zeros();
+    }
+
+    fn start(&self, hash: u64) -> usize {
+        // (`reset` sized the table: `shift` < 64; the slots are a power of two)
+        (hash >> self.shift) as usize
+    }
+
+    /// The index stored for the key hashing to `hash` for which `eq` holds.
+    pub(crate) fn find(&self, hash: u64, eq: impl Fn(u32) -> bool) -> Result<Option<u32>, Crowded> {
+        let mask = self.slots.len().wrapping_sub(1);
+        for at in (self.start(hash)..).take(MAX_PROBES.min(self.slots.len())) {
+            let (h, index) = self.slots[at & mask];
+            if index == 0 {
+                return Ok(None);
+            }
+            if h == hash && eq(index - 1) {
+                return Ok(Some(index - 1));
+            }
+        }
+        Err(Crowded)
+    }
+
+    /// Stores `index` for a key hashing to `hash`, unless a key for which `eq` holds is there already:
+    /// then returns that one's index.
+    pub(crate) fn insert(
+        &mut self,
+        hash: u64,
+        index: u32,
+        eq: impl Fn(u32) -> bool,
+    ) -> Result<Option<u32>, Crowded> {
+        let mask = self.slots.len().wrapping_sub(1);
+        for at in (self.start(hash)..).take(MAX_PROBES.min(self.slots.len())) {
+            let slot = &mut self.slots[at & mask];
+            if slot.1 == 0 {
+                *slot = (hash, index + 1);
+                return Ok(None);
+            }
+            if slot.0 == hash && eq(slot.1 - 1) {
+                return Ok(Some(slot.1 - 1));
+            }
+        }
+        Err(Crowded)
+    }
+}
+
+/// A fixed set of strings (the caps flags an audit drops), built once per batch.
+pub(crate) struct StrSet {
+    keys: Vec<Box<str>>,
+    index: HashIndex,
+}
+
+impl StrSet {
+    /// The set of `keys`, or `Err` if they crowd the table (then the caller keeps its `HashSet`).
+    pub(crate) fn new<'k>(keys: impl ExactSizeIterator<Item = &'k str>) -> Result<Self, Crowded> {
+        let mut set = StrSet {
+            keys: Vec::with_capacity(keys.len()),
+            index: HashIndex::default(),
+        };
+        set.index.reset(keys.len());
+        for key in keys {
+            let i = u32::try_from(set.keys.len()).map_err(|_| Crowded)?;
+            let stored = &set.keys;
+            let found = set.index.insert(hash(key.as_bytes()), i, |j| {
+                same(stored[j as usize].as_bytes(), key.as_bytes())
+            })?;
+            if found.is_none() {
+                set.keys.push(key.into());
+            }
+        }
+        Ok(set)
+    }
+
+    pub(crate) fn contains(&self, key: &str) -> Result<bool, Crowded> {
+        let found = self.index.find(hash(key.as_bytes()), |j| {
+            same(self.keys[j as usize].as_bytes(), key.as_bytes())
+        })?;
+        Ok(found.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_of_every_length_are_told_apart() {
+        let mut keys: Vec<String> = Vec::new();
+        for n in 0..40 {
+            keys.push("a".repeat(n));
+            keys.push(format!("{}b", "a".repeat(n)));
+            keys.push(format!("b{}", "a".repeat(n)));
+            keys.push(format!("{}\0", "a".repeat(n)));
+        }
+        let set = StrSet::new(keys.iter().map(String::as_str)).expect("not crowded");
+        for key in &keys {
+            assert_eq!(set.contains(key), Ok(true), "{key:?}");
+        }
+        for n in 0..40 {
+            let absent = format!("{}c", "a".repeat(n));
+            assert_eq!(set.contains(&absent), Ok(false), "{absent:?}");
+        }
+        for (a, b) in [
+            ("abcdefgh", "abcdefgh"),
+            ("abcdefghij", "abcdefghiX"),
+            ("", ""),
+        ] {
+            assert_eq!(same(a.as_bytes(), b.as_bytes()), a == b);
+        }
+    }
+
+    #[test]
+    fn a_crowded_table_gives_up_instead_of_probing_on() {
+        let mut index = HashIndex::default();
+        index.reset(100);
+        // Every key with the same hash (as a hostile input might arrange) and all of them distinct.
+        let mut gave_up = false;
+        for i in 0..100 {
+            match index.insert(7, i, |_| false) {
+                Ok(None) => {}
+                Ok(Some(_)) => panic!("distinct keys"),
+                Err(Crowded) => {
+                    gave_up = true;
+                    break;
+                }
+            }
+        }
+        assert!(gave_up);
+        assert_eq!(index.find(7, |_| false), Err(Crowded));
+    }
+}
