@@ -24,46 +24,63 @@ fn word(bytes: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
 }
 
-/// The bytes of a key as two words and its length: exactly the key when it is at most 16 bytes long
-/// (overlapping words from both ends; shorter keys zero-padded), and a digest of the rest otherwise.
-fn words(bytes: &[u8]) -> (u64, u64) {
+fn half(bytes: &[u8], at: usize) -> u64 {
+    u64::from(u32::from_le_bytes(
+        bytes[at..at + 4].try_into().expect("4 bytes"),
+    ))
+}
+
+/// A key shorter than 8 bytes as one word (with its length, exact): two overlapping halves, or its
+/// first, middle and last bytes. No copy into a padded buffer (that was a call to `memcpy`).
+fn short(bytes: &[u8]) -> u64 {
     let n = bytes.len();
     match n {
-        8..=16 => (word(bytes, 0), word(bytes, n - 8)),
-        0..=7 => {
-            let mut padded = [0u8; 8];
-            padded[..n].copy_from_slice(bytes);
-            (u64::from_le_bytes(padded), 0)
-        }
-        _ => {
-            let (mut a, mut b) = (0u64, 0u64);
-            let mut chunks = bytes.chunks_exact(16);
-            for chunk in chunks.by_ref() {
-                a = (a.rotate_left(5) ^ word(chunk, 0)).wrapping_mul(K);
-                b = (b.rotate_left(5) ^ word(chunk, 8)).wrapping_mul(K);
-            }
-            (a ^ word(bytes, n - 16), b ^ word(bytes, n - 8))
-        }
+        4..=7 => half(bytes, 0) | half(bytes, n - 4) << 32,
+        1..=3 => u64::from(bytes[0]) | u64::from(bytes[n / 2]) << 8 | u64::from(bytes[n - 1]) << 16,
+        _ => 0,
     }
 }
 
-/// A 64-bit hash of `bytes`; its high bits pick the slot.
-pub(crate) fn hash(bytes: &[u8]) -> u64 {
-    let (a, b) = words(bytes);
-    let h = (a ^ (bytes.len() as u64).rotate_left(32)).wrapping_mul(K);
-    (h.rotate_left(23) ^ b).wrapping_mul(K ^ 0x5851_F42D_4C95_7F2D)
+fn mix(h: u64, w: u64) -> u64 {
+    (h.rotate_left(5) ^ w).wrapping_mul(K)
 }
 
-/// `a == b`, without a call to `memcmp` for the short keys this module is for.
+/// A 64-bit hash of `bytes`, a word at a time (the last word overlapping the one before); its high
+/// bits pick the slot.
+pub(crate) fn hash(bytes: &[u8]) -> u64 {
+    let n = bytes.len();
+    let mut h = (n as u64).wrapping_mul(K);
+    if n < 8 {
+        h = mix(h, short(bytes));
+    } else {
+        let mut i = 0;
+        while i + 8 < n {
+            h = mix(h, word(bytes, i));
+            i += 8;
+        }
+        h = mix(h, word(bytes, n - 8));
+    }
+    // (a multiply last: its high bits depend on every bit of the key)
+    (h ^ h >> 32).wrapping_mul(K)
+}
+
+/// `a == b`, a word at a time, without a call to `memcmp` for the short keys this module is for.
 pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;
     }
-    if (8..=16).contains(&n) {
-        return word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8);
+    if n < 8 {
+        return short(a) == short(b);
     }
-    a == b
+    let mut i = 0;
+    while i + 8 < n {
+        if word(a, i) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    word(a, n - 8) == word(b, n - 8)
 }
 
 /// An open-addressing table of indices into the caller's list of keys, with each key's full hash.
@@ -190,6 +207,24 @@ mod tests {
             ("", ""),
         ] {
             assert_eq!(same(a.as_bytes(), b.as_bytes()), a == b);
+        }
+    }
+
+    #[test]
+    fn a_difference_anywhere_is_seen() {
+        for n in 0..40usize {
+            let key: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(same(&key, &key.clone()));
+            for at in 0..n {
+                let mut other = key.clone();
+                other[at] = b'-';
+                assert!(!same(&key, &other), "{n} {at}");
+                // (not a requirement, but a hash that missed a byte would crowd the table)
+                assert_ne!(hash(&key), hash(&other), "{n} {at}");
+            }
+            let longer = [&key[..], b"a"].concat();
+            assert!(!same(&key, &longer));
+            assert_ne!(hash(&key), hash(&longer));
         }
     }
 
