@@ -7,6 +7,7 @@
 // The modules are private: what callers (the binding, tests, benches, examples, fuzz targets) may use is
 // re-exported below, so the inside can be rearranged without breaking them.
 mod byteclass;
+mod columns;
 mod crosslist;
 mod error;
 mod limits;
