@@ -29,6 +29,7 @@ use walk::{Input, InputList, expand};
 
 pub use error::{ErrorKind, InputError};
 pub use limits::Limits;
+use parse::{ListCache, parse_document_cached};
 pub use parse::{parse_document, parse_document_checked};
 pub use read::read_listed_file;
 pub use rows::{DeviceRow, DocKind, Document, DomainRow, Text};
@@ -153,6 +154,7 @@ fn scan_inputs(
         .with_caps_rows(options.caps_rows.clone())
         .with_first_doc_id(first_doc_id);
     let mut buf = Vec::new();
+    let mut lists = ListCache::default();
     let mut reserved = false;
     for (n, input) in inputs.iter().enumerate() {
         let host = options.host_from.host_of(&input.path);
@@ -161,8 +163,9 @@ fn scan_inputs(
             builder.push_error(&display, &host, error);
             continue;
         }
-        let outcome = read_listed_file(&input.path, &options.limits, &mut buf)
-            .and_then(|size| parse_document(&buf, &options.limits).map(|doc| (size, doc)));
+        let outcome = read_listed_file(&input.path, &options.limits, &mut buf).and_then(|size| {
+            parse_document_cached(&buf, &options.limits, &mut lists).map(|doc| (size, doc))
+        });
         match outcome {
             Ok((size, doc)) => {
                 if !reserved {
