@@ -180,6 +180,59 @@ impl StrSet {
     }
 }
 
+/// Which strings of a list pass a test, remembered for the next list when that is the same list: the
+/// `<qemuCaps>` flags of consecutive status files usually are (see `parse::listcache`), and checking
+/// that a list is the same, a word at a time, costs less than looking each flag up again.
+#[derive(Default)]
+pub(crate) struct ListMemo {
+    /// The last list's strings, end to end.
+    bytes: Vec<u8>,
+    lens: Vec<u32>,
+    /// Positions in the last list of the strings that passed.
+    kept: Vec<u32>,
+}
+
+impl ListMemo {
+    fn holds<S: AsRef<str>>(&self, list: &[S]) -> bool {
+        if list.len() != self.lens.len() {
+            return false;
+        }
+        let mut at = 0;
+        for (value, &len) in list.iter().zip(&self.lens) {
+            let (value, len) = (value.as_ref().as_bytes(), len as usize);
+            if value.len() != len || !same(value, &self.bytes[at..at + len]) {
+                return false;
+            }
+            at += len;
+        }
+        true
+    }
+
+    /// The positions in `list` of the strings for which `keep` holds.
+    pub(crate) fn kept<S: AsRef<str>>(
+        &mut self,
+        list: &[S],
+        keep: impl Fn(&str) -> bool,
+    ) -> &[u32] {
+        if !self.holds(list) {
+            self.bytes.clear();
+            self.lens.clear();
+            self.kept.clear();
+            for (i, value) in (0u32..).zip(list) {
+                let value = value.as_ref();
+                self.bytes.extend_from_slice(value.as_bytes());
+                // (a list longer than 4 GiB could not be held: it would only be compared again)
+                self.lens
+                    .push(u32::try_from(value.len()).unwrap_or(u32::MAX));
+                if keep(value) {
+                    self.kept.push(i);
+                }
+            }
+        }
+        &self.kept
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,6 +279,38 @@ mod tests {
             assert!(!same(&key, &longer));
             assert_ne!(hash(&key), hash(&longer));
         }
+    }
+
+    #[test]
+    fn a_remembered_list_is_recognised_only_when_the_same() {
+        let mut memo = ListMemo::default();
+        let calls = std::cell::Cell::new(0);
+        let keep = |s: &str| {
+            calls.set(calls.get() + 1);
+            s.len() > 3
+        };
+        assert_eq!(
+            memo.kept(&["kvm", "blockdev", "vnc", "virtio-net"], keep),
+            [1, 3]
+        );
+        assert_eq!(calls.get(), 4);
+        assert_eq!(
+            memo.kept(&["kvm", "blockdev", "vnc", "virtio-net"], keep),
+            [1, 3]
+        );
+        assert_eq!(calls.get(), 4, "the same list: not tested again");
+        // Same bytes end to end, other boundaries; one more; one fewer; one changed.
+        assert_eq!(
+            memo.kept(&["kvmb", "lockdev", "vnc", "virtio-net"], keep),
+            [0, 1, 3]
+        );
+        assert_eq!(
+            memo.kept(&["kvmb", "lockdev", "vnc", "virtio-net", "x"], keep),
+            [0, 1, 3]
+        );
+        assert_eq!(memo.kept(&["kvmb", "lockdev", "vnc"], keep), [0, 1]);
+        assert_eq!(memo.kept(&["kvmb", "lockdev", "vnc0"], keep), [0, 1, 2]);
+        assert_eq!(memo.kept::<&str>(&[], keep), [] as [u32; 0]);
     }
 
     #[test]

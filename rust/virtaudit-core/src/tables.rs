@@ -13,7 +13,7 @@ use crate::columns::{BoolBuilder as BooleanBuilder, PrimBuilder, StringViewBuild
 use crate::crosslist::{Scratch, cross_listed};
 use crate::error::InputError;
 use crate::rows::Document;
-use crate::strhash::StrSet;
+use crate::strhash::{ListMemo, StrSet};
 
 type UInt32Builder = PrimBuilder<UInt32Type>;
 type UInt64Builder = PrimBuilder<UInt64Type>;
@@ -331,6 +331,23 @@ impl PairColumns {
         self.doc_id.append_value_n(doc_id, kept);
     }
 
+    /// Like [`PairColumns::push`], for the values at the positions `kept`.
+    fn push_at(
+        &mut self,
+        path: &str,
+        host: &str,
+        doc_id: u32,
+        values: &[std::borrow::Cow<'_, str>],
+        kept: &[u32],
+    ) {
+        for &i in kept {
+            self.value.append_value(&values[i as usize]);
+        }
+        self.path.append_repeated(path, kept.len());
+        self.host.append_repeated(host, kept.len());
+        self.doc_id.append_value_n(doc_id, kept.len());
+    }
+
     fn reserve(&mut self, values: &[std::borrow::Cow<'_, str>], copies: usize) {
         let rows = values.len() * copies;
         self.path.reserve(rows, 0);
@@ -388,6 +405,8 @@ pub struct TableBuilder {
     caps_rows: CapsRows,
     /// The flags of `CapsRows::Except` in a faster set than its `HashSet` (which stays the fallback).
     caps_dropped: Option<StrSet>,
+    /// Which of the last document's flags `CapsRows::Except` kept, for the next one with the same list.
+    caps_memo: ListMemo,
     /// What [`cross_listed`] reuses from one document to the next.
     cross: Scratch,
     /// The id of the next input pushed.
@@ -528,12 +547,13 @@ impl TableBuilder {
             }),
             CapsRows::Except(drop) => {
                 let fast = self.caps_dropped.as_ref();
-                self.caps.push_kept(path, host, doc_id, &doc.caps, |flag| {
+                let kept = self.caps_memo.kept(&doc.caps, |flag| {
                     match fast.map(|set| set.contains(flag)) {
                         Some(Ok(dropped)) => !dropped,
                         _ => !drop.contains(flag),
                     }
-                })
+                });
+                self.caps.push_at(path, host, doc_id, &doc.caps, kept);
             }
         }
         self.live_aliases
