@@ -1,7 +1,7 @@
 //! Column builders for the scan's tables. Arrow's builders keep a validity bitmap up to date on every
 //! append, through calls that did not inline: with some 900 appends per status file (30-odd columns per
-//! device) those calls were about 6% of a scan. Here a value and its validity are each pushed onto a
-//! `Vec`, and the validity is packed into a bitmap once, when the column is finished. The arrays are
+//! device) those calls were about 6% of a scan. Here a value is pushed onto a `Vec`, and its validity
+//! recorded inline (see [`Validity`]), packed into a bitmap once, when the column is finished. The arrays are
 //! the same (a column without nulls gets no null buffer, a null slot holds the default value).
 
 use std::sync::Arc;
@@ -11,28 +11,43 @@ use arrow_array::types::ArrowPrimitiveType;
 use arrow_array::{BooleanArray, PrimitiveArray, StringViewArray};
 use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, ScalarBuffer};
 
-/// Which rows of a column hold a value, one `bool` per row until the column is finished.
+/// Which rows of a column hold a value: nothing but a flag while every row does (most columns never
+/// see a null: a branch per row instead of a store), then one `bool` per row from the first null on,
+/// packed into a bitmap when the column is finished.
 #[derive(Default)]
 struct Validity {
+    /// One flag per row, filled in from the first null on (empty before).
     valid: Vec<bool>,
     /// Whether any row is null (else the column gets no null buffer, as from arrow's builders).
     any_null: bool,
 }
 
 impl Validity {
+    /// Row `row` (the rows before it all recorded) is valid or not.
     #[inline]
-    fn append(&mut self, valid: bool) {
-        self.valid.push(valid);
-        self.any_null |= !valid;
+    fn append(&mut self, valid: bool, row: usize) {
+        if self.any_null {
+            self.valid.push(valid);
+        } else if !valid {
+            self.first_null(row, 1);
+        }
     }
 
-    fn append_n(&mut self, valid: bool, n: usize) {
-        self.valid.resize(self.valid.len() + n, valid);
-        self.any_null |= !valid && n > 0;
+    /// Rows `row..row + n` are all valid, or all null.
+    fn append_n(&mut self, valid: bool, n: usize, row: usize) {
+        if self.any_null {
+            self.valid.resize(self.valid.len() + n, valid);
+        } else if !valid && n > 0 {
+            self.first_null(row, n);
+        }
     }
 
-    fn reserve(&mut self, rows: usize) {
-        self.valid.reserve(rows);
+    /// The rows before `row` were all valid; the `n` from it are null.
+    #[cold]
+    fn first_null(&mut self, row: usize, n: usize) {
+        self.valid.resize(row, true);
+        self.valid.resize(row + n, false);
+        self.any_null = true;
     }
 
     fn finish(&mut self) -> Option<NullBuffer> {
@@ -70,24 +85,23 @@ impl<T: ArrowPrimitiveType> Default for PrimBuilder<T> {
 impl<T: ArrowPrimitiveType> PrimBuilder<T> {
     #[inline]
     pub(crate) fn append_value(&mut self, value: T::Native) {
+        self.nulls.append(true, self.values.len());
         self.values.push(value);
-        self.nulls.append(true);
     }
 
     #[inline]
     pub(crate) fn append_option(&mut self, value: Option<T::Native>) {
+        self.nulls.append(value.is_some(), self.values.len());
         self.values.push(value.unwrap_or_default());
-        self.nulls.append(value.is_some());
     }
 
     pub(crate) fn append_value_n(&mut self, value: T::Native, n: usize) {
+        self.nulls.append_n(true, n, self.values.len());
         self.values.resize(self.values.len() + n, value);
-        self.nulls.append_n(true, n);
     }
 
     pub(crate) fn reserve(&mut self, rows: usize) {
         self.values.reserve(rows);
-        self.nulls.reserve(rows);
     }
 
     pub(crate) fn finish(&mut self) -> PrimitiveArray<T> {
@@ -107,24 +121,23 @@ pub(crate) struct BoolBuilder {
 impl BoolBuilder {
     #[inline]
     pub(crate) fn append_value(&mut self, value: bool) {
+        self.nulls.append(true, self.values.len());
         self.values.push(value);
-        self.nulls.append(true);
     }
 
     #[inline]
     pub(crate) fn append_option(&mut self, value: Option<bool>) {
+        self.nulls.append(value.is_some(), self.values.len());
         self.values.push(value.unwrap_or_default());
-        self.nulls.append(value.is_some());
     }
 
     pub(crate) fn append_slice(&mut self, values: &[bool]) {
+        self.nulls.append_n(true, values.len(), self.values.len());
         self.values.extend_from_slice(values);
-        self.nulls.append_n(true, values.len());
     }
 
     pub(crate) fn reserve(&mut self, rows: usize) {
         self.values.reserve(rows);
-        self.nulls.reserve(rows);
     }
 
     pub(crate) fn finish(&mut self) -> BooleanArray {
@@ -155,8 +168,8 @@ impl StringViewBuilder {
 
     pub(crate) fn append_value(&mut self, value: &str) {
         let view = self.view_of(value);
+        self.nulls.append(true, self.views.len());
         self.views.push(view);
-        self.nulls.append(true);
     }
 
     /// Appends `value` `n` times, storing its bytes once.
@@ -165,27 +178,27 @@ impl StringViewBuilder {
             return;
         }
         let view = self.view_of(value);
+        self.nulls.append_n(true, n, self.views.len());
         self.views.extend(std::iter::repeat_n(view, n));
-        self.nulls.append_n(true, n);
     }
 
     /// Appends every value of a list (none null): one reservation and one validity update for all.
     pub(crate) fn append_all<'s>(&mut self, values: impl ExactSizeIterator<Item = &'s str>) {
         let n = values.len();
+        self.nulls.append_n(true, n, self.views.len());
         self.views.reserve(n);
         for value in values {
             let view = self.view_of(value);
             self.views.push(view);
         }
-        self.nulls.append_n(true, n);
     }
 
     pub(crate) fn append_option(&mut self, value: Option<&str>) {
         match value {
             Some(v) => self.append_value(v),
             None => {
+                self.nulls.append(false, self.views.len());
                 self.views.push(0);
-                self.nulls.append(false);
             }
         }
     }
@@ -193,7 +206,6 @@ impl StringViewBuilder {
     /// Room for `rows` more rows holding `bytes` more bytes of long strings.
     pub(crate) fn reserve(&mut self, rows: usize, bytes: usize) {
         self.views.reserve(rows);
-        self.nulls.reserve(rows);
         self.data.reserve(bytes);
     }
 
@@ -223,12 +235,22 @@ mod tests {
     fn columns_equal_arrows_own_builders() {
         // Every mix of values and nulls over a few lengths, including none null (no null buffer).
         for len in [0usize, 1, 7, 8, 9, 63, 64, 65, 200] {
-            for pattern in [0u64, 1, 0b1011, u64::MAX, 0x5555_5555_5555_5555] {
+            for pattern in [
+                0u64,
+                1,
+                0b1011,
+                1 << 5,
+                1 << 63,
+                u64::MAX,
+                0x5555_5555_5555_5555,
+            ] {
                 let valid = |i: usize| pattern == 0 || (pattern >> (i % 64)) & 1 == 0;
                 let (mut ours, mut theirs) =
                     (PrimBuilder::<UInt32Type>::default(), UInt32Builder::new());
                 let (mut our_flags, mut their_flags) =
                     (BoolBuilder::default(), BooleanBuilder::new());
+                let mut our_strings = StringViewBuilder::default();
+                let mut their_strings = arrow_array::builder::StringViewBuilder::new();
                 for i in 0..len {
                     let value = valid(i).then_some(i as u32 * 7);
                     ours.append_option(value);
@@ -236,7 +258,17 @@ mod tests {
                     let flag = valid(i).then_some(i % 3 == 0);
                     our_flags.append_option(flag);
                     their_flags.append_option(flag);
+                    let text = format!("value number {i}");
+                    let text = valid(i).then_some(&text[..i % (text.len() + 1)]);
+                    our_strings.append_option(text);
+                    their_strings.append_option(text);
                 }
+                our_strings.append_repeated("a value of some length", 2);
+                their_strings.append_value("a value of some length");
+                their_strings.append_value("a value of some length");
+                let (a, b) = (our_strings.finish(), their_strings.finish());
+                assert_eq!(a, b, "{len} {pattern:x}");
+                assert_eq!(a.nulls().is_some(), b.nulls().is_some());
                 ours.append_value_n(5, 3);
                 theirs.append_value_n(5, 3);
                 our_flags.append_slice(&[true, false]);
