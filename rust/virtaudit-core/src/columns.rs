@@ -57,8 +57,21 @@ impl Validity {
     }
 }
 
+/// The flags as a bitmap, least significant bit first, eight at a time: the eight bytes of eight
+/// `bool`s (each 0 or 1) read as one word, whose multiplication by `0x0102_0408_1020_4080` gathers
+/// them into its top byte. (`BooleanBuffer::collect_bool`, a closure call per bit, was 1% of a scan.)
 fn packed(bits: &[bool]) -> BooleanBuffer {
-    BooleanBuffer::collect_bool(bits.len(), |i| bits[i])
+    let mut bytes = Vec::with_capacity(bits.len().div_ceil(8));
+    let mut chunks = bits.chunks_exact(8);
+    for chunk in chunks.by_ref() {
+        let word = u64::from_le_bytes(std::array::from_fn(|k| u8::from(chunk[k])));
+        bytes.push((word.wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8);
+    }
+    let tail = chunks.remainder();
+    if !tail.is_empty() {
+        bytes.push((0..tail.len()).fold(0u8, |byte, k| byte | u8::from(tail[k]) << k));
+    }
+    BooleanBuffer::new(Buffer::from_vec(bytes), 0, bits.len())
 }
 
 fn shrink_if_loose<T>(v: &mut Vec<T>) {
@@ -230,6 +243,17 @@ mod tests {
     use arrow_array::types::UInt32Type;
 
     use super::*;
+
+    #[test]
+    fn flags_are_packed_least_significant_bit_first() {
+        for len in 0..80usize {
+            for seed in [0x9E37_79B9u64, 0xFFFF_FFFF, 1, 0] {
+                let bits: Vec<bool> = (0..len).map(|i| (seed >> (i % 32)) & 1 == 1).collect();
+                let expected = BooleanBuffer::collect_bool(len, |i| bits[i]);
+                assert_eq!(packed(&bits), expected, "{len} {seed:x}");
+            }
+        }
+    }
 
     #[test]
     fn columns_equal_arrows_own_builders() {
