@@ -26,13 +26,55 @@ fn lanes_below(word: u64, n: u8) -> u64 {
 /// flags both the bytes below 0x20 and those of 0x80 and above, line feeds are unflagged, and only a
 /// block with a flag left (a tab, a CR, a control character, non-ASCII text; libvirt writes almost
 /// none) is looked at byte by byte. This pass reads every byte of every file: going from eight bytes a
-/// step to sixteen saved 7% of the scan's instructions.
+/// step to sixteen saved 7% of the scan's instructions. Where the processor has AVX2 (looked up once and
+/// cached by std), thirty-two bytes a step: about 1% of a one-thread scan.
 pub(crate) fn find_control_char(data: &[u8]) -> (Option<usize>, bool) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: SSE2 is part of the x86-64 baseline: every x86-64 processor has it.
-    return unsafe { find_control_char_sse2(data) };
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor has AVX2, checked just above.
+            return unsafe { find_control_char_avx2(data) };
+        }
+        // SAFETY: SSE2 is part of the x86-64 baseline: every x86-64 processor has it.
+        unsafe { find_control_char_sse2(data) }
+    }
     #[cfg(not(target_arch = "x86_64"))]
     find_control_char_swar(data)
+}
+
+/// [`find_control_char_sse2`] with 32-byte blocks.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn find_control_char_avx2(data: &[u8]) -> (Option<usize>, bool) {
+    use std::arch::x86_64::{
+        _mm256_andnot_si256, _mm256_cmpeq_epi8, _mm256_cmpgt_epi8, _mm256_loadu_si256,
+        _mm256_movemask_epi8, _mm256_set1_epi8,
+    };
+    let space = _mm256_set1_epi8(0x20);
+    let line_feed = _mm256_set1_epi8(b'\n' as i8);
+    let mut ascii = true;
+    let mut chunks = data.chunks_exact(32);
+    for (i, chunk) in chunks.by_ref().enumerate() {
+        // SAFETY: `chunk` holds 32 readable bytes, and an unaligned load has no alignment needs.
+        let block = unsafe { _mm256_loadu_si256(chunk.as_ptr().cast()) };
+        // (signed: `0x20 > byte` flags the bytes below 0x20 and those of 0x80 and above)
+        let flagged = _mm256_andnot_si256(
+            _mm256_cmpeq_epi8(block, line_feed),
+            _mm256_cmpgt_epi8(space, block),
+        );
+        if _mm256_movemask_epi8(flagged) != 0 {
+            if let Some(p) = chunk.iter().position(|&b| is_control(b)) {
+                return (Some(i * 32 + p), false);
+            }
+            ascii &= chunk.is_ascii();
+        }
+    }
+    let tail = chunks.remainder();
+    let start = data.len() - tail.len();
+    (
+        tail.iter().position(|&b| is_control(b)).map(|p| start + p),
+        ascii && tail.is_ascii(),
+    )
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -362,13 +404,22 @@ mod tests {
     fn control_characters_are_found_anywhere() {
         control_characters_are_found_by(find_control_char);
         control_characters_are_found_by(find_control_char_swar);
+        #[cfg(target_arch = "x86_64")]
+        {
+            // SAFETY: SSE2 is part of the x86-64 baseline.
+            control_characters_are_found_by(|data| unsafe { find_control_char_sse2(data) });
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the processor has AVX2, checked just above.
+                control_characters_are_found_by(|data| unsafe { find_control_char_avx2(data) });
+            }
+        }
     }
 
     fn control_characters_are_found_by(find_control_char: fn(&[u8]) -> (Option<usize>, bool)) {
         assert_eq!(find_control_char(b"<a>\n\t\r text</a>"), (None, true));
         assert_eq!(find_control_char("<a>é</a>".as_bytes()), (None, false));
-        for at in 0..40 {
-            let mut data = vec![b'x'; 40];
+        for at in 0..72 {
+            let mut data = vec![b'x'; 72];
             data[at] = 0x01;
             assert_eq!(find_control_char(&data).0, Some(at));
             data[at] = 0;
@@ -384,9 +435,9 @@ mod tests {
             [0x7F, 0x80, b'\n'],
             [0x9F, 0xA0, b' '],
         ] {
-            for at in 0..40 {
+            for at in 0..72 {
                 for byte in 0..=255u8 {
-                    let mut data: Vec<u8> = filler.iter().copied().cycle().take(40).collect();
+                    let mut data: Vec<u8> = filler.iter().copied().cycle().take(72).collect();
                     data[at] = byte;
                     let expected = data.iter().position(|&b| is_control(b));
                     let (found, ascii) = find_control_char(&data);

@@ -7,11 +7,14 @@
 // The modules are private: what callers (the binding, tests, benches, examples, fuzz targets) may use is
 // re-exported below, so the inside can be rearranged without breaking them.
 mod byteclass;
+mod columns;
+mod crosslist;
 mod error;
 mod limits;
 mod parse;
 mod read;
 mod rows;
+mod strhash;
 mod tables;
 mod walk;
 
@@ -26,7 +29,9 @@ use walk::{Input, InputList, expand};
 
 pub use error::{ErrorKind, InputError};
 pub use limits::Limits;
+use parse::{ListCache, parse_document_cached};
 pub use parse::{parse_document, parse_document_checked};
+use read::read_file_in;
 pub use read::read_listed_file;
 pub use rows::{DeviceRow, DocKind, Document, DomainRow, Text};
 pub use tables::{Batch, CapsRows, SCHEMA_VERSION, TABLE_NAMES, TableBuilder, schema_of};
@@ -150,6 +155,8 @@ fn scan_inputs(
         .with_caps_rows(options.caps_rows.clone())
         .with_first_doc_id(first_doc_id);
     let mut buf = Vec::new();
+    let mut lists = ListCache::default();
+    let mut dirs = read::Dirs::default();
     let mut reserved = false;
     for (n, input) in inputs.iter().enumerate() {
         let host = options.host_from.host_of(&input.path);
@@ -158,8 +165,10 @@ fn scan_inputs(
             builder.push_error(&display, &host, error);
             continue;
         }
-        let outcome = read_listed_file(&input.path, &options.limits, &mut buf)
-            .and_then(|size| parse_document(&buf, &options.limits).map(|doc| (size, doc)));
+        let outcome =
+            read_file_in(&mut dirs, &input.path, &options.limits, &mut buf).and_then(|size| {
+                parse_document_cached(&buf, &options.limits, &mut lists).map(|doc| (size, doc))
+            });
         match outcome {
             Ok((size, doc)) => {
                 if !reserved {

@@ -5,13 +5,19 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock};
 
-use arrow_array::builder::{BooleanBuilder, Int64Builder, UInt32Builder, UInt64Builder, make_view};
-use arrow_array::{ArrayRef, RecordBatch, StringViewArray};
-use arrow_buffer::{Buffer, NullBufferBuilder, ScalarBuffer};
+use arrow_array::types::{Int64Type, UInt32Type, UInt64Type};
+use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 
+use crate::columns::{BoolBuilder as BooleanBuilder, PrimBuilder, StringViewBuilder};
+use crate::crosslist::{Scratch, cross_listed};
 use crate::error::InputError;
 use crate::rows::Document;
+use crate::strhash::{ListMemo, StrSet};
+
+type UInt32Builder = PrimBuilder<UInt32Type>;
+type UInt64Builder = PrimBuilder<UInt64Type>;
+type Int64Builder = PrimBuilder<Int64Type>;
 
 pub const SCHEMA_VERSION: u32 = 2;
 
@@ -167,98 +173,6 @@ impl Batch {
     }
 }
 
-/// A Utf8View column built in one data block. Unlike arrow's builder it can repeat the previous value
-/// by copying its 16-byte view, so a document's path and host are stored once, not once per row.
-struct StringViewBuilder {
-    views: Vec<u128>,
-    data: Vec<u8>,
-    nulls: NullBufferBuilder,
-}
-
-impl Default for StringViewBuilder {
-    fn default() -> Self {
-        StringViewBuilder {
-            views: Vec::new(),
-            data: Vec::new(),
-            nulls: NullBufferBuilder::new(0),
-        }
-    }
-}
-
-impl StringViewBuilder {
-    fn view_of(&mut self, value: &str) -> u128 {
-        let bytes = value.as_bytes();
-        if bytes.len() <= 12 {
-            return make_view(bytes, 0, 0);
-        }
-        let offset = u32::try_from(self.data.len()).expect("batch strings stay below 4 GiB");
-        self.data.extend_from_slice(bytes);
-        make_view(bytes, 0, offset)
-    }
-
-    fn append_value(&mut self, value: &str) {
-        let view = self.view_of(value);
-        self.views.push(view);
-        self.nulls.append_non_null();
-    }
-
-    /// Appends `value` `n` times, storing its bytes once.
-    fn append_repeated(&mut self, value: &str, n: usize) {
-        if n == 0 {
-            return;
-        }
-        let view = self.view_of(value);
-        self.views.extend(std::iter::repeat_n(view, n));
-        self.nulls.append_n_non_nulls(n);
-    }
-
-    /// Appends every value of a list (none null): one reservation and one validity update for all.
-    fn append_all<'s>(&mut self, values: impl ExactSizeIterator<Item = &'s str>) {
-        let n = values.len();
-        self.views.reserve(n);
-        for value in values {
-            let view = self.view_of(value);
-            self.views.push(view);
-        }
-        self.nulls.append_n_non_nulls(n);
-    }
-
-    fn append_option(&mut self, value: Option<&str>) {
-        match value {
-            Some(v) => self.append_value(v),
-            None => {
-                self.views.push(0);
-                self.nulls.append_null();
-            }
-        }
-    }
-
-    /// Room for `rows` more rows holding `bytes` more bytes of long strings.
-    fn reserve(&mut self, rows: usize, bytes: usize) {
-        self.views.reserve(rows);
-        self.data.reserve(bytes);
-    }
-
-    fn finish(&mut self) -> StringViewArray {
-        // An estimate from `reserve` that came out too high must not stay allocated with the table.
-        shrink_if_loose(&mut self.views);
-        shrink_if_loose(&mut self.data);
-        let views = ScalarBuffer::from(std::mem::take(&mut self.views));
-        let data = Buffer::from_vec(std::mem::take(&mut self.data));
-        let nulls = self.nulls.finish();
-        // SAFETY: every view was made by `make_view` from a `&str` (valid UTF-8) whose bytes, when longer
-        // than 12, were appended to `data` (block 0) at the offset recorded in the view; null slots hold
-        // the zero view. That is exactly what `try_new` would check, byte by byte, at a cost per row.
-        unsafe { StringViewArray::new_unchecked(views, Arc::from([data]), nulls) }
-    }
-}
-
-fn shrink_if_loose<T>(v: &mut Vec<T>) {
-    if v.capacity() > v.len() + v.len() / 4 + 64 {
-        v.shrink_to_fit();
-    }
-}
-
 /// Bytes of the strings of `values` that do not fit in a view and go to the data block.
 fn long_bytes<'s>(values: impl Iterator<Item = &'s str>) -> usize {
     values.map(str::len).filter(|&n| n > 12).sum()
@@ -336,6 +250,58 @@ struct DeviceColumns {
     alias_repeated: BooleanBuilder,
 }
 
+impl DeviceColumns {
+    /// Room for `rows` more devices in every column.
+    fn reserve(&mut self, rows: usize) {
+        for strings in [
+            &mut self.path,
+            &mut self.host,
+            &mut self.element,
+            &mut self.type_,
+            &mut self.model,
+            &mut self.model_name,
+            &mut self.alias,
+            &mut self.address_type,
+            &mut self.target_hotplug,
+            &mut self.video_device,
+            &mut self.managed,
+            &mut self.volume_actual_type,
+        ] {
+            strings.reserve(rows, 0);
+        }
+        for numbers in [
+            &mut self.doc_id,
+            &mut self.ordinal,
+            &mut self.index,
+            &mut self.pci_domain,
+            &mut self.pci_bus,
+            &mut self.pci_slot,
+            &mut self.pci_function,
+            &mut self.dimm_slot,
+            &mut self.target_index,
+            &mut self.target_chassis,
+            &mut self.target_port,
+        ] {
+            numbers.reserve(rows);
+        }
+        for flags in [
+            &mut self.user_alias,
+            &mut self.multifunction,
+            &mut self.has_auth,
+            &mut self.has_encryption,
+            &mut self.has_tls,
+            &mut self.has_private_objects,
+            &mut self.has_origstates,
+            &mut self.has_actual,
+            &mut self.nbdkit,
+            &mut self.in_live_list,
+            &mut self.alias_repeated,
+        ] {
+            flags.reserve(rows);
+        }
+    }
+}
+
 #[derive(Default)]
 struct PairColumns {
     path: StringViewBuilder,
@@ -365,10 +331,28 @@ impl PairColumns {
         self.doc_id.append_value_n(doc_id, kept);
     }
 
+    /// Like [`PairColumns::push`], for the values at the positions `kept`.
+    fn push_at(
+        &mut self,
+        path: &str,
+        host: &str,
+        doc_id: u32,
+        values: &[std::borrow::Cow<'_, str>],
+        kept: &[u32],
+    ) {
+        for &i in kept {
+            self.value.append_value(&values[i as usize]);
+        }
+        self.path.append_repeated(path, kept.len());
+        self.host.append_repeated(host, kept.len());
+        self.doc_id.append_value_n(doc_id, kept.len());
+    }
+
     fn reserve(&mut self, values: &[std::borrow::Cow<'_, str>], copies: usize) {
         let rows = values.len() * copies;
         self.path.reserve(rows, 0);
         self.host.reserve(rows, 0);
+        self.doc_id.reserve(rows);
         self.value
             .reserve(rows, long_bytes(values.iter().map(|v| &**v)) * copies);
     }
@@ -390,50 +374,6 @@ struct ErrorColumns {
     message: StringViewBuilder,
     line: UInt32Builder,
     column: UInt32Builder,
-}
-
-/// What a document's aliases say about each other, per device and per id of QEMU's device list: the
-/// rules read these columns instead of joining or grouping every alias of a batch. All exact string
-/// matches (sorted copies, binary searched).
-struct CrossListed {
-    /// Per device: QEMU's device list (`<domstatus><devices>`, the ids QEMU had at the last save) names
-    /// its alias; null when the device has no alias or the file has no list.
-    in_live_list: Vec<Option<bool>>,
-    /// Per device: another device of the definition carries the same alias; null without an alias.
-    alias_repeated: Vec<Option<bool>>,
-    /// Per id of QEMU's device list: a device of the definition carries it as its alias.
-    in_definition: Vec<bool>,
-}
-
-fn cross_listed(doc: &Document<'_>) -> CrossListed {
-    let mut listed: Vec<&str> = doc.live_aliases.iter().map(|a| a.as_ref()).collect();
-    listed.sort_unstable();
-    let mut defined: Vec<&str> = doc
-        .devices
-        .iter()
-        .filter_map(|d| d.alias.as_deref())
-        .collect();
-    defined.sort_unstable();
-    let has_list = doc.domain.has_live_devices;
-    let aliases = doc.devices.iter().map(|d| d.alias.as_deref());
-    CrossListed {
-        in_live_list: aliases
-            .clone()
-            .map(|alias| Some(listed.binary_search(&alias.filter(|_| has_list)?).is_ok()))
-            .collect(),
-        alias_repeated: aliases
-            .map(|alias| {
-                let alias = alias?;
-                let first = defined.partition_point(|d| *d < alias);
-                Some(defined.get(first + 1) == Some(&alias))
-            })
-            .collect(),
-        in_definition: doc
-            .live_aliases
-            .iter()
-            .map(|a| defined.binary_search(&a.as_ref()).is_ok())
-            .collect(),
-    }
 }
 
 fn count(n: usize) -> u32 {
@@ -463,6 +403,12 @@ pub enum CapsRows {
 pub struct TableBuilder {
     /// Caps flags that become rows; see `ScanOptions::caps_rows`.
     caps_rows: CapsRows,
+    /// The flags of `CapsRows::Except` in a faster set than its `HashSet` (which stays the fallback).
+    caps_dropped: Option<StrSet>,
+    /// Which of the last document's flags `CapsRows::Except` kept, for the next one with the same list.
+    caps_memo: ListMemo,
+    /// What [`cross_listed`] reuses from one document to the next.
+    cross: Scratch,
     /// The id of the next input pushed.
     next_doc_id: u32,
     domains: DomainColumns,
@@ -481,6 +427,10 @@ impl TableBuilder {
 
     /// Which caps flags become rows of the caps table (all by default).
     pub fn with_caps_rows(mut self, caps_rows: CapsRows) -> Self {
+        self.caps_dropped = match &caps_rows {
+            CapsRows::Except(drop) => StrSet::new(drop.iter().map(String::as_str)).ok(),
+            _ => None,
+        };
         self.caps_rows = caps_rows;
         self
     }
@@ -503,26 +453,16 @@ impl TableBuilder {
     /// once instead of growing (and being copied) a dozen times. Called with the first document of a
     /// run of inputs; [`StringViewBuilder::finish`] gives back what the estimate overshot.
     pub fn reserve_like(&mut self, doc: &Document<'_>, copies: usize) {
-        let devices = doc.devices.len() * copies;
+        self.devices.reserve(doc.devices.len() * copies);
         let v = &mut self.devices;
-        for column in [&mut v.path, &mut v.host] {
-            column.reserve(devices, 0);
-        }
-        for column in [
-            &mut v.element,
-            &mut v.type_,
-            &mut v.model,
-            &mut v.alias,
-            &mut v.address_type,
-        ] {
-            column.reserve(devices, 0);
-        }
         let aliases = long_bytes(doc.devices.iter().filter_map(|d| d.alias.as_deref()));
         v.alias.reserve(0, aliases * copies);
         if matches!(self.caps_rows, CapsRows::All) {
             self.caps.reserve(&doc.caps, copies);
         }
         self.live_aliases.reserve(&doc.live_aliases, copies);
+        self.live_in_definition
+            .reserve(doc.live_aliases.len() * copies);
     }
 
     pub fn push_document(&mut self, path: &str, host: &str, file_size: u64, doc: &Document<'_>) {
@@ -559,7 +499,7 @@ impl TableBuilder {
         let tpm_backend = doc.devices.iter().find_map(|dev| dev.tpm_backend.as_ref());
         opt(&mut d.tpm_backend, tpm_backend.and_then(|t| t.as_deref()));
 
-        let listed = cross_listed(doc);
+        let listed = cross_listed(doc, &mut self.cross);
         let v = &mut self.devices;
         v.path.append_repeated(path, doc.devices.len());
         v.host.append_repeated(host, doc.devices.len());
@@ -605,9 +545,16 @@ impl TableBuilder {
             CapsRows::Only(keep) => self.caps.push_kept(path, host, doc_id, &doc.caps, |flag| {
                 keep.iter().any(|k| k == flag)
             }),
-            CapsRows::Except(drop) => self
-                .caps
-                .push_kept(path, host, doc_id, &doc.caps, |flag| !drop.contains(flag)),
+            CapsRows::Except(drop) => {
+                let fast = self.caps_dropped.as_ref();
+                let kept = self.caps_memo.kept(&doc.caps, |flag| {
+                    match fast.map(|set| set.contains(flag)) {
+                        Some(Ok(dropped)) => !dropped,
+                        _ => !drop.contains(flag),
+                    }
+                });
+                self.caps.push_at(path, host, doc_id, &doc.caps, kept);
+            }
         }
         self.live_aliases
             .push(path, host, doc_id, &doc.live_aliases);

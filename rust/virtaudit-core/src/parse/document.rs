@@ -206,13 +206,7 @@ impl<'a> Parser<'a> {
             return Ok(());
         }
         if self.fast
-            && let Some(end) = fast_named_list(
-                self.remaining_text(),
-                parent.as_bytes(),
-                item.as_bytes(),
-                key,
-                out,
-            )
+            && let Some(end) = self.fast_list(parent, item, key, out)
         {
             self.jump(end);
             return self.end_tag(parent);
@@ -231,6 +225,30 @@ impl<'a> Parser<'a> {
             }
             p.skip(child_empty, depth + 1, tag.name)
         })
+    }
+
+    /// The fast path for [`Parser::named_list`]: a `<qemuCaps>` list met in one of the last documents of
+    /// the scan is recognised (see `listcache`), any other list read by [`fast_named_list`].
+    fn fast_list(
+        &mut self,
+        parent: &str,
+        item: &str,
+        key: &[u8],
+        out: &mut Vec<Cow<'a, str>>,
+    ) -> Option<usize> {
+        let rest = self.remaining_text();
+        let (parent, item) = (parent.as_bytes(), item.as_bytes());
+        let cache = self.lists.as_mut().filter(|_| parent == b"qemuCaps");
+        let Some(cache) = cache else {
+            return fast_named_list(rest, parent, item, key, out);
+        };
+        if let Some(end) = cache.recall(rest, out) {
+            return Some(end);
+        }
+        let before = out.len();
+        let end = fast_named_list(rest, parent, item, key, out)?;
+        cache.remember(rest, out, before, end, parent);
+        Some(end)
     }
 
     /// Text content of a simple element (`<name>`, `<uuid>`, `<emulator>`); child elements are skipped.

@@ -15,6 +15,7 @@
 mod device;
 mod document;
 mod fast;
+mod listcache;
 mod messages;
 mod names;
 mod numbers;
@@ -32,6 +33,7 @@ use crate::error::{ErrorKind, InputError};
 use crate::limits::Limits;
 use crate::rows::Document;
 use fast::skip_ws;
+pub(crate) use listcache::ListCache;
 use messages::{describe_xml_error, truncate_name};
 use names::is_xml_char;
 use skip::holds_cdata_end;
@@ -72,20 +74,41 @@ pub fn parse_document_checked<'a>(
     parse_with(data, limits, false)
 }
 
+/// [`parse_document`] for a scan that reads file after file: lists met in the last few documents are
+/// recognised instead of read again (see `listcache`). The same document as [`parse_document`]'s.
+pub(crate) fn parse_document_cached<'a>(
+    data: &'a [u8],
+    limits: &Limits,
+    cache: &mut ListCache,
+) -> Result<Document<'a>, InputError> {
+    let text = decode(data)?;
+    let mut parser = Parser::new(text, data, limits, true);
+    parser.lists = Some(std::mem::take(cache));
+    let result = parser.document();
+    *cache = parser.lists.take().unwrap_or_default();
+    result
+}
+
 fn parse_with<'a>(data: &'a [u8], limits: &Limits, fast: bool) -> Result<Document<'a>, InputError> {
     let text = decode(data)?;
-    let mut parser = Parser {
-        reader: reader(text),
-        text,
-        data,
-        limits: *limits,
-        elements: 0,
-        jumped: 0,
-        fast,
-        after_text: false,
-        other_root: None,
-    };
-    parser.document()
+    Parser::new(text, data, limits, fast).document()
+}
+
+impl<'a> Parser<'a> {
+    fn new(text: &'a str, data: &'a [u8], limits: &Limits, fast: bool) -> Self {
+        Parser {
+            reader: reader(text),
+            text,
+            data,
+            limits: *limits,
+            elements: 0,
+            jumped: 0,
+            fast,
+            after_text: false,
+            other_root: None,
+            lists: None,
+        }
+    }
 }
 
 fn reader(text: &str) -> Reader<&[u8]> {
@@ -187,6 +210,8 @@ struct Parser<'a> {
     /// The root element, when it is one of [`LIBVIRT_OTHER_ROOTS`]: the whole document is still checked
     /// (a malformed one stays `malformed_xml`), then it is `not_domain`.
     other_root: Option<&'a str>,
+    /// Lists remembered from earlier documents of the scan (none for a document parsed on its own).
+    lists: Option<ListCache>,
 }
 
 /// The attributes of a start tag, with values borrowed from the input where possible.
