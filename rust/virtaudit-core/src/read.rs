@@ -10,12 +10,31 @@ use crate::error::{ErrorKind, InputError};
 use crate::limits::Limits;
 
 // Linux open(2) flags; std does not name them and the libc crate would be a dependency for a few numbers.
+// O_PATH and O_CLOEXEC (opening a file by name in its held directory, see `Dirs`) have these values on the
+// architectures named where they are used (asm-generic's, which x86, arm64, powerpc and s390 keep);
+// elsewhere (sparc, alpha, parisc define their own) files are opened by their whole path only.
 const O_NONBLOCK: i32 = 0o4000;
 const O_NOCTTY: i32 = 0o400;
 const O_NOATIME: i32 = 0o1000000;
-#[cfg(target_os = "linux")]
+#[cfg(all(
+    target_os = "linux",
+    any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "powerpc64",
+        target_arch = "s390x"
+    )
+))]
 const O_CLOEXEC: i32 = 0o2000000;
-#[cfg(target_os = "linux")]
+#[cfg(all(
+    target_os = "linux",
+    any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "powerpc64",
+        target_arch = "s390x"
+    )
+))]
 const O_PATH: i32 = 0o10000000;
 
 pub(crate) fn not_regular(kind: &fs::FileType) -> InputError {
@@ -124,20 +143,44 @@ fn read_opened(
 /// so errors are reported exactly as they were.
 #[derive(Default)]
 pub(crate) struct Dirs {
-    #[cfg(target_os = "linux")]
+    #[cfg(all(
+        target_os = "linux",
+        any(
+            target_arch = "x86_64",
+            target_arch = "aarch64",
+            target_arch = "powerpc64",
+            target_arch = "s390x"
+        )
+    ))]
     held: Option<(std::path::PathBuf, Option<File>)>,
 }
 
 impl Dirs {
     fn open(&mut self, path: &Path) -> io::Result<File> {
-        #[cfg(target_os = "linux")]
+        #[cfg(all(
+            target_os = "linux",
+            any(
+                target_arch = "x86_64",
+                target_arch = "aarch64",
+                target_arch = "powerpc64",
+                target_arch = "s390x"
+            )
+        ))]
         if let Some(file) = self.open_by_name(path) {
             return Ok(file);
         }
         open(path)
     }
 
-    #[cfg(target_os = "linux")]
+    #[cfg(all(
+        target_os = "linux",
+        any(
+            target_arch = "x86_64",
+            target_arch = "aarch64",
+            target_arch = "powerpc64",
+            target_arch = "s390x"
+        )
+    ))]
     fn open_by_name(&mut self, path: &Path) -> Option<File> {
         let (parent, name) = (path.parent()?, path.file_name()?);
         if parent.as_os_str().is_empty() {
@@ -159,7 +202,15 @@ impl Dirs {
 }
 
 /// `openat(dir, name)` with the flags of [`open`] (`O_NOATIME` dropped where the kernel refuses it).
-#[cfg(target_os = "linux")]
+#[cfg(all(
+    target_os = "linux",
+    any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "powerpc64",
+        target_arch = "s390x"
+    )
+))]
 fn openat(dir: &File, name: &std::ffi::OsStr) -> io::Result<File> {
     use std::os::fd::{AsRawFd, FromRawFd};
     use std::os::raw::{c_char, c_int};
@@ -301,7 +352,15 @@ mod tests {
             }
         }
         // (and the file was opened by name, not by the fallback)
-        #[cfg(target_os = "linux")]
+        #[cfg(all(
+            target_os = "linux",
+            any(
+                target_arch = "x86_64",
+                target_arch = "aarch64",
+                target_arch = "powerpc64",
+                target_arch = "s390x"
+            )
+        ))]
         assert!(dirs.open_by_name(&paths[0]).is_some());
         fs::remove_dir_all(&other).unwrap();
     }
