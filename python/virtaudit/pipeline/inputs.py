@@ -419,7 +419,8 @@ def _caps_ignorable(options: ScanOptions) -> frozenset[str]:
     target and the releases of the host facts given (a plain input records no facts of its own)."""
     if options.audit_targets is None:
         return frozenset()
-    if options.audit_targets == (None, None):
+    target, given = options.audit_targets
+    if target is None and given is None:
         # The command line's default (the newest release, no host facts): the set the catalog keeps, so
         # that the scan starts before polars and the rules are imported and overlaps that import.
         from virtaudit._catalog_data import CAPS_IGNORABLE_NEWEST
@@ -428,7 +429,6 @@ def _caps_ignorable(options: ScanOptions) -> frozenset[str]:
     from virtaudit.auditing import audit_target_keys
     from virtaudit.rules.engine import caps_ignorable
 
-    target, given = options.audit_targets
     try:
         keys = audit_target_keys(target, given)
     except ValueError:  # facts the model cannot read: every row is kept, never wrong, only larger
