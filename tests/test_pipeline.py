@@ -102,3 +102,31 @@ def test_cli_report_is_the_same_batch_by_batch(fmt: str, tmp_path: Path) -> None
     if fmt in ("jsonl",):
         keep = [[line for line in k if b'"type":"summary"' not in line] for k in keep]
     assert keep[0] == keep[1]
+
+
+def test_audit_batches_keep_only_the_unmatched_live_ids() -> None:
+    """An audit's batches carry the live ids no device carries (all the rules read: the core makes no
+    other rows), the same rows as a full scan's, and the same findings as an audit of the full scan."""
+    import virtaudit
+    from virtaudit.auditing import audit
+    from virtaudit.pipeline import Pieces, ScanOptions, audit_pieces, limits_of
+
+    options = ScanOptions(None, None, limits_of(None, None, None), 7, quiet=True, audit_only=True)
+    batches = [piece.scan for piece in Pieces([str(FLEET)], options)]
+    live = pl.concat([b.live_aliases for b in batches])
+    full = virtaudit.scan(FLEET)
+    unmatched = full.live_aliases.filter(~pl.col("in_definition"))
+    assert live.height == unmatched.height > 0
+    assert full.live_aliases.height > 5 * live.height  # (most listed ids are a device's own)
+    key = ["path", "host", "alias"]
+    assert live.select(key).sort(key).equals(unmatched.select(key).sort(key))
+    piped = pl.concat(
+        [a.findings for a in audit_pieces(Pieces([str(FLEET)], options), target_libvirt=None, facts=None)]
+    )
+    whole = audit(full)
+    columns = [c for c in piped.columns if c in whole.columns]
+    assert (
+        piped.select(columns)
+        .sort(columns, nulls_last=True)
+        .equals(whole.select(columns).sort(columns, nulls_last=True))
+    )

@@ -62,6 +62,7 @@ class Scanner:
         max_elements: int,
         caps_flags: Sequence[str] | None = None,
         caps_except: AbstractSet[str] | None = None,
+        unmatched_live_only: bool = False,
     ) -> Scanner: ...
     @property
     def input_count(self) -> int: ...

@@ -54,7 +54,9 @@ class ScanOptions:
     """Inputs per batch of the plain files; None: all of them in one batch (:func:`scan`)."""
     quiet: bool = False
     audit_only: bool = False
-    """The batches only feed the rules: the caps flags no rule reads are dropped as each batch arrives."""
+    """The batches only feed the rules: the caps flags no rule reads are dropped as each batch arrives, and
+    the live aliases keep only the ids no device of the definition carries (plain files: the core never
+    makes the others rows)."""
     prefetch: bool = False
     """Scan the next batch in a background thread while the consumer works on this one (see
     :class:`PlainScan`): two batches are alive at once instead of one."""
@@ -450,6 +452,8 @@ def _open_scanner(paths: list[str], options: ScanOptions, caps_rows: CapsRows) -
         host_value=value,
         caps_flags=caps_rows[0],
         caps_except=caps_rows[1],
+        # (an audit reads only the live ids no device carries: the core keeps no others)
+        unmatched_live_only=options.audit_only,
         **options.limits,
     )
 

@@ -62,8 +62,22 @@ def doc_ids(table: pl.DataFrame, keys: pl.DataFrame) -> pl.Series:
     return found.get_column("doc").gather(run)
 
 
-_NOT_RULE_COLUMNS: Final = ("path", "host", "doc_id")
-"""Device columns no rule reads (the rules know a document by its ``doc``)."""
+_NOT_RULE_COLUMNS: Final = (
+    "path",
+    "host",
+    "doc_id",
+    "ordinal",
+    "model_name",
+    "pci_domain",
+    "pci_slot",
+    "pci_function",
+    "multifunction",
+    "target_chassis",
+    "target_port",
+    "has_actual",
+)
+"""Device columns no rule reads (a rule knows a document by its ``doc``): left out of the devices'
+copy the rules filter. A rule that reads one fails on every batch with polars' ColumnNotFoundError."""
 
 _CONTROLLER_COLUMNS: Final = (
     "doc",
@@ -150,11 +164,20 @@ def _with_doc(
     return out
 
 
+def _contiguous(table: pl.DataFrame, without: Collection[str]) -> pl.DataFrame:
+    """``table`` without the columns ``without``, each column copied into one chunk: the one copy of the
+    devices the rules make (dropping first, not after: an eager ``drop`` is a query that copies too)."""
+    return pl.DataFrame([table.get_column(c) for c in table.columns if c not in without]).rechunk()
+
+
 def _doc_sorted(table: pl.DataFrame) -> pl.DataFrame:
     """``table`` with its ``doc`` column flagged sorted where it is (a document's rows are contiguous and
     in order), so that polars' group-bys, uniques and joins on ``doc`` take their sorted paths."""
-    if table.get_column("doc").is_sorted():
-        return table.with_columns(pl.col("doc").set_sorted())
+    doc = table.get_column("doc")
+    if doc.is_sorted():
+        # (the column replaced in place: an eager with_columns is a query, which copied the whole frame)
+        table = table.clone()
+        table.replace_column(table.get_column_index("doc"), doc.set_sorted())
     return table
 
 
@@ -232,7 +255,7 @@ class Context:
         # beside the batch's own while the rules run.
         # (without the path and host, which no rule reads from a device: ``doc`` stands for them)
         dev = _doc_sorted(
-            _with_doc(devices, domains, doc_columns, by_id).drop(_NOT_RULE_COLUMNS, strict=False).rechunk()
+            _contiguous(_with_doc(devices, domains, doc_columns, by_id), without=_NOT_RULE_COLUMNS)
         )
         target_keys = tuple(domains.get_column("target_key").drop_nulls().unique().sort().to_list())
         if ALL_CAPS_FLAGS not in caps_flags:

@@ -34,7 +34,7 @@ pub use parse::{parse_document, parse_document_checked};
 use read::read_file_in;
 pub use read::read_listed_file;
 pub use rows::{DeviceRow, DocKind, Document, DomainRow, Text};
-pub use tables::{Batch, CapsRows, SCHEMA_VERSION, TABLE_NAMES, TableBuilder, schema_of};
+pub use tables::{Batch, CapsRows, LiveRows, SCHEMA_VERSION, TABLE_NAMES, TableBuilder, schema_of};
 
 /// How the `host` column is derived from a file's path.
 #[derive(Debug, Clone, Default)]
@@ -91,6 +91,8 @@ pub struct ScanOptions {
     /// flag); all by default. A couple of hundred flags per status file make caps the largest table,
     /// and an audit reads a handful of them, or all but those its target surely knows.
     pub caps_rows: CapsRows,
+    /// Which ids of QEMU's live device list become rows of the live_aliases table; all by default.
+    pub live_rows: LiveRows,
     /// The document id of the first input (`doc_id` column); the others follow in scan order. A caller
     /// that combines several scans (archive members with plain files) starts each after the last.
     pub first_doc_id: u32,
@@ -153,6 +155,7 @@ fn scan_inputs(
 ) -> Result<Batch, ScanError> {
     let mut builder = TableBuilder::new()
         .with_caps_rows(options.caps_rows.clone())
+        .with_live_rows(options.live_rows)
         .with_first_doc_id(first_doc_id);
     let mut buf = Vec::new();
     let mut lists = ListCache::default();

@@ -395,6 +395,19 @@ pub enum CapsRows {
     Except(Arc<HashSet<String>>),
 }
 
+/// Which ids of QEMU's live device list become rows of the live_aliases table (`domains.live_alias_count`
+/// counts them all whichever is chosen).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LiveRows {
+    /// Every listed id.
+    #[default]
+    All,
+    /// Only the ids no device of the definition carries as its alias (`in_definition` false): all an
+    /// audit's rules read, a handful where the list has a row for nearly every device (a quarter of a
+    /// batch's memory otherwise).
+    Unmatched,
+}
+
 /// Accumulates rows of all five tables for a run of inputs, then finishes them into a [`Batch`].
 ///
 /// Each input pushed (a document or an error) takes the next document id, from the first one given to
@@ -417,6 +430,10 @@ pub struct TableBuilder {
     live_aliases: PairColumns,
     /// The `in_definition` column of the live aliases (the other tables' pairs have no such column).
     live_in_definition: BooleanBuilder,
+    /// Which live ids become rows; see `ScanOptions::live_rows`.
+    live_rows: LiveRows,
+    /// The positions of the kept live ids of a document (`LiveRows::Unmatched`), reused.
+    live_kept: Vec<u32>,
     errors: ErrorColumns,
 }
 
@@ -432,6 +449,12 @@ impl TableBuilder {
             _ => None,
         };
         self.caps_rows = caps_rows;
+        self
+    }
+
+    /// Which live ids become rows of the live_aliases table (all by default).
+    pub fn with_live_rows(mut self, live_rows: LiveRows) -> Self {
+        self.live_rows = live_rows;
         self
     }
 
@@ -460,9 +483,11 @@ impl TableBuilder {
         if matches!(self.caps_rows, CapsRows::All) {
             self.caps.reserve(&doc.caps, copies);
         }
-        self.live_aliases.reserve(&doc.live_aliases, copies);
-        self.live_in_definition
-            .reserve(doc.live_aliases.len() * copies);
+        if self.live_rows == LiveRows::All {
+            self.live_aliases.reserve(&doc.live_aliases, copies);
+            self.live_in_definition
+                .reserve(doc.live_aliases.len() * copies);
+        }
     }
 
     pub fn push_document(&mut self, path: &str, host: &str, file_size: u64, doc: &Document<'_>) {
@@ -556,9 +581,29 @@ impl TableBuilder {
                 self.caps.push_at(path, host, doc_id, &doc.caps, kept);
             }
         }
-        self.live_aliases
-            .push(path, host, doc_id, &doc.live_aliases);
-        self.live_in_definition.append_slice(&listed.in_definition);
+        match self.live_rows {
+            LiveRows::All => {
+                self.live_aliases
+                    .push(path, host, doc_id, &doc.live_aliases);
+                self.live_in_definition.append_slice(&listed.in_definition);
+            }
+            LiveRows::Unmatched => {
+                self.live_kept.clear();
+                let unmatched = listed
+                    .in_definition
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, found)| !**found);
+                // (a document's list is far shorter than u32: its ids are elements of one capped file)
+                self.live_kept.extend(unmatched.map(|(i, _)| i as u32));
+                let kept = &self.live_kept;
+                self.live_aliases
+                    .push_at(path, host, doc_id, &doc.live_aliases, kept);
+                for _ in kept {
+                    self.live_in_definition.append_value(false);
+                }
+            }
+        }
     }
 
     pub fn push_error(&mut self, path: &str, host: &str, error: &InputError) {

@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict};
 use regex::Regex;
 use virtaudit_core::{
-    Batch, CapsRows, HostFrom, Limits, ScanError, ScanOptions, Scanner, TABLE_NAMES,
+    Batch, CapsRows, HostFrom, Limits, LiveRows, ScanError, ScanOptions, Scanner, TABLE_NAMES,
 };
 
 create_exception!(
@@ -161,6 +161,7 @@ fn options(
         host_from,
         limits,
         caps_rows: CapsRows::All,
+        live_rows: LiveRows::All,
         first_doc_id: 0,
     })
 }
@@ -212,7 +213,7 @@ struct PyScanner {
 impl PyScanner {
     #[new]
     #[allow(clippy::too_many_arguments)] // (Python keyword arguments, each converted once here)
-    #[pyo3(signature = (paths, *, jobs, host_mode, host_value, caps_flags=None, caps_except=None, **limits))]
+    #[pyo3(signature = (paths, *, jobs, host_mode, host_value, caps_flags=None, caps_except=None, unmatched_live_only=false, **limits))]
     fn new(
         py: Python<'_>,
         paths: Vec<PathBuf>,
@@ -221,6 +222,7 @@ impl PyScanner {
         host_value: Option<String>,
         caps_flags: Option<Vec<String>>,
         caps_except: Option<HashSet<String>>,
+        unmatched_live_only: bool,
         limits: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let mut options = options(jobs, host_mode, host_value, self::limits(limits)?)?;
@@ -234,6 +236,9 @@ impl PyScanner {
                 ));
             }
         };
+        if unmatched_live_only {
+            options.live_rows = LiveRows::Unmatched;
+        }
         allocator::map_large_blocks();
         let inner = py
             .detach(|| Scanner::new(&paths, options))
