@@ -10,32 +10,9 @@ use crate::error::{ErrorKind, InputError};
 use crate::limits::Limits;
 
 // Linux open(2) flags; std does not name them and the libc crate would be a dependency for a few numbers.
-// O_PATH and O_CLOEXEC (opening a file by name in its held directory, see `Dirs`) have these values on the
-// architectures named where they are used (asm-generic's, which x86, arm64, powerpc and s390 keep);
-// elsewhere (sparc, alpha, parisc define their own) files are opened by their whole path only.
 const O_NONBLOCK: i32 = 0o4000;
 const O_NOCTTY: i32 = 0o400;
 const O_NOATIME: i32 = 0o1000000;
-#[cfg(all(
-    target_os = "linux",
-    any(
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        target_arch = "powerpc64",
-        target_arch = "s390x"
-    )
-))]
-const O_CLOEXEC: i32 = 0o2000000;
-#[cfg(all(
-    target_os = "linux",
-    any(
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        target_arch = "powerpc64",
-        target_arch = "s390x"
-    )
-))]
-const O_PATH: i32 = 0o10000000;
 
 pub(crate) fn not_regular(kind: &fs::FileType) -> InputError {
     let what = if kind.is_dir() {
@@ -139,69 +116,25 @@ fn read_opened(
 /// by its name alone (`openat`): opening by the whole path walks every directory of it again, and that
 /// walk was 3% of a one-thread scan of paths eight components deep. The directory is held with `O_PATH`,
 /// which opens nothing (a device put in its place sees no `open`). Wherever this does not apply (no
-/// parent in the path, not Linux) or fails in any way, the file is opened by its whole path as before,
-/// so errors are reported exactly as they were.
+/// parent in the path, another system, see [`by_name`]) or fails in any way, the file is opened by its
+/// whole path as before, so errors are reported exactly as they were.
 #[derive(Default)]
 pub(crate) struct Dirs {
-    #[cfg(all(
-        target_os = "linux",
-        any(
-            target_arch = "x86_64",
-            target_arch = "aarch64",
-            target_arch = "powerpc64",
-            target_arch = "s390x"
-        )
-    ))]
-    held: Option<(std::path::PathBuf, Option<File>)>,
+    held: by_name::Held,
 }
 
 impl Dirs {
     fn open(&mut self, path: &Path) -> io::Result<File> {
-        #[cfg(all(
-            target_os = "linux",
-            any(
-                target_arch = "x86_64",
-                target_arch = "aarch64",
-                target_arch = "powerpc64",
-                target_arch = "s390x"
-            )
-        ))]
-        if let Some(file) = self.open_by_name(path) {
-            return Ok(file);
+        match self.held.open(path) {
+            Some(file) => Ok(file),
+            None => open(path),
         }
-        open(path)
-    }
-
-    #[cfg(all(
-        target_os = "linux",
-        any(
-            target_arch = "x86_64",
-            target_arch = "aarch64",
-            target_arch = "powerpc64",
-            target_arch = "s390x"
-        )
-    ))]
-    fn open_by_name(&mut self, path: &Path) -> Option<File> {
-        let (parent, name) = (path.parent()?, path.file_name()?);
-        if parent.as_os_str().is_empty() {
-            return None;
-        }
-        let held = match &mut self.held {
-            Some((dir, fd)) if dir == parent => fd,
-            held => {
-                let fd = OpenOptions::new()
-                    .read(true)
-                    .custom_flags(O_PATH | O_CLOEXEC)
-                    .open(parent)
-                    .ok();
-                &mut held.insert((parent.to_path_buf(), fd)).1
-            }
-        };
-        openat(held.as_ref()?, name).ok()
     }
 }
 
-/// `openat(dir, name)` with the flags of [`open`] (`O_NOATIME` dropped where the kernel refuses it).
+/// Opening by name in a held directory, on Linux where `O_PATH` and `O_CLOEXEC` have asm-generic's
+/// values (x86, arm64, powerpc and s390 keep them; sparc, alpha and parisc define their own, and there,
+/// as on other systems, files are opened by their whole path only).
 #[cfg(all(
     target_os = "linux",
     any(
@@ -211,29 +144,96 @@ impl Dirs {
         target_arch = "s390x"
     )
 ))]
-fn openat(dir: &File, name: &std::ffi::OsStr) -> io::Result<File> {
-    use std::os::fd::{AsRawFd, FromRawFd};
-    use std::os::raw::{c_char, c_int};
-    use std::os::unix::ffi::OsStrExt;
-    unsafe extern "C" {
-        fn openat(dirfd: c_int, pathname: *const c_char, flags: c_int, ...) -> c_int;
-    }
-    let name = std::ffi::CString::new(name.as_bytes()).map_err(io::Error::other)?;
-    let flags = O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-    for flags in [flags | O_NOATIME, flags] {
-        // SAFETY: `name` is a NUL-terminated string alive for the call; `dir` is borrowed, so its
-        // descriptor stays open through the call; without O_CREAT openat reads no mode argument.
-        let fd = unsafe { openat(dir.as_raw_fd(), name.as_ptr(), flags) };
-        if fd >= 0 {
-            // SAFETY: `fd` was just returned by openat: an open descriptor nothing else owns.
-            return Ok(unsafe { File::from_raw_fd(fd) });
+mod by_name {
+    use std::fs::{File, OpenOptions};
+    use std::io;
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::path::{Path, PathBuf};
+
+    use super::{O_NOATIME, O_NOCTTY, O_NONBLOCK};
+
+    const O_CLOEXEC: i32 = 0o2000000;
+    const O_PATH: i32 = 0o10000000;
+    /// Whether files are opened by name here (for the tests).
+    #[cfg(test)]
+    pub(super) const SUPPORTED: bool = true;
+
+    #[derive(Default)]
+    pub(super) struct Held(Option<(PathBuf, Option<File>)>);
+
+    impl Held {
+        /// `path` opened by its name in its directory, held from the last call; None: open it by path.
+        pub(super) fn open(&mut self, path: &Path) -> Option<File> {
+            let (parent, name) = (path.parent()?, path.file_name()?);
+            if parent.as_os_str().is_empty() {
+                return None;
+            }
+            let held = match &mut self.0 {
+                Some((dir, fd)) if dir == parent => fd,
+                held => {
+                    let fd = OpenOptions::new()
+                        .read(true)
+                        .custom_flags(O_PATH | O_CLOEXEC)
+                        .open(parent)
+                        .ok();
+                    &mut held.insert((parent.to_path_buf(), fd)).1
+                }
+            };
+            openat(held.as_ref()?, name).ok()
         }
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() != Some(1) {
-            return Err(err);
+    }
+
+    /// `openat(dir, name)` with the flags of [`open`] (`O_NOATIME` dropped where the kernel refuses it).
+    fn openat(dir: &File, name: &std::ffi::OsStr) -> io::Result<File> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        use std::os::raw::{c_char, c_int};
+        use std::os::unix::ffi::OsStrExt;
+        unsafe extern "C" {
+            fn openat(dirfd: c_int, pathname: *const c_char, flags: c_int, ...) -> c_int;
+        }
+        let name = std::ffi::CString::new(name.as_bytes()).map_err(io::Error::other)?;
+        let flags = O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+        for flags in [flags | O_NOATIME, flags] {
+            // SAFETY: `name` is a NUL-terminated string alive for the call; `dir` is borrowed, so its
+            // descriptor stays open through the call; without O_CREAT openat reads no mode argument.
+            let fd = unsafe { openat(dir.as_raw_fd(), name.as_ptr(), flags) };
+            if fd >= 0 {
+                // SAFETY: `fd` was just returned by openat: an open descriptor nothing else owns.
+                return Ok(unsafe { File::from_raw_fd(fd) });
+            }
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() != Some(1) {
+                return Err(err);
+            }
+        }
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(all(
+    target_os = "linux",
+    any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "powerpc64",
+        target_arch = "s390x"
+    )
+)))]
+mod by_name {
+    use std::fs::File;
+    use std::path::Path;
+
+    #[cfg(test)]
+    pub(super) const SUPPORTED: bool = false;
+
+    #[derive(Default)]
+    pub(super) struct Held;
+
+    impl Held {
+        pub(super) fn open(&mut self, _path: &Path) -> Option<File> {
+            None
         }
     }
-    Err(io::Error::last_os_error())
 }
 
 /// Reads the file into `buf` (resized to what was read), never more than `max_file_size + 1` bytes, so a
@@ -351,17 +351,8 @@ mod tests {
                 (a, b) => panic!("{path:?}: {a:?} vs {b:?}"),
             }
         }
-        // (and the file was opened by name, not by the fallback)
-        #[cfg(all(
-            target_os = "linux",
-            any(
-                target_arch = "x86_64",
-                target_arch = "aarch64",
-                target_arch = "powerpc64",
-                target_arch = "s390x"
-            )
-        ))]
-        assert!(dirs.open_by_name(&paths[0]).is_some());
+        // (and the file was opened by name, not by the fallback, where that is supported)
+        assert_eq!(dirs.held.open(&paths[0]).is_some(), by_name::SUPPORTED);
         fs::remove_dir_all(&other).unwrap();
     }
 
