@@ -23,10 +23,10 @@ if TYPE_CHECKING:
     from virtaudit.scanning import Scan
 
 DEFAULT_BATCH_FILES: Final = 3000
-"""Inputs per batch of an audit or a batch scan. The rules cost a fixed ~20 ms a batch (planning their
-queries) besides their work per file, so larger batches cost less (20,000 files: 0.24 s of rules at 2,000,
-0.20 at 3,000, 0.16 at 4,000), but memory grows with the batch: a million-file audit peaked at about 200,
-243 and 292 MB (its target is 256 MB, benches/README.md)."""
+"""Inputs per batch of an audit or a batch scan. The rules cost a fixed ~12 ms of CPU a batch (polars
+planning their queries) besides their work per file, so larger batches cost less (20,000 files, a quiet
+moment: 0.24 s of rules at 2,000, 0.20 at 3,000, 0.16 at 4,000), but memory grows with the batch: a
+million-file audit peaked at about 200, 237-247 and 292 MB (its target is 256 MB, benches/README.md)."""
 
 StrPath = str | bytes | os.PathLike[str]
 
