@@ -1258,8 +1258,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--batch-files",
         type=int,
-        default=3_000,
-        help="scan_batches(batch_files=...) (default 3000, as the CLI)",
+        default=4_000,
+        help="scan_batches(batch_files=...) (default 4000, as the CLI)",
     )
     a = p.parse_args(argv)
     if a.quick:

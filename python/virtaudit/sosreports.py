@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Final
 
 from virtaudit.archive_members import Member as _Member
 
-__all__ = ["SOS_SEARCH_DEPTH", "is_sosreport_dir", "sos_members", "sosreports_under"]
+__all__ = ["SOS_SEARCH_DEPTH", "is_sosreport_dir", "may_be_sosreport", "sos_members"]
 
 SOS_DIRS: Final = ("sos_commands", "sos_reports", "sos_logs")
 COLLECT_MARKER: Final = "virtaudit-collect.txt"
@@ -51,21 +51,13 @@ def is_sosreport_dir(path: Path) -> bool:
         return False
 
 
-def sosreports_under(path: Path, depth: int = SOS_SEARCH_DEPTH) -> list[Path]:
-    """The extracted sosreports at most ``depth`` levels below ``path`` (symbolic links not followed;
-    nothing under a sosreport is searched)."""
-    found: list[Path] = []
-    try:
-        with os.scandir(path) as entries:
-            children = sorted(Path(e.path) for e in entries if e.is_dir(follow_symlinks=False))
-    except OSError:
-        return found
-    for child in children:
-        if is_sosreport_dir(child):
-            found.append(child)
-        elif depth > 1:
-            found.extend(sosreports_under(child, depth - 1))
-    return found
+def may_be_sosreport(names: Collection[str]) -> bool:
+    """Whether a directory listing ``names`` can be an extracted sosreport: :func:`is_sosreport_dir` needs
+    one of these entries, so a walk that has the listing looks inside only such a directory."""
+    return not _FIRST_NAMES.isdisjoint(names)
+
+
+_FIRST_NAMES: Final = frozenset((*SOS_DIRS, COLLECT_MARKER, *(d.split("/", 1)[0] for d in STATUS_DIRS)))
 
 
 def plain_parts(path: Path, reports: list[Path]) -> list[str]:

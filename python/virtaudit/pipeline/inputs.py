@@ -22,11 +22,13 @@ if TYPE_CHECKING:
     from virtaudit.hostnames import HostFrom
     from virtaudit.scanning import Scan
 
-DEFAULT_BATCH_FILES: Final = 3000
-"""Inputs per batch of an audit or a batch scan. The rules cost a fixed ~12 ms of CPU a batch (polars
-planning their queries) besides their work per file, so larger batches cost less (20,000 files, a quiet
-moment: 0.24 s of rules at 2,000, 0.20 at 3,000, 0.16 at 4,000), but memory grows with the batch: a
-million-file audit peaked at about 200, 237-247 and 292 MB (its target is 256 MB, benches/README.md)."""
+DEFAULT_BATCH_FILES: Final = 4000
+"""Inputs per batch of an audit or a batch scan. The rules cost a fixed ~15 ms a batch (polars planning
+their queries, the batch's context) besides their work per file, so larger batches cost less (20,000 files,
+a quiet moment: 0.24 s of rules at 2,000, 0.20 at 3,000, 0.16 at 4,000), but memory grows with the batch:
+a million-file audit peaked at about 200, 237-247 and 277-292 MB at 2,000, 3,000 and 4,000 (its target is
+256 MB, benches/README.md), and at 235 MB at 4,000 with polars' allocator in one arena, as the command
+line sets it (:func:`virtaudit.cli._tune_polars_allocator`)."""
 
 StrPath = str | bytes | os.PathLike[str]
 
@@ -207,10 +209,14 @@ def split_inputs(paths: Sequence[str]) -> tuple[list[str], list[Path]]:
     directory holding datasets is both: the core's walk reads the XML files beside them.
     """
     from virtaudit import sources
+    from virtaudit.datasets import is_dataset
     from virtaudit.sosreports import is_sosreport_dir
 
     def walked(m: Path) -> bool:  # (a dataset's directory is walked for XML too; a sosreport is not)
         return not sources.is_special(m) or (m.is_dir() and not is_sosreport_dir(m))
+
+    def special_itself(m: Path) -> bool:  # (a directory of datasets is found by _split_directory's walk)
+        return sources.is_archive(m) or is_sosreport_dir(m) or is_dataset(m)
 
     plain: list[str] = []
     special: list[Path] = []
@@ -222,29 +228,37 @@ def split_inputs(paths: Sequence[str]) -> tuple[list[str], list[Path]]:
             # (the pattern names archives, sosreports or datasets: its matches are split here)
             special.extend(m for m in matches if sources.is_special(m))
             plain.extend(str(m) for m in matches if walked(m))
-        elif p and sources.is_special(Path(p)):
+        elif p and special_itself(Path(p)):
             special.append(Path(p))
             if walked(Path(p)):
                 plain.append(p)
         else:  # (an empty path too: the core reports it as not found)
-            plain_of, reports = _sosreports_split(p)
+            plain_of, found = _split_directory(p)
             plain.extend(plain_of)
-            special.extend(reports)
-            special.extend(_archives_under(p))
+            special.extend(found)
     return plain, special
 
 
-def _sosreports_split(path: str) -> tuple[list[str], list[Path]]:
-    """A directory holding extracted sosreports: what the core walks, and the reports (read apart, each
-    as its own host: walked by the core, their status files would all be one host named ``qemu``)."""
-    from virtaudit.sosreports import plain_parts, sosreports_under
+def _split_directory(path: str) -> tuple[list[str], list[Path]]:
+    """A named path that is not itself an archive, sosreport or dataset: what the core walks of it, and what
+    is read here (one walk of a directory: :func:`~virtaudit.pipeline.specials.specials_under`).
+
+    A directory of datasets is read as all of them, and walked by the core for the XML files beside them.
+    The extracted sosreports under a directory are read apart, each as its own host (walked by the core,
+    their status files would all be one host named ``qemu``), and the core walks the rest; the archives
+    anywhere under it are read like named ones.
+    """
+    from virtaudit.pipeline.specials import specials_under
+    from virtaudit.sosreports import plain_parts
 
     if not path or not os.path.isdir(path):
         return [path], []
-    reports = sosreports_under(Path(path))
-    if not reports:
-        return [path], []
-    return plain_parts(Path(path), reports), reports
+    found = specials_under(Path(path))
+    if found.datasets:
+        return [path], [Path(path)]
+    plain = plain_parts(Path(path), found.sosreports) if found.sosreports else [path]
+    archives = [p for p in found.archives if not kernel_path(str(p))]
+    return plain, [*found.sosreports, *archives]
 
 
 def _glob_matches(pattern: str) -> list[Path]:
@@ -254,19 +268,6 @@ def _glob_matches(pattern: str) -> list[Path]:
     if not pattern or not glob.has_magic(pattern) or os.path.exists(pattern):
         return []
     return [Path(m) for m in sorted(glob.glob(pattern, recursive=True))]
-
-
-def _archives_under(path: str) -> list[Path]:
-    """The archives anywhere under a directory (the core's walk reads only its ``*.xml``)."""
-    from virtaudit.sources import ARCHIVE_SUFFIXES
-
-    if not path or not os.path.isdir(path):
-        return []
-    found: list[Path] = []
-    for top, dirs, files in os.walk(path, onerror=None, followlinks=False):
-        dirs.sort()
-        found.extend(Path(top) / f for f in sorted(files) if f.lower().endswith(ARCHIVE_SUFFIXES))
-    return [p for p in found if p.is_file() and not kernel_path(str(p))]
 
 
 KERNEL_TREES: Final = ("/proc", "/sys", "/dev")

@@ -170,7 +170,13 @@ impl Walker {
                 }
             }
         }
-        names.sort_by(|a, b| a.0.cmp(&b.0));
+        // In name order. Every entry's path is this directory's path joined with its name, so their bytes
+        // compare as the names do, which is the order `Path::cmp` gives them, without splitting every
+        // path into components (that had been a quarter of the walk's time).
+        names.sort_by(|a, b| {
+            use std::os::unix::ffi::OsStrExt;
+            a.0.as_os_str().as_bytes().cmp(b.0.as_os_str().as_bytes())
+        });
         ancestors.push(id);
         for (path, file_type) in names {
             // A dangling symlink is still a file the user may expect to be read: it becomes an error row.
