@@ -211,3 +211,29 @@ def test_shell_completion_completes_commands_and_option_values() -> None:
     for severity in (b"critical", b"high", b"none"):
         assert severity in values.stdout, values.stdout
     assert b"--install-completion" in run("--help").stdout
+
+
+_ALLOCATOR_PROBE = """
+import os, sys
+{before}
+from virtaudit.cli import POLARS_ALLOCATOR_ENV, tune_polars_allocator
+tune_polars_allocator()
+print(os.environ.get(POLARS_ALLOCATOR_ENV))
+"""
+
+
+def _allocator_setting(before: str, env_value: str | None) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    if env_value is not None:
+        env["_RJEM_MALLOC_CONF"] = env_value
+    code = _ALLOCATOR_PROBE.format(before=before)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, env=env, check=True)
+    return out.stdout.decode().strip()
+
+
+def test_the_command_line_sets_polars_allocator_before_polars_loads() -> None:
+    assert _allocator_setting("", None) == "narenas:1"  # for the polars the command is about to import
+    assert _allocator_setting("", "narenas:4") == "narenas:4"  # the user's own setting is kept
+    # Too late once polars is loaded: left as polars left it (its own defaults, which it adds what the
+    # variable holds to when it loads: the options compose).
+    assert "narenas" not in _allocator_setting("import polars", None)

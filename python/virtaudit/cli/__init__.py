@@ -21,7 +21,16 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     import typer
 
-__all__ = ["EXIT_FINDINGS", "EXIT_INTERNAL", "EXIT_OK", "EXIT_UNREADABLE", "EXIT_USAGE", "get_app", "main"]
+__all__ = [
+    "EXIT_FINDINGS",
+    "EXIT_INTERNAL",
+    "EXIT_OK",
+    "EXIT_UNREADABLE",
+    "EXIT_USAGE",
+    "get_app",
+    "main",
+    "tune_polars_allocator",
+]
 
 EXIT_OK: Final = 0
 EXIT_FINDINGS: Final = 1
@@ -85,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(f"virtaudit {__version__}\n")
         return EXIT_OK
-    _tune_polars_allocator()
+    tune_polars_allocator()
     from virtaudit.cli.config import ConfigProblem, default_map
 
     try:
@@ -112,7 +121,7 @@ POLARS_ALLOCATOR_ENV: Final = "_RJEM_MALLOC_CONF"
 POLARS_ALLOCATOR_OPTIONS: Final = "narenas:1"
 
 
-def _tune_polars_allocator() -> None:
+def tune_polars_allocator() -> None:
     """One jemalloc arena for polars instead of several per core (set unless the user set their own).
 
     polars allocates a batch's rule results from whichever of its threads runs a query, and jemalloc keeps
@@ -122,7 +131,9 @@ def _tune_polars_allocator() -> None:
     time (0.83 s against 0.88, median of 6 side by side). Process-wide, so the command line's decision,
     not the library's; it must be made before polars is imported (the commands import it only after the
     scan has started). Where polars allocates otherwise (another platform, a future wheel), it does nothing.
+    (benches/run.py makes the same choice for the rules it times in its own process.)
     """
+    # (polars adds what the variable holds to its own options when it loads: they compose)
     if "polars" not in sys.modules:
         os.environ.setdefault(POLARS_ALLOCATOR_ENV, POLARS_ALLOCATOR_OPTIONS)
 
