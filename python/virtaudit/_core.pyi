@@ -63,7 +63,6 @@ class Scanner:
         caps_flags: Sequence[str] | None = None,
         caps_except: AbstractSet[str] | None = None,
         unmatched_live_only: bool = False,
-        whole_batches: bool = False,
     ) -> Scanner: ...
     @property
     def input_count(self) -> int: ...

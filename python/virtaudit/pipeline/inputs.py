@@ -459,8 +459,6 @@ def _open_scanner(paths: list[str], options: ScanOptions, caps_rows: CapsRows) -
         caps_except=caps_rows[1],
         # (an audit reads only the live ids no device carries: the core keeps no others)
         unmatched_live_only=options.audit_only,
-        # (and its rules work on each batch whole: each table in one piece is what they filter fastest)
-        whole_batches=options.audit_only,
         **options.limits,
     )
 

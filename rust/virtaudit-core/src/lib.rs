@@ -93,11 +93,6 @@ pub struct ScanOptions {
     pub caps_rows: CapsRows,
     /// Which ids of QEMU's live device list become rows of the live_aliases table; all by default.
     pub live_rows: LiveRows,
-    /// [`Scanner::next_batch`] hands each table over in one piece (see [`Batch::concat`]), not in one
-    /// piece per run of inputs a thread scanned: for a consumer that works on each batch whole, as an
-    /// audit's rules do. Off by default: it copies the views and fixed-width columns once more, which a
-    /// full scan's caps table (a couple of hundred rows per file) makes costly.
-    pub whole_batches: bool,
     /// The document id of the first input (`doc_id` column); the others follow in scan order. A caller
     /// that combines several scans (archive members with plain files) starts each after the last.
     pub first_doc_id: u32,
@@ -328,18 +323,14 @@ impl Scanner {
         self.inputs.len()
     }
 
-    /// The next `batch_files` inputs' tables (one [`Batch`] per run of the scan's threads, or one in all
-    /// with [`ScanOptions::whole_batches`]), or `None` when every input has been scanned.
+    /// The next batch of tables, or `None` when every input has been scanned.
     pub fn next_batch(&mut self, batch_files: usize) -> Result<Option<Vec<Batch>>, ScanError> {
         let inputs = self.inputs.take(&mut self.cursor, batch_files.max(1));
         if inputs.is_empty() {
             return Ok(None);
         }
         let first = self.next_doc_id;
-        let mut batches = scan_parallel(&self.pool, &inputs, first, &self.options)?;
-        if self.options.whole_batches {
-            batches = vec![Batch::concat(batches).map_err(ScanError::Arrow)?];
-        }
+        let batches = scan_parallel(&self.pool, &inputs, first, &self.options)?;
         // (wraps only after the last input: `new` checked that all of them fit)
         self.next_doc_id = first.wrapping_add(inputs.len() as u32);
         Ok(Some(batches))

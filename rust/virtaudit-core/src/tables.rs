@@ -161,29 +161,6 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// `runs` (batches of consecutive inputs, in order) as one batch: each table's runs concatenated.
-    ///
-    /// Columns in one piece are what polars' filters and gathers run fastest on; handed over in runs,
-    /// each consumer re-chunked them (the rules copied the devices table, the largest, every batch).
-    /// Strings are not copied: a string view column's data blocks are shared by the result, only the
-    /// views (16 bytes a row) and the fixed-width columns are.
-    pub fn concat(runs: Vec<Batch>) -> Result<Batch, ArrowError> {
-        if runs.len() == 1 {
-            return Ok(runs.into_iter().next().expect("one run"));
-        }
-        let joined = |pick: fn(&Batch) -> &RecordBatch| -> Result<RecordBatch, ArrowError> {
-            let first = runs.first().map(pick).expect("concat of no run");
-            arrow_select::concat::concat_batches(&first.schema(), runs.iter().map(pick))
-        };
-        Ok(Batch {
-            domains: joined(|b| &b.domains)?,
-            devices: joined(|b| &b.devices)?,
-            caps: joined(|b| &b.caps)?,
-            live_aliases: joined(|b| &b.live_aliases)?,
-            errors: joined(|b| &b.errors)?,
-        })
-    }
-
     pub fn table(&self, name: &str) -> Option<&RecordBatch> {
         match name {
             "domains" => Some(&self.domains),

@@ -162,7 +162,6 @@ fn options(
         limits,
         caps_rows: CapsRows::All,
         live_rows: LiveRows::All,
-        whole_batches: false,
         first_doc_id: 0,
     })
 }
@@ -214,7 +213,7 @@ struct PyScanner {
 impl PyScanner {
     #[new]
     #[allow(clippy::too_many_arguments)] // (Python keyword arguments, each converted once here)
-    #[pyo3(signature = (paths, *, jobs, host_mode, host_value, caps_flags=None, caps_except=None, unmatched_live_only=false, whole_batches=false, **limits))]
+    #[pyo3(signature = (paths, *, jobs, host_mode, host_value, caps_flags=None, caps_except=None, unmatched_live_only=false, **limits))]
     fn new(
         py: Python<'_>,
         paths: Vec<PathBuf>,
@@ -224,7 +223,6 @@ impl PyScanner {
         caps_flags: Option<Vec<String>>,
         caps_except: Option<HashSet<String>>,
         unmatched_live_only: bool,
-        whole_batches: bool,
         limits: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let mut options = options(jobs, host_mode, host_value, self::limits(limits)?)?;
@@ -241,7 +239,6 @@ impl PyScanner {
         if unmatched_live_only {
             options.live_rows = LiveRows::Unmatched;
         }
-        options.whole_batches = whole_batches;
         allocator::map_large_blocks();
         let inner = py
             .detach(|| Scanner::new(&paths, options))
