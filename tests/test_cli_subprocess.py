@@ -237,3 +237,29 @@ def test_the_command_line_sets_polars_allocator_before_polars_loads() -> None:
     # Too late once polars is loaded: left as polars left it (its own defaults, which it adds what the
     # variable holds to when it loads: the options compose).
     assert "narenas" not in _allocator_setting("import polars", None)
+
+
+def test_the_script_exits_quickly_but_runs_exit_handlers_and_keeps_the_status(tmp_path: Path) -> None:
+    # virtaudit.cli.script ends the process with os._exit, skipping Python's shutdown: the exit handlers
+    # (which remove temporary directories) must still run, and the status must be main()'s.
+    marker = tmp_path / "handler-ran"
+    code = (
+        "import atexit, sys\n"
+        f"atexit.register(lambda: open({str(marker)!r}, 'w').write('ran'))\n"
+        "sys.argv = ['virtaudit', 'audit', '--no-such-option']\n"
+        "from virtaudit.cli import script\n"
+        "script()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True)
+    assert out.returncode == 2, out.stderr.decode()
+    assert marker.read_text() == "ran"
+    out = subprocess.run([sys.executable, "-m", "virtaudit.cli", "--version"], capture_output=True)
+    assert out.returncode == 0 and out.stdout.decode().startswith("virtaudit ")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full to write to")
+def test_an_output_that_cannot_be_written_is_status_120_without_a_traceback() -> None:
+    with open("/dev/full", "w") as full:
+        out = subprocess.run([str(SCRIPT), "--version"], stdout=full, stderr=subprocess.PIPE)
+    assert out.returncode == 120
+    assert b"Traceback" not in out.stderr and b"cannot write" in out.stderr

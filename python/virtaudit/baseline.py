@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -203,6 +202,8 @@ def load_baseline(path: Path, *, require_reasons: bool = True, today: dt.date | 
 def parse_baseline(
     text: str, path: Path, *, require_reasons: bool = True, today: dt.date | None = None
 ) -> Baseline:
+    import tomllib  # (only where a baseline is read: the audit's scan starts after the command's imports)
+
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

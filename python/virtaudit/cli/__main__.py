@@ -1,7 +1,5 @@
 """``python -m virtaudit.cli``: the ``virtaudit`` command."""
 
-import sys
+from virtaudit.cli import script
 
-from virtaudit.cli import main
-
-sys.exit(main())
+script()

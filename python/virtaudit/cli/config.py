@@ -11,7 +11,6 @@ type, or a file that is not TOML is a usage error (exit 2) naming the file and t
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import Any, Final
 
@@ -50,6 +49,9 @@ def find_config(cwd: Path | None = None) -> tuple[Path, dict[str, Any]] | None:
 
 
 def _table(path: Path, *, pyproject: bool, required: bool) -> dict[str, Any]:
+    # (imported here: most runs have no configuration file, and every run's scan waits for these imports)
+    import tomllib
+
     try:
         with path.open("rb") as f:
             doc = tomllib.load(f)
