@@ -171,11 +171,12 @@ def tune_polars_allocator() -> None:
     polars allocates a batch's rule results from whichever of its threads runs a query, and jemalloc keeps
     what one thread's arena frees for that arena: over an audit's batches each arena holds its own high-water
     mark. With one arena, what a batch frees serves the next: a million-file audit in batches of 4,000
-    peaked at 235 MB instead of 277, and a 20,000-file audit at 218-221 MB instead of 238-258, in no more
-    time (0.83 s against 0.88, median of 6 side by side). Process-wide, so the command line's decision,
-    not the library's; it must be made before polars is imported (the commands import it only after the
-    scan has started). Where polars allocates otherwise (another platform, a future wheel), it does nothing.
-    (benches/run.py makes the same choice for the rules it times in its own process.)
+    peaked at 234-236 MB in five runs (279 once) instead of 277-292, and a 20,000-file audit at 218-221 MB
+    instead of 238-258, in no more time (0.83 s against 0.88, median of 6 side by side). Process-wide, so
+    the command line's decision, not the library's; it must be made before polars is imported (the
+    commands import it only after the scan has started). Where polars allocates otherwise (another
+    platform, a future wheel), it does nothing. (benches/run.py makes the same choice for the rules it
+    times in its own process.)
     """
     # (polars adds what the variable holds to its own options when it loads: they compose)
     if "polars" not in sys.modules:

@@ -27,8 +27,8 @@ DEFAULT_BATCH_FILES: Final = 4000
 their queries, the batch's context) besides their work per file, so larger batches cost less (20,000 files,
 a quiet moment: 0.24 s of rules at 2,000, 0.20 at 3,000, 0.16 at 4,000), but memory grows with the batch:
 a million-file audit peaked at about 200, 237-247 and 277-292 MB at 2,000, 3,000 and 4,000 (its target is
-256 MB, benches/README.md), and at 235 MB at 4,000 with polars' allocator in one arena, as the command
-line sets it (:func:`virtaudit.cli.tune_polars_allocator`)."""
+256 MB, benches/README.md), and at 234-236 MB at 4,000 (279 once) with polars' allocator in one arena, as
+the command line sets it (:func:`virtaudit.cli.tune_polars_allocator`)."""
 
 StrPath = str | bytes | os.PathLike[str]
 
