@@ -164,10 +164,17 @@ def _with_doc(
     return out
 
 
-def _contiguous(table: pl.DataFrame, without: Collection[str]) -> pl.DataFrame:
-    """``table`` without the columns ``without``, each column copied into one chunk: the one copy of the
-    devices the rules make (dropping first, not after: an eager ``drop`` is a query that copies too)."""
-    return pl.DataFrame([table.get_column(c) for c in table.columns if c not in without]).rechunk()
+def _contiguous(table: pl.DataFrame, without: Collection[str], keep: Collection[str] = ()) -> pl.DataFrame:
+    """``table`` without the columns ``without`` (but those in ``keep``), each column copied into one chunk:
+    the one copy of the devices the rules make (dropping first, not after: an eager ``drop`` is a query
+    that copies too)."""
+    kept = [c for c in table.columns if c not in without or c in keep]
+    return pl.DataFrame([table.get_column(c) for c in kept]).rechunk()
+
+
+def _without(table: pl.DataFrame, columns: Collection[str]) -> pl.DataFrame:
+    """``table`` without ``columns``, its other columns shared, not copied."""
+    return pl.DataFrame([table.get_column(c) for c in table.columns if c not in columns])
 
 
 def _doc_sorted(table: pl.DataFrame) -> pl.DataFrame:
@@ -252,20 +259,24 @@ class Context:
         # The devices in one chunk too: the core hands a batch over in about 17 runs (its threads' share),
         # and every rule filters the devices; on contiguous columns the rules took 15% less CPU (0.40
         # against 0.47 CPU-s over 20,000 files, three runs side by side), for one copy of the devices
-        # beside the batch's own while the rules run.
-        # (without the path and host, which no rule reads from a device: ``doc`` stands for them)
-        dev = _doc_sorted(
-            _contiguous(_with_doc(devices, domains, doc_columns, by_id), without=_NOT_RULE_COLUMNS)
-        )
+        # beside the batch's own while the rules run. The copy leaves out the columns no rule reads (the
+        # path and host among them: ``doc`` stands for them), and is made before the document columns are
+        # gathered onto it, so that the gathers run on one chunk too (-1.2% of the rules' instructions).
+        # (the path and host are kept for that step where the documents are found by them: ids not usable)
+        keys = ("doc_id",) if by_id is not None else ("doc_id", "path", "host")
+        dev = _contiguous(devices, without=_NOT_RULE_COLUMNS, keep=keys)
+        dev = _doc_sorted(_without(_with_doc(dev, domains, doc_columns, by_id), keys))
         target_keys = tuple(domains.get_column("target_key").drop_nulls().unique().sort().to_list())
         if ALL_CAPS_FLAGS not in caps_flags:
             caps = caps.filter(pl.col("flag").is_in(list(caps_flags)))
         elif caps_ignorable is not None and (ignorable := caps_ignorable(target_keys)):
             caps = caps.filter(~pl.col("flag").is_in(list(ignorable)))
-        caps = _with_doc(caps, domains, by_id=by_id)
+        # (in one chunk too, as the rules read them: they are small once filtered)
+        caps = _with_doc(caps, domains, by_id=by_id).rechunk()
         # Only the ids no device carries are read by a rule (:func:`live_orphans`): filtered here, before
         # any rule's test (an alias regex over every listed id cost as much as the rest of the rule).
-        unmatched = _with_doc(live_aliases.filter(~pl.col("in_definition")), domains, by_id=by_id)
+        live = live_aliases.filter(~pl.col("in_definition"))
+        unmatched = _with_doc(live, domains, by_id=by_id).rechunk()
         # The Python-side tables (root facts per machine) need eager frames: built here, once.
         running = dev.lazy()
         if not status_only:  # (the usual batch has only status files: no filter to run)
